@@ -1,0 +1,178 @@
+"""YAML presets and ``--set a.b=c`` overrides, validated into a ``RunConfig`` with every error at once.
+
+Relative data paths in a preset are resolved against the preset's own folder (so a shipped preset
+finds its shipped data wherever it is installed); paths given with ``--set`` against the current folder.
+"""
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from fttui.config.schema import RunConfig
+from fttui.errors import ConfigError
+
+PRESETS_PACKAGE = "fttui.presets"
+PATH_FIELDS = (("data", "train"), ("data", "eval"), ("model", "name"))
+
+
+def presets_dir() -> Path:
+    """Folder of the presets shipped with fttui (``presets/`` in the repository)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(PRESETS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return Path(__file__).resolve().parents[2] / "presets"
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def list_presets() -> list[Path]:
+    return sorted(presets_dir().glob("*.yaml"))
+
+
+def find_preset(reference: str) -> Path:
+    """A preset path as given, or the name of a shipped preset (``quickstart``)."""
+    path = Path(reference).expanduser()
+    if path.is_file():
+        return path
+    shipped = presets_dir() / (reference if reference.endswith(".yaml") else f"{reference}.yaml")
+    if "/" not in reference and shipped.is_file():
+        return shipped
+    names = ", ".join(p.stem for p in list_presets()) or "none"
+    raise ConfigError(
+        f"preset not found: {reference}",
+        f"give the path of a YAML file, or the name of a shipped preset ({names})",
+    )
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read preset {path}: {exc.strerror}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a preset must be a mapping of sections (model:, data:, method:, ...)")
+    return data
+
+
+def _field_annotation(path: list[str]) -> Any:
+    """The schema type at a dotted path, or raise ConfigError naming the unknown key."""
+    model: type[BaseModel] = RunConfig
+    annotation: Any = None
+    for depth, key in enumerate(path):
+        fields = model.model_fields
+        if key not in fields:
+            where = ".".join(path[: depth + 1])
+            close = difflib.get_close_matches(key, fields.keys(), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(fields)}"
+            raise ConfigError(f"{where}: unknown key", hint)
+        annotation = fields[key].annotation
+        if depth < len(path) - 1:
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                raise ConfigError(f"{'.'.join(path[: depth + 1])} is a value, not a section")
+            model = annotation
+    return annotation
+
+
+def _is_plain_string(annotation: Any) -> bool:
+    """True for ``str`` and ``str | None``: such values are taken verbatim, never YAML-typed."""
+    if annotation is str:
+        return True
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return set(typing.get_args(annotation)) <= {str, type(None)}
+    return False
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``section.key=value`` overrides; values are typed by the schema (YAML syntax for lists)."""
+    result = {key: dict(value) if isinstance(value, dict) else value for key, value in raw.items()}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected section.key=value", "e.g. --set training.epochs=2")
+        path = key.strip().split(".")
+        if len(path) != 2:
+            raise ConfigError(f"--set {key}: use section.key (e.g. training.batch_size)")
+        annotation = _field_annotation(path)
+        if _is_plain_string(annotation):
+            value: Any = text
+        else:
+            try:
+                value = yaml.safe_load(text) if text.strip() else None
+            except yaml.YAMLError:
+                value = text
+        section = result.setdefault(path[0], {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path[0]}: must be a section (a mapping)")
+        section[path[1]] = value
+    return result
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{loc}: unknown key")
+            continue
+        if err["type"] == "missing":
+            lines.append(f"{loc}: required, but not given")
+            continue
+        message = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+        lines.append(f"{loc}: {message}{shown}")
+    count = len(lines)
+    summary = f"{source}: {count} problem{'s' if count != 1 else ''} in the configuration:\n  " + "\n  ".join(lines)
+    return ConfigError(summary, "fix the keys above in the preset or with --set section.key=value")
+
+
+def _resolve_paths(raw: dict, base: Path) -> dict:
+    """Make relative file paths in a preset absolute when they exist next to the preset."""
+    for section, key in PATH_FIELDS:
+        value = raw.get(section, {}).get(key) if isinstance(raw.get(section), dict) else None
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            candidate = (base / value).resolve()
+            if candidate.exists():
+                raw[section][key] = str(candidate)
+    return raw
+
+
+def validate_config(raw: dict, source: str = "config") -> RunConfig:
+    """Validate a raw mapping; raise one ConfigError listing every problem with its key path."""
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise _format_validation_error(exc, source) from None
+
+
+def load_config(preset: str | None, overrides: list[str] | None = None, base: dict | None = None) -> RunConfig:
+    """Preset (path or shipped name) + overrides -> validated RunConfig."""
+    raw: dict = dict(base or {})
+    source = "overrides"
+    if preset:
+        path = find_preset(preset)
+        raw = _resolve_paths(read_yaml(path), path.resolve().parent)
+        source = str(path)
+        raw.setdefault("output", {})
+        if isinstance(raw["output"], dict):
+            raw["output"].setdefault("name", path.stem)
+    # Every key problem is collected by pydantic; unknown --set keys raise before that, with a suggestion.
+    raw = apply_overrides(raw, overrides or [])
+    return validate_config(raw, source)
+
+
+def dump_config(config: RunConfig) -> str:
+    """The resolved config as YAML, sections in schema order, ready to be saved as a preset."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

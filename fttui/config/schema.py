@@ -1,0 +1,138 @@
+"""The run configuration: every field declared once, with its type, default and help.
+
+The docstring-like ``description`` of each field is what presets, ``--set``, the wizard and
+``--dry-run`` show, so keep it to one line a user can act on. Pure: no torch, no textual.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+BUILTIN_MODEL = "builtin"
+TASKS = ("auto", "seq-cls", "causal-lm")
+METHODS = ("full", "lora", "qlora", "prompt")
+DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+class Section(BaseModel):
+    """Unknown keys are errors (a typo must never be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSection(Section):
+    name: str = Field(
+        BUILTIN_MODEL,
+        description="Hub id (org/name), a local model folder, or 'builtin' for the packaged MiniLM encoder.",
+    )
+    task: Literal["auto", "seq-cls", "causal-lm"] = Field(
+        "auto", description="seq-cls (text classification) or causal-lm (generation); auto reads it from the model."
+    )
+    revision: str | None = Field(None, description="Hub branch, tag or commit to load (hub ids only).")
+    trust_remote_code: bool = Field(False, description="Run modelling code shipped with a hub model (only if you trust it).")
+
+
+class DataSection(Section):
+    train: str = Field(
+        ..., description="Training data: a .jsonl/.json/.csv/.parquet/.txt file, or a hub dataset id."
+    )
+    eval: str | float | None = Field(
+        0.1,
+        description="Eval data: a file, a hub split name, a fraction of train (0-0.5) held out, or null for none.",
+    )
+    format: Literal["auto", "classification", "text", "alpaca", "chat"] = Field(
+        "auto", description="How rows are read; auto detects it from the columns."
+    )
+    text_column: str | None = Field(None, description="Column holding the text (classification and plain text).")
+    label_column: str | None = Field(None, description="Column holding the label (classification).")
+    labels: list[str] | None = Field(
+        None, description="The label set in id order; default: the sorted labels found in the training data."
+    )
+    split: str = Field("train", description="Split to train on, for hub datasets.")
+    max_train_rows: int | None = Field(None, gt=0, description="Use only the first N training rows.")
+    max_eval_rows: int | None = Field(None, gt=0, description="Use only the first N eval rows.")
+    system_prompt: str | None = Field(None, description="System message prepended to chat and instruction data.")
+
+    @field_validator("eval")
+    @classmethod
+    def _fraction_in_range(cls, value):
+        if isinstance(value, float) and not 0.0 < value < 0.5 and not isinstance(value, bool):
+            raise ValueError("a fraction of train must be between 0 and 0.5 (e.g. 0.1)")
+        return value
+
+
+class MethodSection(Section):
+    name: Literal["full", "lora", "qlora", "prompt"] = Field(
+        "lora", description="full, lora, qlora (4/8-bit base + LoRA) or prompt (prompt tuning)."
+    )
+    lora_r: int = Field(8, gt=0, le=1024, description="LoRA rank: larger learns more, costs more memory.")
+    lora_alpha: int = Field(16, gt=0, description="LoRA scaling numerator (scale = alpha / r).")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
+    lora_targets: list[str] | None = Field(
+        None, description="Module names LoRA wraps (e.g. [q_proj, v_proj]); default chosen per architecture."
+    )
+    quant_bits: Literal[4, 8] = Field(4, description="QLoRA: 4-bit NF4 (default) or 8-bit LLM.int8 base weights.")
+    quant_type: Literal["nf4", "fp4"] = Field("nf4", description="QLoRA 4-bit data type.")
+    double_quant: bool = Field(True, description="QLoRA 4-bit: quantize the quantization constants too.")
+    num_virtual_tokens: int = Field(20, gt=0, le=512, description="Prompt tuning: learned tokens prepended.")
+    prompt_init_text: str | None = Field(
+        None, description="Prompt tuning: initialise the virtual tokens from this text (default: random)."
+    )
+
+
+class TrainingSection(Section):
+    epochs: float = Field(3.0, gt=0, description="Passes over the training data (ignored when max_steps is set).")
+    max_steps: int | None = Field(None, gt=0, description="Stop after this many optimizer steps (overrides epochs).")
+    batch_size: int = Field(16, gt=0, description="Examples per device per step.")
+    eval_batch_size: int | None = Field(None, gt=0, description="Examples per eval step (default: 2x batch_size).")
+    gradient_accumulation: int = Field(1, gt=0, description="Steps to accumulate before each optimizer update.")
+    learning_rate: float | None = Field(
+        None, gt=0, lt=1, description="Peak learning rate; default depends on the method (full 2e-5, LoRA 2e-4...)."
+    )
+    max_length: int = Field(256, gt=8, le=131072, description="Tokens per example; longer rows are truncated.")
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Fraction of steps spent warming up the learning rate.")
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
+        "linear", description="Learning-rate schedule after warm-up."
+    )
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Clip gradients to this norm.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="Compute precision; auto uses bf16 where the CPU/GPU supports it, else fp16/fp32."
+    )
+    gradient_checkpointing: bool = Field(False, description="Recompute activations to save memory (slower).")
+    seed: int = Field(42, description="Random seed for data order and initialisation.")
+    logging_steps: int = Field(10, gt=0, description="Log loss every N steps.")
+    eval_steps: int | None = Field(None, gt=0, description="Evaluate every N steps (default: once per epoch).")
+    save_steps: int = Field(200, gt=0, description="Write a checkpoint every N steps.")
+    save_total_limit: int = Field(2, gt=0, description="Keep only the newest N checkpoints.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train; auto picks a GPU if present.")
+
+
+class OutputSection(Section):
+    name: str | None = Field(None, description="Run name, used in the run folder name (default: the preset's name).")
+    runs_dir: str = Field("runs", description="Folder where run folders runs/<name>-<time>/ are created.")
+    dir: str | None = Field(None, description="Exact run folder to write (must be new or empty); overrides runs_dir.")
+
+
+class RunConfig(Section):
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection
+    method: MethodSection = Field(default_factory=MethodSection)
+    training: TrainingSection = Field(default_factory=TrainingSection)
+    output: OutputSection = Field(default_factory=OutputSection)
+
+    @model_validator(mode="after")
+    def _method_fits_task(self):
+        if self.method.name == "prompt" and self.training.gradient_checkpointing:
+            raise ValueError("method.name: prompt tuning does not support training.gradient_checkpointing")
+        return self
+
+
+DEFAULT_LEARNING_RATES = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4, "prompt": 3e-2}
+
+
+def effective_learning_rate(config: RunConfig) -> float:
+    """The learning rate a run uses: the configured one, else the method's usual default."""
+    return config.training.learning_rate or DEFAULT_LEARNING_RATES[config.method.name]

@@ -1,0 +1,87 @@
+"""Trainer callbacks: Trainer logs become events, and the stop flag becomes a graceful stop."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from fttui.engine.sink import Sink
+from fttui.events import CheckpointSaved, Evaluated, StepLogged
+
+
+def _finite(value):
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class EventCallback(TrainerCallback):
+    """Turns ``on_log``/``on_evaluate``/``on_save`` into StepLogged/Evaluated/CheckpointSaved events."""
+
+    def __init__(self, sink: Sink, samples_per_step: int):
+        self.sink = sink
+        self.samples_per_step = samples_per_step
+        self.started = time.monotonic()
+        self.last_time = self.started
+        self.last_step = self.first_step = 0
+        self.nonfinite_loss = False
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = self.last_time = time.monotonic()
+        self.last_step = self.first_step = state.global_step
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "loss" not in logs:
+            return
+        now = time.monotonic()
+        steps = state.global_step - self.last_step
+        rate = steps * self.samples_per_step / (now - self.last_time) if steps and now > self.last_time else None
+        self.last_time, self.last_step = now, state.global_step
+        elapsed = now - self.started
+        done = max(state.global_step - self.first_step, 1)
+        remaining = max(state.max_steps - state.global_step, 0)
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.nonfinite_loss = True
+            control.should_training_stop = True
+        self.sink.emit(StepLogged(
+            step=state.global_step,
+            max_steps=state.max_steps,
+            epoch=round(state.epoch or 0.0, 4),
+            loss=_finite(loss),
+            learning_rate=_finite(logs.get("learning_rate")),
+            grad_norm=_finite(logs.get("grad_norm")),
+            samples_per_second=rate,
+            elapsed_s=round(elapsed, 3),
+            eta_s=round(elapsed / done * remaining, 1),
+        ))
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        clean = {k.removeprefix("eval_"): _finite(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
+        if "loss" in clean and clean["loss"] is not None and "perplexity" not in clean and clean.get("accuracy") is None:
+            clean["perplexity"] = _finite(math.exp(min(clean["loss"], 50)))
+        self.sink.emit(Evaluated(step=state.global_step, epoch=round(state.epoch or 0.0, 4), metrics=clean))
+
+    def on_save(self, args, state, control, **kwargs):
+        path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        self.sink.emit(CheckpointSaved(step=state.global_step, path=str(path)))
+
+
+class StopCallback(TrainerCallback):
+    """Checks the stop flag (set by SIGINT or Stop) after every step: save a checkpoint, then stop."""
+
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self.stopped_at: int | None = None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.stop.is_set():
+            control.should_save = True
+            control.should_training_stop = True
+            self.stopped_at = state.global_step
+        return control

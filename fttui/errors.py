@@ -1,0 +1,63 @@
+"""One error family with an actionable hint, and the process exit codes.
+
+Every layer raises these; only the CLI renders them (``render_error``), so users never see a traceback
+for bad input.
+"""
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Exit codes of ``fttui`` (documented in the README)."""
+
+    OK = 0
+    USAGE = 2  # bad config, bad flags, missing model
+    DATA = 3  # the dataset cannot be used as given
+    TRAINING = 4  # training started but failed
+    INTERRUPTED = 130  # stopped by SIGINT / Stop
+
+
+class FttuiError(Exception):
+    """An error the user can fix: ``message`` says what is wrong and where, ``hint`` what to do."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": type(self).__name__,
+            "message": self.message,
+            "hint": self.hint,
+            "exit_code": int(self.exit_code),
+        }
+
+
+class ConfigError(FttuiError):
+    """A preset, an override, a flag or a model reference is wrong."""
+
+    exit_code = ExitCode.USAGE
+
+
+class DataError(FttuiError):
+    """A dataset file is missing, malformed or does not fit the task."""
+
+    exit_code = ExitCode.DATA
+
+
+class TrainingError(FttuiError):
+    """Training started and then failed (out of memory, NaN loss, a crashed worker)."""
+
+    exit_code = ExitCode.TRAINING
+
+
+def render_error(error: FttuiError) -> str:
+    """The one way an error is shown on a terminal: ``error: what`` then ``hint: what to do``."""
+    text = f"error: {error.message}"
+    if error.hint:
+        text += f"\nhint: {error.hint}"
+    return text

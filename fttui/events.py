@@ -1,0 +1,146 @@
+"""The protocol between the training worker and its front ends: small event dataclasses <-> JSON lines.
+
+The worker writes one JSON object per line (stdout and ``events.jsonl``); the runner, the console
+renderer and the TUI read them back with ``parse_event``. Torch-free on purpose.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass
+class Event:
+    name: ClassVar[str] = "event"
+    time: float = field(default_factory=time.time, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.name, **dataclasses.asdict(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), allow_nan=True, default=str)
+
+
+@dataclass
+class Planned(Event):
+    """What a run will do (``--dry-run`` stops after this)."""
+
+    name: ClassVar[str] = "plan"
+    task: str
+    method: str
+    model: str
+    data_format: str
+    train_rows: int
+    eval_rows: int
+    truncated_rows: int
+    trainable_params: int
+    total_params: int
+    max_steps: int
+    epochs: float
+    device: str
+    precision: str
+    labels: list[str] | None = None
+
+
+@dataclass
+class Started(Event):
+    name: ClassVar[str] = "started"
+    run_dir: str
+    max_steps: int
+    epochs: float
+    trainable_params: int
+    total_params: int
+    device: str
+    precision: str
+    world_size: int = 1
+    resumed_from_step: int = 0
+
+
+@dataclass
+class StepLogged(Event):
+    name: ClassVar[str] = "step"
+    step: int
+    max_steps: int
+    epoch: float
+    loss: float | None
+    learning_rate: float | None = None
+    grad_norm: float | None = None
+    samples_per_second: float | None = None
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+
+
+@dataclass
+class Evaluated(Event):
+    name: ClassVar[str] = "eval"
+    step: int
+    epoch: float
+    metrics: dict[str, float]
+
+
+@dataclass
+class CheckpointSaved(Event):
+    name: ClassVar[str] = "checkpoint"
+    step: int
+    path: str
+
+
+@dataclass
+class Logged(Event):
+    """A human-readable note (data truncation, precision choice, warnings)."""
+
+    name: ClassVar[str] = "log"
+    message: str
+    level: str = "info"
+
+
+@dataclass
+class Finished(Event):
+    name: ClassVar[str] = "finished"
+    status: str  # "completed" | "stopped"
+    summary: dict[str, Any]
+    output_path: str | None = None
+
+
+@dataclass
+class Failed(Event):
+    name: ClassVar[str] = "failed"
+    kind: str
+    message: str
+    hint: str | None = None
+    exit_code: int = 4
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.name: cls for cls in (Planned, Started, StepLogged, Evaluated, CheckpointSaved, Logged, Finished, Failed)
+}
+
+
+def parse_event(line: str) -> Event | None:
+    """One JSON line -> its Event; None for blank lines or lines that are not events."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    cls = EVENT_TYPES.get(data.pop("event", None))
+    if cls is None:
+        return None
+    known = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def read_events(path) -> list[Event]:
+    """All events of a run's ``events.jsonl`` (a torn last line from a crash is skipped)."""
+    events = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            event = parse_event(line)
+            if event is not None:
+                events.append(event)
+    return events

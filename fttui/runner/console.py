@@ -1,0 +1,106 @@
+"""Render worker events on a terminal: a Rich progress bar while training, then the result."""
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fttui.events import CheckpointSaved, Evaluated, Event, Failed, Finished, Logged, Planned, Started, StepLogged
+
+
+def _fmt(value, spec=".4f", missing="-"):
+    return missing if value is None else format(value, spec)
+
+
+def _eta(seconds):
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class ConsoleRenderer:
+    """Human output: progress on stderr's terminal, plan and results as text."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.progress: Progress | None = None
+        self.task = None
+
+    def _start_progress(self, total: int) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]training"), BarColumn(), TaskProgressColumn(),
+            TextColumn("step {task.completed}/{task.total}"), TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
+            console=self.console, transient=False,
+        )
+        self.task = self.progress.add_task("train", total=total, stats="", eta="-")
+        self.progress.start()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, Planned):
+            self._plan(event)
+        elif isinstance(event, Started):
+            self.console.print(f"run folder: {event.run_dir}")
+            self._start_progress(event.max_steps)
+        elif isinstance(event, StepLogged) and self.progress is not None:
+            stats = f"epoch {event.epoch:.2f}  loss {_fmt(event.loss)}  {_fmt(event.samples_per_second, '.1f')} samples/s"
+            self.progress.update(self.task, completed=event.step, total=event.max_steps, stats=stats, eta=_eta(event.eta_s))
+        elif isinstance(event, Evaluated):
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items()
+                              if v is not None and k not in ("runtime", "samples_per_second", "steps_per_second"))
+            self.console.print(f"eval at step {event.step}: {shown}")
+        elif isinstance(event, CheckpointSaved):
+            self.console.print(f"checkpoint saved: {event.path}", style="dim")
+        elif isinstance(event, Logged):
+            self.console.print(event.message, style="yellow" if event.level == "warning" else "dim")
+        elif isinstance(event, Finished):
+            self.close()
+            self._finished(event)
+        elif isinstance(event, Failed):
+            self.close()
+
+    def _plan(self, event: Planned) -> None:
+        table = Table(title="plan", show_header=False, box=None)
+        rows = [
+            ("model", event.model), ("task", event.task), ("method", event.method), ("data format", event.data_format),
+            ("rows", f"{event.train_rows} train, {event.eval_rows} eval ({event.truncated_rows} truncated)"),
+            ("parameters", f"{event.trainable_params:,} trainable of {event.total_params:,} "
+                           f"({100 * event.trainable_params / max(event.total_params, 1):.2f}%)"),
+            ("steps", f"{event.max_steps} ({event.epochs:g} epochs)"),
+            ("device", f"{event.device} ({event.precision})"),
+        ]
+        if event.labels:
+            rows.append(("labels", ", ".join(event.labels)))
+        for key, value in rows:
+            table.add_row(f"[bold]{key}", str(value))
+        self.console.print(table)
+
+    def _finished(self, event: Finished) -> None:
+        s = event.summary
+        status = "[green]completed" if event.status == "completed" else "[yellow]stopped (checkpoint saved)"
+        self.console.print(f"\n{status}[/] after {s.get('global_step')} steps in {_fmt(s.get('train_runtime_s'), '.1f')} s "
+                           f"({_fmt(s.get('train_samples_per_second'), '.1f')} samples/s)")
+        for key in ("eval_accuracy", "eval_f1_macro", "eval_loss", "perplexity"):
+            if s.get(key) is not None:
+                self.console.print(f"  {key}: {s[key]:.4f}")
+        kind = "model" if s.get("method") == "full" else "adapter"
+        self.console.print(f"  {kind}: {event.output_path}")
+
+
+class JsonRenderer:
+    """``--json``: stdout carries only the events, one JSON object per line."""
+
+    def handle(self, event: Event) -> None:
+        sys.stdout.write(event.to_json() + "\n")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,79 @@
+"""``fttui --preset``: resolve the config, create the run folder, run the worker, render, exit with a code."""
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from fttui.atomic import write_text
+from fttui.config import dump_config, load_config
+from fttui.errors import ExitCode, FttuiError, render_error
+from fttui.events import Failed, Finished, Started
+from fttui.runner.console import ConsoleRenderer, JsonRenderer
+from fttui.runner.preflight import preflight
+from fttui.runner.run_dir import CONFIG_FILE, LOG_FILE, create_run_dir
+from fttui.runner.supervisor import Supervisor
+
+
+def run_headless(args) -> int:
+    config = load_config(args.preset, args.overrides)
+    preflight(config)
+    renderer = JsonRenderer() if args.json else ConsoleRenderer()
+    if args.dry_run:
+        with tempfile.TemporaryDirectory(prefix="fttui-plan-") as tmp:
+            config_path = Path(tmp) / CONFIG_FILE
+            write_text(config_path, dump_config(config))
+            code = _supervise(Supervisor(config_path, None, dry_run=True, log_path=Path(tmp) / LOG_FILE), renderer, None)
+            if code == ExitCode.OK and not args.json:
+                renderer.console.print("\nresolved config:\n" + dump_config(config), highlight=False, markup=False)
+            return code
+    run_dir = create_run_dir(config, args.output_dir)
+    supervisor = Supervisor(run_dir / CONFIG_FILE, run_dir, log_path=run_dir / LOG_FILE)
+    return _supervise(supervisor, renderer, run_dir)
+
+
+def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None) -> int:
+    stops = []
+
+    def on_sigint(signum, frame):
+        stops.append(signum)
+        killed = supervisor.request_stop()
+        print("\nkilled the worker" if killed else
+              "\nstopping at the next step and saving a checkpoint (Ctrl-C again to kill)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    started = failed = finished = None
+    try:
+        supervisor.start()
+        while True:
+            event = supervisor.next_event()
+            if event is False:
+                continue
+            if event is None:
+                break
+            started = started or isinstance(event, Started)
+            if isinstance(event, Failed):
+                failed = event
+            if isinstance(event, Finished):
+                finished = event
+            renderer.handle(event)
+        code = supervisor.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        renderer.close()
+    if failed is not None:
+        print(render_error(FttuiError(failed.message, failed.hint)), file=sys.stderr)
+        if run_dir is not None and not started and failed.exit_code in (ExitCode.USAGE, ExitCode.DATA):
+            shutil.rmtree(run_dir, ignore_errors=True)  # bad input: leave nothing behind
+        elif run_dir is not None:
+            print(f"log: {run_dir / LOG_FILE}", file=sys.stderr)
+        return failed.exit_code
+    if stops or supervisor.killed:
+        return int(ExitCode.INTERRUPTED)
+    if finished is None or code != 0:
+        where = f"; see {run_dir / LOG_FILE}" if run_dir is not None else ""
+        print(f"error: the training worker ended unexpectedly (exit code {code}){where}", file=sys.stderr)
+        return int(ExitCode.TRAINING)
+    return int(ExitCode.OK)

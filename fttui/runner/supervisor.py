@@ -1,0 +1,96 @@
+"""Start the training worker as a child process, stream its events, stop it gracefully or kill it.
+
+The child runs in its own session so a terminal Ctrl-C reaches only this process, which forwards
+one SIGINT (graceful stop) and escalates to SIGKILL on a second request or after a timeout.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from fttui.events import Event, parse_event
+
+STOP_TIMEOUT_S = 120.0
+
+
+class Supervisor:
+    def __init__(self, config_path: Path, run_dir: Path | None, dry_run: bool = False, log_path: Path | None = None):
+        self.command = [sys.executable, "-m", "fttui.engine.worker", "--config", str(config_path)]
+        if run_dir is not None:
+            self.command += ["--run-dir", str(run_dir)]
+        if dry_run:
+            self.command.append("--dry-run")
+        self.log_path = log_path
+        self.events: queue.Queue[Event | None] = queue.Queue()
+        self.raw_lines: list[str] = []
+        self.process: subprocess.Popen | None = None
+        self.stop_requested_at: float | None = None
+        self.killed = False
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+            env=env, start_new_session=True, text=True, encoding="utf-8", bufsize=1,
+        )
+        if log is not subprocess.DEVNULL:
+            log.close()
+        threading.Thread(target=self._read, name="fttui-events", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process and self.process.stdout
+        for line in self.process.stdout:
+            self.raw_lines.append(line.rstrip("\n"))
+            event = parse_event(line)
+            if event is not None:
+                self.events.put(event)
+        self.events.put(None)  # end of stream
+
+    def next_event(self, timeout: float = 0.2) -> Event | None | bool:
+        """An event, None at end of stream, or False when nothing arrived within ``timeout``."""
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            self._enforce_stop_timeout()
+            return False
+
+    def request_stop(self) -> bool:
+        """First call: graceful stop (SIGINT). Later calls: kill. Returns True if this call killed it."""
+        if not self.running:
+            return False
+        if self.stop_requested_at is None:
+            self.stop_requested_at = time.monotonic()
+            self._signal(signal.SIGINT)
+            return False
+        self.kill()
+        return True
+
+    def _enforce_stop_timeout(self) -> None:
+        if self.stop_requested_at is not None and self.running and time.monotonic() - self.stop_requested_at > STOP_TIMEOUT_S:
+            self.kill()
+
+    def kill(self) -> None:
+        self.killed = True
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig) -> None:
+        if self.process and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def wait(self) -> int:
+        assert self.process
+        return self.process.wait()

@@ -1,0 +1,1 @@
+"""Presets shipped with fttui (installed as the package ``fttui.presets``)."""
