@@ -94,45 +94,60 @@ def _is_plain_string(annotation: Any) -> bool:
     return False
 
 
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply ``section.key=value`` overrides; values are typed by the schema (YAML syntax for lists)."""
+def apply_overrides(raw: dict, overrides: list[str], problems: list[str] | None = None) -> dict:
+    """Apply ``section.key=value`` overrides; values are typed by the schema (YAML syntax for lists).
+
+    Bad overrides are appended to ``problems`` when a list is given (so all errors show at once),
+    else the first one raises.
+    """
     result = {key: dict(value) if isinstance(value, dict) else value for key, value in raw.items()}
     for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected section.key=value", "e.g. --set training.epochs=2")
-        path = key.strip().split(".")
-        if len(path) != 2:
-            raise ConfigError(f"--set {key}: use section.key (e.g. training.batch_size)")
-        annotation = _field_annotation(path)
-        if _is_plain_string(annotation):
-            value: Any = text
-        else:
-            try:
-                value = yaml.safe_load(text) if text.strip() else None
-            except yaml.YAMLError:
-                value = text
+        try:
+            path, value = _parse_override(item)
+        except ConfigError as error:
+            if problems is None:
+                raise
+            problems.append(error.message + (f" ({error.hint})" if error.hint else ""))
+            continue
         section = result.setdefault(path[0], {})
         if not isinstance(section, dict):
-            raise ConfigError(f"{path[0]}: must be a section (a mapping)")
+            section = result[path[0]] = {}
         section[path[1]] = value
     return result
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> ConfigError:
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item!r}: expected section.key=value", "e.g. --set training.epochs=2")
+    path = key.strip().split(".")
+    if len(path) != 2:
+        raise ConfigError(f"--set {key}: use section.key (e.g. training.batch_size)")
+    annotation = _field_annotation(path)
+    if _is_plain_string(annotation):
+        return path, text
+    try:
+        return path, yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        return path, text
+
+
+def _validation_lines(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
             lines.append(f"{loc}: unknown key")
-            continue
-        if err["type"] == "missing":
+        elif err["type"] == "missing":
             lines.append(f"{loc}: required, but not given")
-            continue
-        message = err["msg"].removeprefix("Value error, ")
-        got = err.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-        lines.append(f"{loc}: {message}{shown}")
+        else:
+            got = err.get("input")
+            shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+            lines.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}{shown}")
+    return lines
+
+
+def _problems_error(lines: list[str], source: str) -> ConfigError:
     count = len(lines)
     summary = f"{source}: {count} problem{'s' if count != 1 else ''} in the configuration:\n  " + "\n  ".join(lines)
     return ConfigError(summary, "fix the keys above in the preset or with --set section.key=value")
@@ -149,12 +164,16 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
     return raw
 
 
-def validate_config(raw: dict, source: str = "config") -> RunConfig:
+def validate_config(raw: dict, source: str = "config", problems: list[str] | None = None) -> RunConfig:
     """Validate a raw mapping; raise one ConfigError listing every problem with its key path."""
+    problems = list(problems or [])
     try:
-        return RunConfig.model_validate(raw)
+        config = RunConfig.model_validate(raw)
     except ValidationError as exc:
-        raise _format_validation_error(exc, source) from None
+        raise _problems_error(problems + _validation_lines(exc), source) from None
+    if problems:
+        raise _problems_error(problems, source)
+    return config
 
 
 def load_config(preset: str | None, overrides: list[str] | None = None, base: dict | None = None) -> RunConfig:
@@ -168,9 +187,9 @@ def load_config(preset: str | None, overrides: list[str] | None = None, base: di
         raw.setdefault("output", {})
         if isinstance(raw["output"], dict):
             raw["output"].setdefault("name", path.stem)
-    # Every key problem is collected by pydantic; unknown --set keys raise before that, with a suggestion.
-    raw = apply_overrides(raw, overrides or [])
-    return validate_config(raw, source)
+    problems: list[str] = []
+    raw = apply_overrides(raw, overrides or [], problems)
+    return validate_config(raw, source, problems)
 
 
 def dump_config(config: RunConfig) -> str:

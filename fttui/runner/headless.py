@@ -10,7 +10,7 @@ from pathlib import Path
 from fttui.atomic import write_text
 from fttui.config import dump_config, load_config
 from fttui.errors import ExitCode, FttuiError, render_error
-from fttui.events import Failed, Finished, Started
+from fttui.events import Failed, Finished, Planned, Started
 from fttui.runner.console import ConsoleRenderer, JsonRenderer
 from fttui.runner.preflight import preflight
 from fttui.runner.run_dir import CONFIG_FILE, LOG_FILE, create_run_dir
@@ -25,7 +25,8 @@ def run_headless(args) -> int:
         with tempfile.TemporaryDirectory(prefix="fttui-plan-") as tmp:
             config_path = Path(tmp) / CONFIG_FILE
             write_text(config_path, dump_config(config))
-            code = _supervise(Supervisor(config_path, None, dry_run=True, log_path=Path(tmp) / LOG_FILE), renderer, None)
+            supervisor = Supervisor(config_path, None, dry_run=True, log_path=Path(tmp) / LOG_FILE)
+            code = _supervise(supervisor, renderer, None, expect=Planned)
             if code == ExitCode.OK and not args.json:
                 renderer.console.print("\nresolved config:\n" + dump_config(config), highlight=False, markup=False)
             return code
@@ -34,7 +35,8 @@ def run_headless(args) -> int:
     return _supervise(supervisor, renderer, run_dir)
 
 
-def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None) -> int:
+def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: type = Finished) -> int:
+    """Run the worker to the end; ``expect`` is the event that marks success (Finished, or Planned for a dry run)."""
     stops = []
 
     def on_sigint(signum, frame):
@@ -44,7 +46,7 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None) -> int:
               "\nstopping at the next step and saving a checkpoint (Ctrl-C again to kill)", file=sys.stderr)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    started = failed = finished = None
+    started = failed = succeeded = None
     try:
         supervisor.start()
         while True:
@@ -56,8 +58,8 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None) -> int:
             started = started or isinstance(event, Started)
             if isinstance(event, Failed):
                 failed = event
-            if isinstance(event, Finished):
-                finished = event
+            if isinstance(event, expect):
+                succeeded = event
             renderer.handle(event)
         code = supervisor.wait()
     finally:
@@ -72,7 +74,7 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None) -> int:
         return failed.exit_code
     if stops or supervisor.killed:
         return int(ExitCode.INTERRUPTED)
-    if finished is None or code != 0:
+    if succeeded is None or code != 0:
         where = f"; see {run_dir / LOG_FILE}" if run_dir is not None else ""
         print(f"error: the training worker ended unexpectedly (exit code {code}){where}", file=sys.stderr)
         return int(ExitCode.TRAINING)
