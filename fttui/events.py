@@ -46,6 +46,27 @@ class Planned(Event):
 
 
 @dataclass
+class Previewed(Event):
+    """The data as the model will see it: a few rendered examples, token lengths, truncation."""
+
+    name: ClassVar[str] = "preview"
+    data_format: str
+    columns: list[str]
+    text_column: str | None
+    label_column: str | None
+    train_rows: int
+    eval_rows: int
+    labels: list[str] | None
+    # Each example: {"segments": [[text, trained], ...], "label": str | None, "tokens": int}
+    examples: list[dict]
+    length_bins: list[int]  # histogram bin edges in tokens (len = len(length_counts) + 1)
+    length_counts: list[int]
+    truncated_fraction: float
+    max_length: int
+    measured_rows: int  # rows whose length was measured (the first N of train)
+
+
+@dataclass
 class Started(Event):
     name: ClassVar[str] = "started"
     run_dir: str
@@ -115,7 +136,7 @@ class Failed(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.name: cls for cls in (Planned, Started, StepLogged, Evaluated, CheckpointSaved, Logged, Finished, Failed)
+    cls.name: cls for cls in (Planned, Previewed, Started, StepLogged, Evaluated, CheckpointSaved, Logged, Finished, Failed)
 }
 
 

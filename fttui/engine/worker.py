@@ -1,4 +1,6 @@
-"""The training child process: ``python -m fttui.engine.worker --config C [--run-dir D] [--dry-run]``.
+"""The training child process: ``python -m fttui.engine.worker --config C [--run-dir D] [--mode M]``.
+
+Modes: ``train`` (default), ``dry-run`` (plan only) and ``preview`` (the data as the model sees it).
 
 Events go to stdout as JSON lines (and to ``D/events.jsonl``); everything else (library warnings,
 stray prints, tracebacks) goes to stderr, which the runner saves as the run's text log.
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fttui-worker")
     parser.add_argument("--config", required=True)
     parser.add_argument("--run-dir")
-    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--mode", choices=("train", "dry-run", "preview"), default="train")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -73,9 +75,14 @@ def main(argv: list[str] | None = None) -> int:
 
         config = validate_config(read_yaml(Path(args.config)), args.config)
         _quiet_libraries()
+        if args.mode == "preview":
+            from fttui.engine.preview import preview
+
+            sink.emit(preview(config))
+            return int(ExitCode.OK)
         from fttui.engine.recipe import run
 
-        outcome = run(config, run_dir, sink, stop, dry_run=args.dry_run)
+        outcome = run(config, run_dir, sink, stop, dry_run=args.mode == "dry-run")
         return int(ExitCode.INTERRUPTED if outcome.status == "stopped" else ExitCode.OK)
     except FttuiError as error:
         sink.emit(Failed(kind=type(error).__name__, message=error.message, hint=error.hint, exit_code=int(error.exit_code)))

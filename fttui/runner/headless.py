@@ -4,34 +4,26 @@ from __future__ import annotations
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
-from fttui.atomic import write_text
 from fttui.config import dump_config, load_config
 from fttui.errors import ExitCode, FttuiError, render_error
 from fttui.events import Failed, Finished, Planned, Started
 from fttui.runner.console import ConsoleRenderer, JsonRenderer
-from fttui.runner.preflight import preflight
-from fttui.runner.run_dir import CONFIG_FILE, LOG_FILE, create_run_dir
+from fttui.runner.launch import start_run, start_scratch
+from fttui.runner.run_dir import LOG_FILE
 from fttui.runner.supervisor import Supervisor
 
 
 def run_headless(args) -> int:
     config = load_config(args.preset, args.overrides)
-    preflight(config)
     renderer = JsonRenderer() if args.json else ConsoleRenderer()
     if args.dry_run:
-        with tempfile.TemporaryDirectory(prefix="fttui-plan-") as tmp:
-            config_path = Path(tmp) / CONFIG_FILE
-            write_text(config_path, dump_config(config))
-            supervisor = Supervisor(config_path, None, dry_run=True, log_path=Path(tmp) / LOG_FILE)
-            code = _supervise(supervisor, renderer, None, expect=Planned)
-            if code == ExitCode.OK and not args.json:
-                renderer.console.print("\nresolved config:\n" + dump_config(config), highlight=False, markup=False)
-            return code
-    run_dir = create_run_dir(config, args.output_dir)
-    supervisor = Supervisor(run_dir / CONFIG_FILE, run_dir, log_path=run_dir / LOG_FILE)
+        code = _supervise(start_scratch(config, "dry-run"), renderer, None, expect=Planned)
+        if code == ExitCode.OK and not args.json:
+            renderer.console.print("\nresolved config:\n" + dump_config(config), highlight=False, markup=False)
+        return code
+    run_dir, supervisor = start_run(config, args.output_dir)
     return _supervise(supervisor, renderer, run_dir)
 
 
@@ -48,7 +40,6 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: t
     previous = signal.signal(signal.SIGINT, on_sigint)
     started = failed = succeeded = None
     try:
-        supervisor.start()
         while True:
             event = supervisor.next_event()
             if event is False:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,13 +21,13 @@ STOP_TIMEOUT_S = 120.0
 
 
 class Supervisor:
-    def __init__(self, config_path: Path, run_dir: Path | None, dry_run: bool = False, log_path: Path | None = None):
-        self.command = [sys.executable, "-m", "fttui.engine.worker", "--config", str(config_path)]
+    def __init__(self, config_path: Path, run_dir: Path | None, mode: str = "train", log_path: Path | None = None,
+                 scratch_dir: Path | None = None):
+        self.command = [sys.executable, "-m", "fttui.engine.worker", "--config", str(config_path), "--mode", mode]
         if run_dir is not None:
             self.command += ["--run-dir", str(run_dir)]
-        if dry_run:
-            self.command.append("--dry-run")
         self.log_path = log_path
+        self.scratch_dir = scratch_dir  # removed when the worker ends (dry runs and previews)
         self.events: queue.Queue[Event | None] = queue.Queue()
         self.raw_lines: list[str] = []
         self.process: subprocess.Popen | None = None
@@ -51,6 +52,9 @@ class Supervisor:
             event = parse_event(line)
             if event is not None:
                 self.events.put(event)
+        self.process.wait()
+        if self.scratch_dir is not None:
+            shutil.rmtree(self.scratch_dir, ignore_errors=True)
         self.events.put(None)  # end of stream
 
     def next_event(self, timeout: float = 0.2) -> Event | None | bool:

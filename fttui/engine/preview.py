@@ -1,0 +1,55 @@
+"""Show data the way the model will see it, without loading model weights (for the wizard's dataset step)."""
+from __future__ import annotations
+
+from fttui.config import RunConfig
+from fttui.engine.dataset import load_train_eval
+from fttui.engine.formats import detect_layout, label_set, read_labels, render_segments, to_messages
+from fttui.engine.models import infer_task, load_model_config, load_tokenizer, resolve_model
+from fttui.events import Previewed
+
+MEASURED_ROWS = 2000
+EXAMPLES = 5
+
+
+def _histogram(lengths: list[int], max_length: int, bins: int = 12) -> tuple[list[int], list[int]]:
+    top = max(max(lengths, default=1), max_length)
+    width = max(1, -(-top // bins))
+    edges = [i * width for i in range(bins + 1)]
+    counts = [0] * bins
+    for length in lengths:
+        counts[min(length // width, bins - 1)] += 1
+    return edges, counts
+
+
+def preview(config: RunConfig) -> Previewed:
+    source = resolve_model(config.model.name)
+    task = infer_task(load_model_config(source, config), config.model.task)
+    tokenizer = load_tokenizer(source, config)
+    train, held_out = load_train_eval(config)
+    data = config.data
+    layout = detect_layout(train, data.format, task, data.text_column, data.label_column)
+    labels = label_set(read_labels(train, layout), data.labels) if layout.format == "classification" else None
+    lengths, examples = [], []
+    for index, row in enumerate(train[:MEASURED_ROWS]):
+        if layout.format == "classification":
+            segments, label = [(str(row[layout.text_column]), False)], str(row[layout.label_column])
+            tokens = len(tokenizer(segments[0][0])["input_ids"])
+        elif layout.format == "text":
+            segments, label = [(str(row.get(layout.text_column, "")) + tokenizer.eos_token, True)], None
+            tokens = len(tokenizer(segments[0][0])["input_ids"])
+        else:
+            segments = render_segments(to_messages(row, layout, train.where(index), data.system_prompt), tokenizer)
+            label = None
+            tokens = sum(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text, _ in segments)
+        lengths.append(tokens)
+        if len(examples) < EXAMPLES:
+            examples.append({"segments": [[text, trained] for text, trained in segments], "label": label, "tokens": tokens})
+    edges, counts = _histogram(lengths, config.training.max_length)
+    max_length = config.training.max_length
+    return Previewed(
+        data_format=layout.format, columns=list(train[0].keys()), text_column=layout.text_column,
+        label_column=layout.label_column, train_rows=len(train), eval_rows=len(held_out) if held_out else 0,
+        labels=labels, examples=examples, length_bins=edges, length_counts=counts,
+        truncated_fraction=sum(length > max_length for length in lengths) / max(len(lengths), 1),
+        max_length=max_length, measured_rows=len(lengths),
+    )

@@ -1,0 +1,30 @@
+"""Start a training run or a preview from a resolved config: the one way every front end launches work."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fttui.atomic import write_text
+from fttui.config import RunConfig, dump_config
+from fttui.runner.preflight import preflight
+from fttui.runner.run_dir import CONFIG_FILE, LOG_FILE, create_run_dir
+from fttui.runner.supervisor import Supervisor
+
+
+def start_run(config: RunConfig, output_dir: str | None = None) -> tuple[Path, Supervisor]:
+    """Check paths, create the run folder, start the worker; read events with ``supervisor.next_event()``."""
+    preflight(config)
+    run_dir = create_run_dir(config, output_dir)
+    supervisor = Supervisor(run_dir / CONFIG_FILE, run_dir, log_path=run_dir / LOG_FILE)
+    supervisor.start()
+    return run_dir, supervisor
+
+
+def start_scratch(config: RunConfig, mode: str) -> Supervisor:
+    """A worker that writes no run folder: ``mode`` is "dry-run" (emits ``plan``) or "preview" (emits ``preview``)."""
+    preflight(config)
+    scratch = Path(tempfile.mkdtemp(prefix=f"fttui-{mode}-"))
+    write_text(scratch / CONFIG_FILE, dump_config(config))
+    supervisor = Supervisor(scratch / CONFIG_FILE, None, mode=mode, log_path=scratch / LOG_FILE, scratch_dir=scratch)
+    supervisor.start()
+    return supervisor
