@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
         help="override a config value, e.g. training.epochs=2 (repeatable)",
     )
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or failed run from its last checkpoint; "
+                     "with --set training.epochs=N, extend a finished one")
     run.add_argument("--output-dir", metavar="DIR", help="write the run here (a new or empty folder)")
     run.add_argument("--dry-run", action="store_true", help="validate config, data and model; print the plan")
     run.add_argument("--json", action="store_true", help="print events as JSON lines on stdout")
@@ -58,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command:
             return int(_command_module(args.command).run(args))
-        if args.preset:
+        if args.preset and args.resume:
+            raise FttuiError("--preset and --resume do not go together", "a resumed run uses the config in its folder")
+        if args.preset or args.resume:
             from fttui.runner.headless import run_headless
 
             return int(run_headless(args))

@@ -17,7 +17,7 @@ from fttui.engine.device import choose_placement, peak_memory_mb
 from fttui.engine.methods import apply_method, count_parameters
 from fttui.engine.models import infer_task, load_model, load_model_config, load_tokenizer, resolve_model
 from fttui.engine.sink import Sink
-from fttui.errors import TrainingError
+from fttui.errors import ConfigError, TrainingError
 from fttui.events import Finished, Logged, Planned, Started
 
 
@@ -90,9 +90,19 @@ class RunOutcome:
     model: object = None  # the trained model, for callers in the same process (tests, "try it")
 
 
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint of a run (one with trainer_state.json), or None."""
+    found = []
+    for path in (run_dir / "checkpoints").glob("checkpoint-*"):
+        suffix = path.name.rsplit("-", 1)[-1]
+        if suffix.isdigit() and (path / "trainer_state.json").is_file():
+            found.append((int(suffix), path))
+    return max(found)[1] if found else None
+
+
 def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Event | None = None,
-        dry_run: bool = False) -> RunOutcome:
-    """Run (or with ``dry_run`` only plan) one fine-tuning job."""
+        dry_run: bool = False, resume: bool = False) -> RunOutcome:
+    """Run (or with ``dry_run`` only plan) one fine-tuning job; ``resume`` continues from the last checkpoint."""
     from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, Trainer, set_seed
 
     stop = stop or threading.Event()
@@ -135,10 +145,17 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         compute_metrics=classification_metrics if task == "seq-cls" else None,
         callbacks=[events, stopper],
     )
+    checkpoint = last_checkpoint(run_dir) if resume else None
+    if resume and checkpoint is None:
+        raise ConfigError(f"{run_dir} has no checkpoint to resume from", "start it again with fttui --preset "
+                          f"{run_dir / 'config.yaml'} (a run saves checkpoints every training.save_steps steps)")
+    resumed_step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
+    if checkpoint is not None:
+        sink.emit(Logged(f"resuming from {checkpoint.name}"))
     sink.emit(Started(run_dir=str(run_dir), max_steps=steps, epochs=config.training.epochs,
                       trainable_params=trainable, total_params=total, device=placement.device,
-                      precision=placement.precision))
-    result = trainer.train()
+                      precision=placement.precision, resumed_from_step=resumed_step))
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if events.nonfinite_loss:
         raise TrainingError("the loss became NaN or infinite",
                             "lower training.learning_rate, or use training.precision=fp32")

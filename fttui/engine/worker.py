@@ -1,6 +1,7 @@
 """The training child process: ``python -m fttui.engine.worker --config C [--run-dir D] [--mode M]``.
 
-Modes: ``train`` (default), ``dry-run`` (plan only) and ``preview`` (the data as the model sees it).
+Modes: ``train`` (default), ``resume`` (from the run's last checkpoint), ``dry-run`` (plan only) and
+``preview`` (the data as the model sees it).
 
 Events go to stdout as JSON lines (and to ``D/events.jsonl``); everything else (library warnings,
 stray prints, tracebacks) goes to stderr, which the runner saves as the run's text log.
@@ -39,21 +40,11 @@ def _install_stop_handler(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handle)
 
 
-def _quiet_libraries() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import datasets
-    import transformers
-
-    transformers.utils.logging.set_verbosity_warning()
-    transformers.utils.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fttui-worker")
     parser.add_argument("--config", required=True)
     parser.add_argument("--run-dir")
-    parser.add_argument("--mode", choices=("train", "dry-run", "preview"), default="train")
+    parser.add_argument("--mode", choices=("train", "resume", "dry-run", "preview"), default="train")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -74,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         from fttui.config.presets import read_yaml
 
         config = validate_config(read_yaml(Path(args.config)), args.config)
-        _quiet_libraries()
+        from fttui.engine.quiet import quiet_libraries
+
+        quiet_libraries()
         if args.mode == "preview":
             from fttui.engine.preview import preview
 
@@ -82,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(ExitCode.OK)
         from fttui.engine.recipe import run
 
-        outcome = run(config, run_dir, sink, stop, dry_run=args.mode == "dry-run")
+        outcome = run(config, run_dir, sink, stop, dry_run=args.mode == "dry-run", resume=args.mode == "resume")
         return int(ExitCode.INTERRUPTED if outcome.status == "stopped" else ExitCode.OK)
     except FttuiError as error:
         sink.emit(Failed(kind=type(error).__name__, message=error.message, hint=error.hint, exit_code=int(error.exit_code)))

@@ -10,14 +10,17 @@ from fttui.config import dump_config, load_config
 from fttui.errors import ExitCode, FttuiError, render_error
 from fttui.events import Failed, Finished, Planned, Started
 from fttui.runner.console import ConsoleRenderer, JsonRenderer
-from fttui.runner.launch import start_run, start_scratch
+from fttui.runner.launch import resume_run, start_run, start_scratch
 from fttui.runner.run_dir import LOG_FILE
 from fttui.runner.supervisor import Supervisor
 
 
 def run_headless(args) -> int:
-    config = load_config(args.preset, args.overrides)
     renderer = JsonRenderer() if args.json else ConsoleRenderer()
+    if getattr(args, "resume", None):
+        run_dir = Path(args.resume)
+        return _supervise(resume_run(run_dir, args.overrides), renderer, run_dir, keep_dir=True)
+    config = load_config(args.preset, args.overrides)
     if args.dry_run:
         code = _supervise(start_scratch(config, "dry-run"), renderer, None, expect=Planned)
         if code == ExitCode.OK and not args.json:
@@ -27,7 +30,8 @@ def run_headless(args) -> int:
     return _supervise(supervisor, renderer, run_dir)
 
 
-def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: type = Finished) -> int:
+def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: type = Finished,
+               keep_dir: bool = False) -> int:
     """Run the worker to the end; ``expect`` is the event that marks success (Finished, or Planned for a dry run)."""
     stops = []
 
@@ -58,7 +62,7 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: t
         renderer.close()
     if failed is not None:
         print(render_error(FttuiError(failed.message, failed.hint)), file=sys.stderr)
-        if run_dir is not None and not started and failed.exit_code in (ExitCode.USAGE, ExitCode.DATA):
+        if run_dir is not None and not keep_dir and not started and failed.exit_code in (ExitCode.USAGE, ExitCode.DATA):
             shutil.rmtree(run_dir, ignore_errors=True)  # bad input: leave nothing behind
         elif run_dir is not None:
             print(f"log: {run_dir / LOG_FILE}", file=sys.stderr)

@@ -20,6 +20,25 @@ def start_run(config: RunConfig, output_dir: str | None = None) -> tuple[Path, S
     return run_dir, supervisor
 
 
+def resume_run(run_dir: Path, overrides: list[str] | None = None) -> Supervisor:
+    """Continue a run in its own folder from its last checkpoint; overrides (e.g. more epochs) are saved first."""
+    from fttui.config.presets import apply_overrides, read_yaml, validate_config
+    from fttui.errors import ConfigError
+
+    config_path = Path(run_dir) / CONFIG_FILE
+    if not config_path.is_file():
+        raise ConfigError(f"{run_dir} is not a run folder (no {CONFIG_FILE})", "give a folder under runs/ made by fttui")
+    problems: list[str] = []
+    raw = apply_overrides(read_yaml(config_path), overrides or [], problems)
+    config = validate_config(raw, str(config_path), problems)
+    preflight(config)
+    if overrides:
+        write_text(config_path, dump_config(config))
+    supervisor = Supervisor(config_path, Path(run_dir), mode="resume", log_path=Path(run_dir) / LOG_FILE)
+    supervisor.start()
+    return supervisor
+
+
 def start_scratch(config: RunConfig, mode: str) -> Supervisor:
     """A worker that writes no run folder: ``mode`` is "dry-run" (emits ``plan``) or "preview" (emits ``preview``)."""
     preflight(config)

@@ -1,0 +1,103 @@
+"""Export a run: the adapter as it is, or merged into its base model as a standalone transformers model.
+
+A QLoRA adapter is merged into the base loaded unquantized in the chosen dtype, never into 4-bit
+weights (that would round the update away and gives models that do not load elsewhere).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from fttui.atomic import replacing_dir
+from fttui.config import RunConfig
+from fttui.config.presets import read_yaml, validate_config
+from fttui.errors import ConfigError
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+MARKER = "fttui_export.json"
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} is not a run folder (no config.yaml)", "give a folder under runs/ made by fttui")
+    return validate_config(read_yaml(path), str(path))
+
+
+def _check_target(out: Path) -> None:
+    """Refuse to replace anything but an empty folder or an earlier fttui export."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
+        raise ConfigError(f"{out} exists and is not an earlier fttui export", "choose a new folder for --out")
+
+
+def _labels(trained: Path) -> list[str] | None:
+    path = trained / "labels.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def load_base(config: RunConfig, task: str, labels: list[str] | None, dtype: torch.dtype):
+    """The run's base model, unquantized, in ``dtype`` (for merging and side-by-side comparison)."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from fttui.engine.models import resolve_model
+
+    source = resolve_model(config.model.name)
+    if task == "seq-cls":
+        return AutoModelForSequenceClassification.from_pretrained(
+            source.path, dtype=dtype, num_labels=len(labels or [0, 1]),
+            id2label=dict(enumerate(labels)) if labels else None,
+            label2id={label: i for i, label in enumerate(labels)} if labels else None,
+        )
+    return AutoModelForCausalLM.from_pretrained(source.path, dtype=dtype)
+
+
+def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32") -> dict:
+    """Write the export atomically to ``out``; returns what was written (for the CLI to print)."""
+    from transformers import AutoTokenizer
+
+    config = load_run_config(run_dir)
+    method = config.method.name
+    trained = run_dir / ("model" if method == "full" else "adapter")
+    if not trained.is_dir():
+        raise ConfigError(f"{run_dir} has no {trained.name}/ yet", f"finish the run first: fttui --resume {run_dir}")
+    if merge and method == "prompt":
+        raise ConfigError("prompt tuning cannot be merged into the model's weights",
+                          "export without --merge; load it with peft's AutoPeftModel")
+    _check_target(out)
+    summary_path = run_dir / "summary.json"
+    task = json.loads(summary_path.read_text()).get("task") if summary_path.is_file() else config.model.task
+    labels = _labels(trained)
+    notes = []
+    with replacing_dir(out) as tmp:
+        if method == "full" or merge:
+            if method == "full":
+                from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+                auto = AutoModelForSequenceClassification if task == "seq-cls" else AutoModelForCausalLM
+                model = auto.from_pretrained(trained, dtype=DTYPES[dtype])
+            else:
+                from peft import PeftModel
+
+                base = load_base(config, task, labels, DTYPES[dtype])
+                model = PeftModel.from_pretrained(base, trained).merge_and_unload()
+                if method == "qlora":
+                    notes.append(f"merged into the base model loaded in {dtype}, not into its quantized weights")
+            model.save_pretrained(tmp, safe_serialization=True)
+            AutoTokenizer.from_pretrained(trained).save_pretrained(tmp)
+            if labels is not None:
+                (tmp / "labels.json").write_text(json.dumps(labels) + "\n")
+            kind = "merged model" if merge and method != "full" else "model"
+        else:
+            for item in trained.iterdir():
+                (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
+            kind = "adapter"
+        for name in ("README.md", "config.yaml"):
+            if (run_dir / name).is_file() and not (tmp / name).exists():
+                shutil.copy2(run_dir / name, tmp / name)
+        info = {"run_dir": str(run_dir), "kind": kind, "method": method, "dtype": dtype if kind != "adapter" else None,
+                "notes": notes}
+        (tmp / MARKER).write_text(json.dumps(info, indent=2) + "\n")
+    return {**info, "out": str(out)}
