@@ -34,15 +34,24 @@ def replacing_dir(path: str | os.PathLike):
     """Yield a temporary sibling folder; on success it replaces ``path`` (the old one is kept until then)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.with_name(f".{path.name}.old")
+    if old.exists() and not path.exists():  # an earlier swap was killed half-way: restore the previous folder
+        os.replace(old, path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = path.with_name(f".{path.name}.old")
-    if path.exists():
+    had_old = path.exists()
+    if had_old:
         shutil.rmtree(old, ignore_errors=True)
         os.replace(path, old)
-    os.replace(tmp, path)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        if had_old:  # put the previous folder back rather than leave nothing
+            os.replace(old, path)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(old, ignore_errors=True)

@@ -100,6 +100,8 @@ class Evaluated(Event):
     step: int
     epoch: float
     metrics: dict[str, float]
+    baseline: bool = False  # the base model, evaluated before training
+    details: dict[str, Any] = field(default_factory=dict)  # confusion matrix, sample generations
 
 
 @dataclass
@@ -116,6 +118,7 @@ class Logged(Event):
     name: ClassVar[str] = "log"
     message: str
     level: str = "info"
+    topic: str | None = None  # e.g. "overfitting", so front ends can highlight it
 
 
 @dataclass
@@ -149,11 +152,17 @@ def parse_event(line: str) -> Event | None:
         data = json.loads(line)
     except json.JSONDecodeError:
         return None
-    cls = EVENT_TYPES.get(data.pop("event", None))
+    if not isinstance(data, dict):
+        return None
+    name = data.pop("event", None)
+    cls = EVENT_TYPES.get(name) if isinstance(name, str) else None
     if cls is None:
         return None
     known = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{key: value for key, value in data.items() if key in known})
+    try:
+        return cls(**{key: value for key, value in data.items() if key in known})
+    except TypeError:  # a known name without its required fields: not an event we can use
+        return None
 
 
 def read_events(path) -> list[Event]:

@@ -125,7 +125,8 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {key}: use section.key (e.g. training.batch_size)")
     annotation = _field_annotation(path)
     if _is_plain_string(annotation):
-        return path, text
+        optional = annotation is not str
+        return path, None if optional and text.strip() in ("null", "~", "") else text
     try:
         return path, yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:

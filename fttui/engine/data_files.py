@@ -5,6 +5,7 @@ Local files are parsed here rather than by ``datasets`` so that a bad row is rep
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -69,13 +70,14 @@ def _read_file(path: Path) -> Rows:
         return _parse_json_array(text, str(path))
     if kind in ("csv", "tsv"):
         return _parse_csv(text, str(path), "\t" if kind == "tsv" else ",")
-    lines = [(n, line.rstrip("\n")) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    lines = [(n, line.rstrip("\n")) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
     return Rows([{"text": line} for _, line in lines], str(path), [n for n, _ in lines])
 
 
 def _parse_jsonl(text: str, source: str) -> Rows:
     rows, numbers = [], []
-    for number, line in enumerate(text.splitlines(), 1):
+    # split on "\n" only: splitlines() would also break on U+2028 and friends inside JSON strings
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
@@ -104,7 +106,7 @@ def _parse_json_array(text: str, source: str) -> Rows:
 
 
 def _parse_csv(text: str, source: str, delimiter: str) -> Rows:
-    reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)  # keeps quoted newlines
     rows, numbers = [], []
     try:
         for row in reader:

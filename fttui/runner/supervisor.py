@@ -47,15 +47,17 @@ class Supervisor:
 
     def _read(self) -> None:
         assert self.process and self.process.stdout
-        for line in self.process.stdout:
-            self.raw_lines.append(line.rstrip("\n"))
-            event = parse_event(line)
-            if event is not None:
-                self.events.put(event)
-        self.process.wait()
-        if self.scratch_dir is not None:
-            shutil.rmtree(self.scratch_dir, ignore_errors=True)
-        self.events.put(None)  # end of stream
+        try:
+            for line in self.process.stdout:
+                self.raw_lines.append(line.rstrip("\n"))
+                event = parse_event(line)
+                if event is not None:
+                    self.events.put(event)
+            self.process.wait()
+        finally:  # whatever happens, readers must learn that the stream ended
+            if self.scratch_dir is not None:
+                shutil.rmtree(self.scratch_dir, ignore_errors=True)
+            self.events.put(None)
 
     def next_event(self, timeout: float = 0.2) -> Event | None | bool:
         """An event, None at end of stream, or False when nothing arrived within ``timeout``."""
