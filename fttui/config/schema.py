@@ -5,15 +5,20 @@ The docstring-like ``description`` of each field is what presets, ``--set``, the
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 BUILTIN_MODEL = "builtin"
 TASKS = ("auto", "seq-cls", "causal-lm")
 METHODS = ("full", "lora", "qlora", "prompt")
 DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def _label_text(value):
+    """Labels may be written as in the data (``[0, 1]``); they are names, so keep them as text."""
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
 class Section(BaseModel):
@@ -47,7 +52,7 @@ class DataSection(Section):
     )
     text_column: str | None = Field(None, description="Column holding the text (classification and plain text).")
     label_column: str | None = Field(None, description="Column holding the label (classification).")
-    labels: list[str] | None = Field(
+    labels: list[Annotated[str, BeforeValidator(_label_text)]] | None = Field(
         None, description="The label set in id order; default: the sorted labels found in the training data."
     )
     split: str = Field("train", description="Split to train on, for hub datasets.")
@@ -108,6 +113,21 @@ class TrainingSection(Section):
     save_steps: int = Field(200, gt=0, description="Write a checkpoint every N steps.")
     save_total_limit: int = Field(2, gt=0, description="Keep only the newest N checkpoints.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train; auto picks a GPU if present.")
+    baseline_eval: bool = Field(True, description="Evaluate the base model before training, so results read before -> after.")
+    early_stopping_patience: int | None = Field(
+        None, gt=0, description="Stop after N evaluations without improvement of best_metric; the best checkpoint is kept and loaded."
+    )
+    best_metric: Literal["loss", "accuracy", "f1_macro"] = Field(
+        "loss", description="Eval metric that picks the best checkpoint (loss lower is better; accuracy/f1_macro higher)."
+    )
+    overfitting_patience: int = Field(
+        3, gt=0, description="Warn when eval loss rises N evaluations in a row while train loss falls."
+    )
+    sample_prompts: int = Field(3, ge=0, le=16, description="Causal LM: eval prompts generated from at each evaluation (0: none).")
+    max_new_tokens: int = Field(48, gt=0, le=1024, description="Causal LM: tokens generated per sample prompt.")
+    report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = Field(
+        default_factory=list, description="Also log to these trackers if installed (events.jsonl is always written)."
+    )
 
 
 class OutputSection(Section):
@@ -124,9 +144,11 @@ class RunConfig(Section):
     output: OutputSection = Field(default_factory=OutputSection)
 
     @model_validator(mode="after")
-    def _method_fits_task(self):
+    def _consistent(self):
         if self.method.name == "prompt" and self.training.gradient_checkpointing:
             raise ValueError("method.name: prompt tuning does not support training.gradient_checkpointing")
+        if self.training.early_stopping_patience and self.data.eval is None:
+            raise ValueError("training.early_stopping_patience needs eval data: set data.eval to a file or a fraction")
         return self
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from fttui.engine.metrics import OverfitWatch
 from fttui.engine.sink import Sink
-from fttui.events import CheckpointSaved, Evaluated, StepLogged
+from fttui.events import CheckpointSaved, Evaluated, Logged, StepLogged
 
 
 def _finite(value):
@@ -22,8 +23,12 @@ def _finite(value):
 class EventCallback(TrainerCallback):
     """Turns ``on_log``/``on_evaluate``/``on_save`` into StepLogged/Evaluated/CheckpointSaved events."""
 
-    def __init__(self, sink: Sink, samples_per_step: int):
+    def __init__(self, sink: Sink, samples_per_step: int, overfitting_patience: int = 3, sampler=None):
         self.sink = sink
+        self.watch = OverfitWatch(overfitting_patience)
+        self.sampler = sampler  # callable(model) -> list of {prompt, output}, for causal LM evaluations
+        self.details: dict = {}  # filled by compute_metrics before each on_evaluate
+        self.baseline = False
         self.samples_per_step = samples_per_step
         self.started = time.monotonic()
         self.last_time = self.started
@@ -50,6 +55,7 @@ class EventCallback(TrainerCallback):
         if loss is not None and not math.isfinite(float(loss)):
             self.nonfinite_loss = True
             control.should_training_stop = True
+        self.watch.train_loss(_finite(loss))
         self.sink.emit(StepLogged(
             step=state.global_step,
             max_steps=state.max_steps,
@@ -62,12 +68,20 @@ class EventCallback(TrainerCallback):
             eta_s=round(elapsed / done * remaining, 1),
         ))
 
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        clean = {k.removeprefix("eval_"): _finite(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
-        if "loss" in clean and clean["loss"] is not None and "perplexity" not in clean and clean.get("accuracy") is None:
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+        clean = {k.removeprefix("eval_"): _finite(v) for k, v in (metrics or {}).items()
+                 if isinstance(v, (int, float)) and not k.endswith(("_runtime", "_per_second"))}
+        if clean.get("loss") is not None and "accuracy" not in clean:
             clean["perplexity"] = _finite(math.exp(min(clean["loss"], 50)))
-        self.last_eval = Evaluated(step=state.global_step, epoch=round(state.epoch or 0.0, 4), metrics=clean)
+        details, self.details = self.details, {}
+        if self.sampler is not None and model is not None:
+            details["samples"] = self.sampler(model)
+        self.last_eval = Evaluated(step=state.global_step, epoch=round(state.epoch or 0.0, 4), metrics=clean,
+                                   baseline=self.baseline, details=details)
         self.sink.emit(self.last_eval)
+        warning = None if self.baseline else self.watch.eval_loss(clean.get("loss"))
+        if warning:
+            self.sink.emit(Logged(warning, "warning", topic="overfitting"))
 
     def on_save(self, args, state, control, **kwargs):
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fttui.config.schema import RunConfig
 from fttui.engine.data_files import Rows, looks_like_path, read_rows
@@ -27,6 +27,28 @@ class PreparedData:
     labels: list[str] | None
     truncated_rows: int
     eval_source: str | None
+    sample_prompts: list[str] = field(default_factory=list)  # causal LM: fixed prompts generated from at each eval
+
+
+def prompt_text(segments: list[tuple[str, bool]]) -> str:
+    """The prompt part of a rendered example: everything before the first trained segment."""
+    text = ""
+    for part, trained in segments:
+        if trained:
+            break
+        text += part
+    return text
+
+
+def sample_prompts(rows: Rows, layout: Layout, tokenizer, count: int, system_prompt: str | None) -> list[str]:
+    prompts = []
+    for index, row in enumerate(rows[:count]):
+        if layout.format == "text":
+            words = str(row.get(layout.text_column, "")).split()
+            prompts.append(" ".join(words[: max(3, len(words) // 3)]))
+        else:
+            prompts.append(prompt_text(render_segments(to_messages(row, layout, rows.where(index), system_prompt), tokenizer)))
+    return [p for p in prompts if p.strip()]
 
 
 def _split_rows(rows: Rows, fraction: float, seed: int) -> tuple[Rows, Rows]:
@@ -108,7 +130,11 @@ def prepare_data(config: RunConfig, task: str, tokenizer) -> PreparedData:
     else:
         train_cols, truncated = _encode_causal(train_rows, layout, tokenizer, max_length, data.system_prompt)
         eval_cols = None if eval_rows is None else _encode_causal(eval_rows, layout, tokenizer, max_length, data.system_prompt)[0]
+    prompts = []
+    if layout.format != "classification" and config.training.sample_prompts:
+        prompts = sample_prompts(eval_rows or train_rows, layout, tokenizer, config.training.sample_prompts, data.system_prompt)
     return PreparedData(
+        sample_prompts=prompts,
         train=datasets.Dataset.from_dict(train_cols),
         eval=None if eval_cols is None else datasets.Dataset.from_dict(eval_cols),
         layout=layout,

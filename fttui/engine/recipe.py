@@ -7,80 +7,27 @@ from dataclasses import dataclass, field
 import time
 from pathlib import Path
 
-import numpy as np
-
-from fttui.config import RunConfig, effective_learning_rate
+from fttui.config import RunConfig
 from fttui.engine.artifacts import save_trained, write_model_card, write_summary
 from fttui.engine.callbacks import EventCallback, StopCallback
 from fttui.engine.dataset import prepare_data
 from fttui.engine.device import choose_placement, peak_memory_mb
 from fttui.engine.methods import apply_method, count_parameters
 from fttui.engine.models import infer_task, load_model, load_model_config, load_tokenizer, resolve_model
+from fttui.engine.samples import make_sampler
 from fttui.engine.sink import Sink
+from fttui.engine.trainer_setup import callbacks, classification_metrics, planned_steps, training_arguments
 from fttui.errors import ConfigError, TrainingError
 from fttui.events import Finished, Logged, Planned, Started
 
 
-def classification_metrics(eval_prediction) -> dict[str, float]:
-    """Accuracy and macro F1 from logits and label ids."""
-    logits, labels = eval_prediction.predictions, eval_prediction.label_ids
-    if isinstance(logits, tuple):
-        logits = logits[0]
-    predictions = np.asarray(logits).argmax(-1)
-    labels = np.asarray(labels)
-    f1s = []
-    for label in np.unique(np.concatenate([labels, predictions])):
-        tp = np.sum((predictions == label) & (labels == label))
-        fp = np.sum((predictions == label) & (labels != label))
-        fn = np.sum((predictions != label) & (labels == label))
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return {"accuracy": float(np.mean(predictions == labels)), "f1_macro": float(np.mean(f1s))}
-
-
-def planned_steps(train_rows: int, config: RunConfig, world_size: int = 1) -> int:
-    """Optimizer steps the Trainer will take (same rounding as ``Trainer.set_initial_training_values``)."""
-    t = config.training
-    if t.max_steps:
-        return t.max_steps
-    batches = math.ceil(train_rows / (t.batch_size * world_size))
-    per_epoch = max(math.ceil(batches / t.gradient_accumulation), 1)
-    return math.ceil(t.epochs * per_epoch)
-
-
-def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bool):
-    from transformers import TrainingArguments
-
-    t = config.training
-    eval_strategy = "no" if not has_eval else ("steps" if t.eval_steps else "epoch")
-    return TrainingArguments(
-        output_dir=str(run_dir / "checkpoints"),
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.eval_batch_size or t.batch_size * 2,
-        gradient_accumulation_steps=t.gradient_accumulation,
-        learning_rate=effective_learning_rate(config),
-        num_train_epochs=t.epochs,
-        max_steps=t.max_steps or -1,
-        warmup_steps=t.warmup_ratio,
-        lr_scheduler_type=t.scheduler,
-        weight_decay=t.weight_decay,
-        max_grad_norm=t.max_grad_norm,
-        bf16=placement.precision == "bf16",
-        fp16=placement.precision == "fp16",
-        use_cpu=placement.device == "cpu",
-        seed=t.seed,
-        logging_steps=t.logging_steps,
-        logging_first_step=True,
-        eval_strategy=eval_strategy,
-        eval_steps=t.eval_steps,
-        save_strategy="steps",
-        save_steps=t.save_steps,
-        save_total_limit=t.save_total_limit,
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        remove_unused_columns=False,
-        label_names=["labels"],
-    )
+def _stop_reason(config: RunConfig, status: str, step: int, planned: int) -> str:
+    if status == "stopped":
+        return "stopped by the user (checkpoint saved)"
+    if step < planned and config.training.early_stopping_patience:
+        return (f"early stopping: eval {config.training.best_metric} did not improve for "
+                f"{config.training.early_stopping_patience} evaluations")
+    return "finished the planned steps"
 
 
 @dataclass
@@ -133,17 +80,20 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     sink.emit(Logged(f"precision: {placement.reason}"))
     collator = (DataCollatorWithPadding(tokenizer) if task == "seq-cls"
                 else DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding=True))
-    events = EventCallback(sink, config.training.batch_size * config.training.gradient_accumulation)
+    has_eval = data.eval is not None
+    sampler = make_sampler(tokenizer, data.sample_prompts, config.training.max_new_tokens) if has_eval else None
+    events = EventCallback(sink, config.training.batch_size * config.training.gradient_accumulation,
+                           config.training.overfitting_patience, sampler)
     stopper = StopCallback(stop)
     trainer = Trainer(
         model=model,
-        args=training_arguments(config, run_dir, placement, data.eval is not None),
+        args=training_arguments(config, run_dir, placement, has_eval),
         train_dataset=data.train,
         eval_dataset=data.eval,
         data_collator=collator,
         processing_class=tokenizer,
-        compute_metrics=classification_metrics if task == "seq-cls" else None,
-        callbacks=[events, stopper],
+        compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None,
+        callbacks=[events, stopper, *callbacks(config, has_eval)],
     )
     checkpoint = last_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
@@ -152,6 +102,11 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     resumed_step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
     if checkpoint is not None:
         sink.emit(Logged(f"resuming from {checkpoint.name}"))
+    baseline = {}
+    if has_eval and config.training.baseline_eval and checkpoint is None:
+        events.baseline = True
+        baseline = trainer.evaluate()
+        events.baseline = False
     sink.emit(Started(run_dir=str(run_dir), max_steps=steps, epochs=config.training.epochs,
                       trainable_params=trainable, total_params=total, device=placement.device,
                       precision=placement.precision, resumed_from_step=resumed_step))
@@ -161,9 +116,11 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
                             "lower training.learning_rate, or use training.precision=fp32")
     status = "stopped" if stopper.stopped_at is not None else "completed"
     metrics = {}
-    if data.eval is not None and status == "completed":
+    best_step = trainer.state.best_global_step
+    if has_eval and status == "completed":
         last = events.last_eval
-        if last is not None and last.step == trainer.state.global_step:  # the final epoch's eval: reuse it
+        reusable = last is not None and not last.baseline and last.step == trainer.state.global_step
+        if reusable and (best_step is None or best_step == last.step):  # the final eval is of this model: reuse it
             metrics = {f"eval_{key}": value for key, value in last.metrics.items()}
         else:
             metrics = trainer.evaluate()
@@ -192,11 +149,22 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "started_at": started_at,
         "finished_at": time.time(),
     }
+    if best_step is not None:
+        summary["best_step"] = best_step
+        summary["best_metric"] = trainer.state.best_metric
+    summary["stop_reason"] = _stop_reason(config, status, trainer.state.global_step, steps)
+    for key, value in baseline.items():
+        if key.startswith("eval_") and isinstance(value, (int, float)) and not key.endswith(("_runtime", "_per_second")):
+            summary[f"baseline_{key}"] = value
     for key, value in metrics.items():
         if key.startswith("eval_") and isinstance(value, (int, float)) and not key.endswith(("_runtime", "_per_second", "perplexity")):
             summary[key] = value
-    if task == "causal-lm" and isinstance(summary.get("eval_loss"), float):
-        summary["perplexity"] = math.exp(min(summary["eval_loss"], 50))
+    if task == "causal-lm":
+        for prefix in ("", "baseline_"):
+            if isinstance(summary.get(f"{prefix}eval_loss"), float):
+                summary[f"{prefix}perplexity"] = math.exp(min(summary[f"{prefix}eval_loss"], 50))
+    if events.last_eval is not None and events.last_eval.details:
+        summary["eval_details"] = events.last_eval.details
     write_summary(run_dir, summary)
     write_model_card(run_dir, config, summary, output)
     sink.emit(Finished(status=status, summary=summary, output_path=str(output)))

@@ -1,0 +1,96 @@
+"""Build the Trainer's arguments, metrics and callbacks from a RunConfig."""
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+
+from fttui.config import RunConfig, effective_learning_rate
+from fttui.engine.metrics import classification_report
+from fttui.errors import ConfigError
+
+TRACKER_MODULES = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",)}
+
+
+def planned_steps(train_rows: int, config: RunConfig, world_size: int = 1) -> int:
+    """Optimizer steps the Trainer will take (same rounding as ``Trainer.set_initial_training_values``)."""
+    t = config.training
+    if t.max_steps:
+        return t.max_steps
+    batches = math.ceil(train_rows / (t.batch_size * world_size))
+    per_epoch = max(math.ceil(batches / t.gradient_accumulation), 1)
+    return math.ceil(t.epochs * per_epoch)
+
+
+def check_trackers(names: list[str]) -> None:
+    missing = [n for n in names if not any(importlib.util.find_spec(m) for m in TRACKER_MODULES[n])]
+    if missing:
+        raise ConfigError(f"training.report_to: {', '.join(missing)} is not installed",
+                          f"pip install {' '.join(missing)}, or remove it from training.report_to")
+
+
+def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bool):
+    from transformers import TrainingArguments
+
+    t = config.training
+    check_trackers(t.report_to)
+    eval_strategy = "no" if not has_eval else ("steps" if t.eval_steps else "epoch")
+    early = bool(t.early_stopping_patience) and has_eval
+    return TrainingArguments(
+        output_dir=str(run_dir / "checkpoints"),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size or t.batch_size * 2,
+        gradient_accumulation_steps=t.gradient_accumulation,
+        learning_rate=effective_learning_rate(config),
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps or -1,
+        warmup_steps=t.warmup_ratio,
+        lr_scheduler_type=t.scheduler,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        bf16=placement.precision == "bf16",
+        fp16=placement.precision == "fp16",
+        use_cpu=placement.device == "cpu",
+        seed=t.seed,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        eval_strategy=eval_strategy,
+        eval_steps=t.eval_steps,
+        # Early stopping keeps the best checkpoint, so checkpoints must line up with evaluations.
+        save_strategy=eval_strategy if early else "steps",
+        save_steps=t.eval_steps if early and t.eval_steps else t.save_steps,
+        save_total_limit=t.save_total_limit,
+        load_best_model_at_end=early,
+        metric_for_best_model=f"eval_{t.best_metric}" if early else None,
+        greater_is_better=(t.best_metric != "loss") if early else None,
+        report_to=list(t.report_to) or "none",
+        run_name=run_dir.name,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        label_names=["labels"],
+    )
+
+
+def classification_metrics(label_names: list[str], events):
+    """compute_metrics for the Trainer: scalars returned, confusion matrix handed to the event callback."""
+
+    def compute(eval_prediction) -> dict[str, float]:
+        logits = eval_prediction.predictions
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        scalars, details = classification_report(np.asarray(logits).argmax(-1), eval_prediction.label_ids, label_names)
+        events.details = details
+        return scalars
+
+    return compute
+
+
+def callbacks(config: RunConfig, has_eval: bool):
+    from transformers import EarlyStoppingCallback
+
+    if config.training.early_stopping_patience and has_eval:
+        return [EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience)]
+    return []
