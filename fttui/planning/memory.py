@@ -1,0 +1,334 @@
+"""Peak training memory per fine-tuning method, as pure arithmetic on a ModelShape (no torch).
+
+Why each term is what it is (GB here means GiB, 2**30 bytes, as nvidia-smi and torch report):
+
+* weights: parameters x bytes. Full fine-tuning in mixed precision keeps fp32 weights plus the half-precision
+  copies autocast makes for matmuls (4 + 2 bytes; HF "Model training anatomy": 6 bytes/param); ``pure_half``
+  keeps 2. PEFT methods hold the frozen base in half precision and adapters in fp32 (PEFT's
+  ``autocast_adapter_dtype``). QLoRA stores block linears in NF4: 0.5 byte + one fp32 absmax per 64 weights,
+  or with double quantization 8-bit absmax + one fp32 per 256 blocks = 0.516 byte (Dettmers et al. 2023,
+  "QLoRA", sect. 3); LLM.int8 stores 1 byte. ``peft.prepare_model_for_kbit_training`` upcasts the rest
+  (embeddings, norms, LM head) to fp32.
+* gradients: trainable params x their dtype (fp32 for mixed precision and adapters).
+* optimizer: AdamW keeps two states in the parameter dtype (8 bytes fp32); bitsandbytes 8-bit AdamW 2 bytes;
+  paged variants the same bytes, but in unified memory that can spill to CPU RAM.
+* activations: tensors autograd saves, counted per block from the modelling code (Korthikanti et al. 2022,
+  "Reducing Activation Recomputation in Large Transformer Models": 34sbh + 5as^2b per GPT layer in 16-bit;
+  our per-layer sums reproduce it for BERT). Frozen linears save no input (their weight gradient is not
+  needed), so LoRA saves less than full fine-tuning. SDPA/flash attention save q, k, v, output and a
+  log-sum-exp; eager attention also saves the (heads x s x s) probabilities (fp32 softmax + half copy).
+  Gradient checkpointing keeps each block's input and recomputes one block at a time. One more block's worth
+  is added as backward workspace.
+* logits: the causal-LM loss upcasts logits to fp32; at the backward peak the logits, log-softmax output,
+  its gradient and the input gradient coexist: (out + 12) bytes per token x vocab.
+* cuda_context + allocator_overhead: ~0.6 GB for the CUDA context, cuBLAS workspace and kernels (HF measured
+  1.3 GB on CUDA 11; CUDA 12 lazy loading needs less), and 10% of the transient memory (activations, logits)
+  for the caching allocator's fragmentation; weights and optimizer states are allocated once. 0 on CPU.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from fttui.errors import ConfigError
+from fttui.planning.shape import Block, ModelShape
+
+GB = 2**30
+METHODS = ("full", "lora", "dora", "qlora-8bit", "qlora", "freeze", "ia3", "prefix", "prompt", "bitfit")
+PEFT_METHODS = {"lora", "dora", "qlora", "qlora-8bit", "ia3", "prefix", "prompt", "bitfit"}
+OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw", "paged-adamw-8bit")
+PRECISIONS = ("fp32", "bf16", "fp16")
+ATTENTIONS = ("sdpa", "flash", "eager")
+TASKS = ("auto", "causal-lm", "seq-cls")
+CUDA_CONTEXT_GB = 0.6
+ALLOCATOR_OVERHEAD = 0.10
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything besides the model that moves the memory peak."""
+
+    method: str = "lora"
+    task: str = "auto"
+    batch_size: int = 1
+    seq_len: int = 512
+    target_len: int | None = None  # decoder length of encoder-decoder models (default: seq_len)
+    precision: str = "bf16"
+    pure_half: bool = False  # full/freeze: weights and AdamW states in half precision, no fp32 master copy
+    gradient_checkpointing: bool = False
+    attention: str = "sdpa"
+    optimizer: str = "adamw"
+    lora_r: int = 8
+    lora_targets: tuple[str, ...] | None = None
+    lora_dropout: float = 0.05
+    adapter_half: bool = False  # adapters in half precision (the QLoRA repository) instead of fp32
+    freeze_layers: int = 2  # freeze: how many top blocks train
+    num_virtual_tokens: int = 20
+    num_labels: int = 2
+    double_quant: bool = True
+    kbit_upcast: bool = True  # prepare_model_for_kbit_training: non-quantized weights to fp32
+    device: str = "cuda"
+    cuda_context_gb: float | None = None  # measured context size, when known (default CUDA_CONTEXT_GB)
+
+    def validate(self) -> Settings:
+        checks = [("method", self.method, METHODS), ("optimizer", self.optimizer, OPTIMIZERS),
+                  ("precision", self.precision, PRECISIONS), ("attention", self.attention, ATTENTIONS),
+                  ("task", self.task, TASKS), ("device", self.device, ("cuda", "cpu"))]
+        for name, value, allowed in checks:
+            if value not in allowed:
+                raise ConfigError(f"{name} {value!r} is not known", f"choose one of: {', '.join(allowed)}")
+        for name in ("batch_size", "seq_len", "lora_r", "freeze_layers", "num_virtual_tokens", "num_labels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{name.replace('_', ' ')} must be a positive whole number, got {value!r}",
+                                  "e.g. --batch-size 8 --seq-len 512")
+        if self.target_len is not None and self.target_len <= 0:
+            raise ConfigError(f"target length must be positive, got {self.target_len}", "e.g. 128")
+        return self
+
+
+@dataclass
+class MemoryEstimate:
+    """A training-memory estimate: total and where it goes (GB = GiB)."""
+
+    method: str
+    total_gb: float
+    breakdown: dict[str, float]
+    trainable_params: int
+    total_params: int
+    pageable_gb: float = 0.0  # paged optimizer states that may spill to CPU RAM
+    notes: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_task(shape: ModelShape, task: str) -> str:
+    """``auto`` -> seq-cls for encoders, causal-lm (generation) otherwise; causal-lm on an encoder is an error."""
+    if task == "auto":
+        return "seq-cls" if shape.kind == "encoder" else "causal-lm"
+    if task == "causal-lm" and shape.kind == "encoder":
+        raise ConfigError(f"{shape.source} is an encoder ({shape.family}); it cannot be trained as causal-lm",
+                          "use --task seq-cls, or a decoder model such as gpt2")
+    return task
+
+
+def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
+    """The memory peak of one training step of ``shape`` under ``settings``."""
+    s = settings.validate()
+    task = resolve_task(shape, s.task)
+    notes: list[str] = []
+    half = 4 if s.precision == "fp32" else 2
+    head = _task_head(shape, task, s.num_labels)
+    total = shape.total_params - shape.lm_head_params + head if task == "seq-cls" else shape.total_params
+    new_head = head if task == "seq-cls" else 0  # a freshly initialised classifier always trains
+    trainable = _trainable(shape, s, new_head, notes)
+    quantized = s.method.startswith("qlora")
+
+    if s.method == "full":
+        if s.precision == "fp32":
+            weights = 4 * total
+        elif s.pure_half:
+            weights = 2 * total
+        else:  # fp32 master weights + half copies autocast keeps for the matmuls
+            weights = 6 * total - 2 * (shape.embedding_params if not shape.tied_embeddings else 0)
+        param_bytes = 2 if s.pure_half and s.precision != "fp32" else 4
+    elif s.method == "freeze":
+        param_bytes = 2 if s.pure_half and s.precision != "fp32" else 4
+        weights = half * (total - trainable) + param_bytes * trainable
+    elif quantized:
+        nf4 = 0.5 + 1 / 64 + 4 / (64 * 256) if s.double_quant else 0.5 + 4 / 64
+        per_weight = 1.0 if s.method == "qlora-8bit" else nf4
+        rest = total - shape.linear_weight_params
+        param_bytes = 2 if s.adapter_half else 4
+        weights = per_weight * shape.linear_weight_params + (4 if s.kbit_upcast else half) * rest
+        weights += param_bytes * trainable
+    else:  # PEFT on a half-precision base
+        param_bytes = 2 if s.adapter_half and s.precision != "fp32" else 4
+        base = total if s.method != "bitfit" else total - trainable
+        weights = half * base + param_bytes * trainable  # a new head is a trainable copy (modules_to_save)
+    gradients = param_bytes * trainable
+    state_bytes = {"adamw": 2 * param_bytes, "adamw-8bit": 2, "paged-adamw": 8, "paged-adamw-8bit": 2}
+    optimizer = trainable * state_bytes[s.optimizer]
+    activations, logits = _activations(shape, s, task, notes)
+    breakdown = {"weights": weights, "gradients": gradients, "optimizer": optimizer,
+                 "activations": activations, "logits": logits}
+    cuda = s.device == "cuda"
+    context = CUDA_CONTEXT_GB if s.cuda_context_gb is None else s.cuda_context_gb
+    breakdown["cuda_context"] = context * GB if cuda else 0.0
+    breakdown["allocator_overhead"] = ALLOCATOR_OVERHEAD * (activations + logits) if cuda else 0.0
+    if s.optimizer.startswith("paged"):
+        notes.append("paged optimizer: its states can page out to CPU RAM under memory pressure")
+    breakdown_gb = {k: round(v / GB, 4) for k, v in breakdown.items()}
+    return MemoryEstimate(
+        method=s.method, total_gb=round(sum(breakdown.values()) / GB, 4), breakdown=breakdown_gb,
+        trainable_params=int(trainable), total_params=int(total),
+        pageable_gb=round(optimizer / GB, 4) if s.optimizer.startswith("paged") else 0.0,
+        notes=notes, settings={**asdict(s), "task": task},
+    )
+
+
+def _task_head(shape: ModelShape, task: str, labels: int) -> int:
+    if task != "seq-cls":
+        return shape.lm_head_params
+    h = shape.hidden_size
+    if shape.kind == "encoder":
+        return h * labels + labels  # classifier on top of the pooler (counted in other_params)
+    if shape.kind == "encoder-decoder":
+        return h * h + h + h * labels + labels
+    return h * labels  # decoder "score" head replaces the LM head
+
+
+def _trainable(shape: ModelShape, s: Settings, new_head: int, notes: list[str]) -> int:
+    m = s.method
+    if m == "full":
+        return shape.total_params - shape.lm_head_params + new_head if new_head else shape.total_params
+    if m == "freeze":
+        top = shape.blocks[-1]
+        k = min(s.freeze_layers, top.count)
+        if k < s.freeze_layers:
+            notes.append(f"freeze: the model has only {top.count} layers in its last stack; all of them train")
+        return k * top.params + new_head
+    if m in ("lora", "dora", "qlora", "qlora-8bit"):
+        return shape.lora_params(s.lora_r, s.lora_targets, dora=m == "dora") + new_head
+    if m == "ia3":
+        return shape.ia3_params() + new_head
+    stacks = 2 if shape.kind == "encoder-decoder" else 1
+    if m == "prompt":
+        return s.num_virtual_tokens * shape.hidden_size * stacks + new_head
+    if m == "prefix":
+        kv = shape.blocks[0].kv_dim
+        return s.num_virtual_tokens * 2 * kv * shape.num_layers + new_head
+    bias = shape.bias_params
+    if bias == 0:
+        notes.append(f"bitfit: {shape.family} models have no bias terms, so only a new head (if any) trains")
+    return bias + new_head
+
+
+# ------------------------------------------------------------------------------------------------- activations
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    a: int  # bytes of half/compute activations
+    r: int  # bytes of the residual stream
+    s: Settings
+    targets: frozenset[str]
+    weights_train: bool  # linear weights get gradients (full, freeze)
+    norms_train: bool
+
+
+def _activations(shape: ModelShape, s: Settings, task: str, notes: list[str]) -> tuple[float, float]:
+    """Bytes autograd keeps for backward (incl. one block of workspace), and the loss's logits peak."""
+    a = 4 if s.precision == "fp32" else 2
+    r = 4 if s.precision == "fp32" or (s.method == "full" and not s.pure_half) else 2
+    full_like = s.method in ("full", "freeze")
+    lora = s.method in ("lora", "dora", "qlora", "qlora-8bit")
+    targets = frozenset(shape.resolve_targets(s.lora_targets)) if lora else frozenset()
+    ctx = _Ctx(a, r, s, targets, full_like, full_like)
+    b = s.batch_size
+    src = s.seq_len + (s.num_virtual_tokens if s.method == "prompt" else 0)
+    tgt = (s.target_len or s.seq_len) if shape.kind == "encoder-decoder" else src
+    if shape.family == "t5" and s.attention != "eager":
+        notes.append("T5 attention runs eager (position bias), so it keeps the s x s attention probabilities")
+    stacks = []
+    for block in shape.blocks:
+        seq = src if block.stream == "src" else tgt
+        stacks.append((block, seq, _block_bytes(block, ctx, seq, src)))
+    if s.method == "freeze":  # nothing below the first trainable block needs backward
+        top_block, seq, per = stacks[-1]
+        stacks = [(replace(top_block, count=min(s.freeze_layers, top_block.count)), seq, per)]
+    h = shape.hidden_size
+    if s.gradient_checkpointing:
+        kept = sum(blk.count * r * h * seq for blk, seq, _ in stacks) + max(per for _, _, per in stacks)
+    else:
+        kept = sum(blk.count * per for blk, seq, per in stacks)
+    workspace = max(per for _, _, per in stacks)
+    extra = _outside_blocks(shape, ctx, src, tgt, task)
+    activations = b * (kept + workspace + extra)
+    if task == "causal-lm":
+        out = 4 if s.precision == "fp32" else 2
+        logits = b * tgt * shape.vocab_size * (out + 12)
+    else:
+        logits = b * s.num_labels * 16
+    return float(activations), float(logits)
+
+
+def _saves_input(ctx: _Ctx, name: str) -> bool:
+    return ctx.weights_train or (name in ctx.targets and ctx.s.lora_dropout == 0)
+
+
+def _block_bytes(block: Block, ctx: _Ctx, seq: int, src: int) -> float:
+    """Saved bytes of one block for one sequence of ``seq`` tokens (``src`` = encoder length for cross-attention)."""
+    a, r, s, h = ctx.a, ctx.r, ctx.s, block.linears[0].in_features
+    cpu = s.device == "cpu"  # CPU dropout keeps a mask in the input dtype, CUDA a bool mask
+    per_token = 0.0
+    if block.norm == "rms":
+        per_token += block.norms * (4 * h if r < 4 else r * h) + (block.norms * r * h if ctx.norms_train else 0)
+    elif block.norm == "layer":
+        per_token += block.norms * r * h
+    else:  # t5: fp32 copy for the variance + the input for the scale (+ output when the weight trains)
+        per_token += block.norms * ((4 * h if r < 4 else 0) + r * h + (r * h if ctx.norms_train else 0))
+    groups: set[str] = set()
+    adapter = 2 if s.adapter_half else 4  # PEFT casts the adapter input to the adapter dtype before dropout
+    per_seq = 0.0
+    for m in block.linears:
+        mult = block.active_experts if m.part == "mlp" else 1
+        if _saves_input(ctx, m.name) and m.group != "enc_out" and m.group not in groups:
+            groups.add(m.group)
+            per_token += a * m.in_features * mult
+        if m.name in ctx.targets:
+            dropout = (a + (adapter if cpu else 1)) * m.in_features if s.lora_dropout > 0 else 0
+            dora = 2 * a * m.out_features if s.method == "dora" else 0
+            lora = (dropout + a * s.lora_r + dora) * mult
+            if m.group == "enc_out":  # cross-attention keys/values run over the encoder's tokens
+                per_seq += lora * src
+            else:
+                per_token += lora
+        if s.method == "ia3" and m.ia3:
+            per_token += a * (m.out_features if m.ia3 == "out" else m.in_features) * mult
+    # attention: SDPA/flash keep q, k, v, output and a log-sum-exp; eager also keeps the probabilities
+    math_sdpa = cpu and block.attn_dropout > 0  # CPU's flash kernel has no dropout: PyTorch falls back to math
+    eager = s.attention == "eager" or block.norm == "t5" or math_sdpa
+    kv = block.q_dim if eager else block.kv_dim
+    per_token += a * (2 * block.q_dim + 2 * kv) + 4 * block.heads
+    dropout = block.attn_dropout > 0
+    if a < 4 and block.softmax_fp32:  # llama-style and T5 code upcast the softmax, cast back, then drop out
+        probs = 4 + a + ((a if cpu else 1) + a if dropout else 0)
+    elif a < 4 and not cpu:  # CUDA autocast runs softmax (and the dropout after it) in fp32
+        probs = 4 + (1 + 4 if dropout else 0) + a
+    else:
+        probs = a + ((a if cpu else 1) + a if dropout else 0)
+    if math_sdpa and s.attention != "eager" and a < 4:
+        probs += 8  # the math kernel computes the probabilities in fp32 and keeps them
+    per_seq += block.heads * seq * seq * probs if eager else 0.0
+    if block.kind == "cross":  # second attention over the encoder output: q from tgt, k/v per src token
+        per_token += a * 2 * block.q_dim
+        per_seq += a * 2 * block.kv_dim * src + block.heads * seq * src * probs
+    act_saves = 4 if block.act == "gelu_new" else 1  # gelu_new is Python: x, tanh, 0.5x and 1+tanh are kept
+    mlp = a * block.inter * (act_saves + (2 if block.gated else 0))
+    mask = a if cpu else 1
+    if block.norm == "t5" and block.hidden_dropout > 0:
+        mlp += mask * block.inter  # dropout before wo
+    per_token += mlp * block.active_experts
+    if block.hidden_dropout > 0:
+        per_token += (3 if block.kind == "cross" else 2) * h * (r if cpu else 1)
+    return per_token * seq + per_seq
+
+
+def _outside_blocks(shape: ModelShape, ctx: _Ctx, src: int, tgt: int, task: str) -> float:
+    """Embedding dropout/LayerNorm, the final norm, the LM head input and the encoder output for T5."""
+    h, a, r = shape.hidden_size, ctx.a, ctx.r
+    total = 0.0
+    if shape.embedding_dropout > 0:
+        total += h * src * (r if ctx.s.device == "cpu" else 1)
+    if shape.family in ("bert", "roberta", "bloom"):
+        total += r * h * src
+    total += (4 if r < 4 else r) * h * tgt  # final norm input
+    if ctx.weights_train and task == "causal-lm":
+        total += a * h * tgt  # LM head input
+    if shape.kind == "encoder-decoder":
+        total += a * h * src  # encoder output, read by every cross-attention
+    if ctx.s.attention == "eager" and shape.kind == "decoder":
+        total += a * tgt * tgt  # the 4-D causal mask
+    return total

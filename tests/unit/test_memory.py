@@ -1,0 +1,125 @@
+"""Memory estimates: the arithmetic behaves like training memory does, component by component."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from fttui.errors import ConfigError
+from fttui.planning import estimate_for_run, load_shape
+from fttui.planning.memory import GB, METHODS, Settings, estimate
+from fttui.planning.shape import shape_from_config
+
+CONFIGS = Path(__file__).parents[2].parent / "shared" / "data" / "model-configs"
+LLAMA = dict(model_type="llama", hidden_size=512, intermediate_size=1376, num_attention_heads=8,
+             num_key_value_heads=2, num_hidden_layers=4, vocab_size=32000, max_position_embeddings=4096)
+
+
+@pytest.fixture(scope="module")
+def llama():
+    return shape_from_config(LLAMA, source="tiny-llama")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_monotonic_in_batch_and_sequence(llama, method):
+    base = Settings(method=method, batch_size=1, seq_len=128)
+    by_batch = [estimate(llama, replace(base, batch_size=b)).total_gb for b in (1, 2, 4, 8)]
+    by_len = [estimate(llama, replace(base, seq_len=s)).total_gb for s in (64, 128, 512, 2048)]
+    assert by_batch == sorted(by_batch) and by_batch[0] < by_batch[-1]
+    assert by_len == sorted(by_len) and by_len[0] < by_len[-1]
+
+
+@pytest.mark.parametrize("method", ["full", "lora", "qlora", "ia3"])
+def test_gradient_checkpointing_lowers_activations(llama, method):
+    plain = estimate(llama, Settings(method=method, batch_size=8, seq_len=1024))
+    checkpointed = estimate(llama, Settings(method=method, batch_size=8, seq_len=1024, gradient_checkpointing=True))
+    assert checkpointed.breakdown["activations"] < 0.5 * plain.breakdown["activations"]
+    assert checkpointed.breakdown["weights"] == plain.breakdown["weights"]
+
+
+def test_weights_order_qlora_below_lora_below_full():
+    mid = shape_from_config(dict(LLAMA, hidden_size=2048, intermediate_size=5504, num_hidden_layers=16))
+    methods = ("qlora", "qlora-8bit", "lora", "full")
+    weights = {m: estimate(mid, Settings(method=m)).breakdown["weights"] for m in methods}
+    assert weights["qlora"] < weights["qlora-8bit"] < weights["lora"] < weights["full"]
+
+
+def test_full_fp32_counts_sixteen_bytes_per_parameter(llama):
+    est = estimate(llama, Settings(method="full", precision="fp32", device="cpu"))
+    n = llama.total_params
+    assert est.trainable_params == n
+    assert est.breakdown["weights"] == pytest.approx(4 * n / GB, abs=1e-3)
+    assert est.breakdown["gradients"] == pytest.approx(4 * n / GB, abs=1e-3)
+    assert est.breakdown["optimizer"] == pytest.approx(8 * n / GB, abs=1e-3)
+    assert est.breakdown["cuda_context"] == est.breakdown["allocator_overhead"] == 0
+
+
+def test_optimizers(llama):
+    adam, adam8 = (estimate(llama, Settings(method="full", optimizer=o)) for o in ("adamw", "adamw-8bit"))
+    assert adam8.breakdown["optimizer"] == pytest.approx(adam.breakdown["optimizer"] / 4, rel=0.01)
+    paged = estimate(llama, Settings(method="qlora", optimizer="paged-adamw", lora_r=64, lora_targets=("all-linear",)))
+    assert paged.pageable_gb == paged.breakdown["optimizer"] > 0 and any("paged" in n for n in paged.notes)
+
+
+def test_trainable_params_per_method(llama):
+    assert estimate(llama, Settings(method="lora", lora_r=16)).trainable_params == llama.lora_params(16)
+    lora, dora = (estimate(llama, Settings(method=m)).trainable_params for m in ("lora", "dora"))
+    assert dora == lora + 4 * (512 + 128)  # one magnitude per output feature of q_proj and v_proj
+    assert estimate(llama, Settings(method="prompt", num_virtual_tokens=10)).trainable_params == 10 * 512
+    assert estimate(llama, Settings(method="freeze", freeze_layers=1)).trainable_params == llama.blocks[0].params
+    bitfit = estimate(llama, Settings(method="bitfit"))
+    assert bitfit.trainable_params == 0 and "no bias" in bitfit.notes[0]
+
+
+def test_eager_attention_keeps_more_than_sdpa(llama):
+    sdpa = estimate(llama, Settings(method="lora", seq_len=2048))
+    eager = estimate(llama, Settings(method="lora", seq_len=2048, attention="eager"))
+    assert eager.breakdown["activations"] > 2 * sdpa.breakdown["activations"]
+
+
+def test_breakdown_adds_up_and_cuda_overheads(llama):
+    est = estimate(llama, Settings(method="lora", batch_size=4, seq_len=512))
+    assert sum(est.breakdown.values()) == pytest.approx(est.total_gb, abs=0.01)
+    assert est.breakdown["cuda_context"] > 0 and est.breakdown["allocator_overhead"] > 0
+
+
+def test_seq_cls_on_encoder_has_tiny_logits_and_trains_the_head():
+    minilm = load_shape("builtin")
+    est = estimate(minilm, Settings(method="lora", task="auto", device="cpu", precision="fp32"))
+    assert est.settings["task"] == "seq-cls" and est.breakdown["logits"] < 0.001
+    assert est.trainable_params == minilm.lora_params(8) + 384 * 2 + 2
+
+
+def test_causal_lm_on_an_encoder_is_a_config_error():
+    with pytest.raises(ConfigError, match="encoder"):
+        estimate(load_shape("builtin"), Settings(task="causal-lm"))
+
+
+@pytest.mark.parametrize("field,value", [("batch_size", 0), ("seq_len", -5), ("lora_r", 0), ("method", "magic"),
+                                         ("optimizer", "sgd"), ("precision", "int4")])
+def test_invalid_settings(llama, field, value):
+    with pytest.raises(ConfigError):
+        estimate(llama, replace(Settings(), **{field: value}))
+
+
+def test_estimate_for_run_maps_engine_names():
+    eight = estimate_for_run(LLAMA, "qlora", quant_bits=8, batch_size=2, seq_len=256)
+    four = estimate_for_run(LLAMA, "qlora", batch_size=2, seq_len=256)
+    assert eight.method == "qlora-8bit" and four.method == "qlora"
+    assert eight.breakdown["weights"] > four.breakdown["weights"]
+    assert estimate_for_run(LLAMA, "full", batch_size=1, seq_len=64, device="cpu").breakdown["cuda_context"] == 0
+    upcast, kept = (estimate_for_run(LLAMA, "qlora", batch_size=1, seq_len=64, kbit_upcast=flag)
+                    for flag in (True, False))
+    assert upcast.breakdown["weights"] > kept.breakdown["weights"]
+
+
+def test_published_long_context_qlora_point():
+    """Unsloth README: HF + FA2 fit Llama 3.1 8B QLoRA (r=32, all linear) at 5,789 tokens in 24 GB."""
+    if not CONFIGS.is_dir():
+        pytest.skip("no reference data")
+    shape = shape_from_config(json.loads((CONFIGS / "meta-llama--Meta-Llama-3-8B.json").read_text()))
+    est = estimate(shape, Settings(method="qlora", lora_r=32, lora_targets=("all-linear",), lora_dropout=0.0,
+                                   seq_len=5789, gradient_checkpointing=True, optimizer="adamw-8bit"))
+    assert abs(est.total_gb - 24) / 24 < 0.2
