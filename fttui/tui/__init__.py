@@ -1,0 +1,1 @@
+"""The Textual wizard (``fttui`` with no arguments): the only package that imports textual; never torch."""

@@ -1,0 +1,168 @@
+"""The wizard app: six steps carrying one draft config, then Train, Runs, and Export & try.
+
+Each step is a screen that returns its sections through ``dismiss``; this app merges them into the
+draft and shows the next (or previous) step. It owns the list of live runs, so quitting can ask whether
+to stop them or leave them running (the worker runs in its own session and survives the UI).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding
+from textual.events import DescendantFocus
+from textual.widgets import Input
+
+from fttui.errors import FttuiError
+from fttui.tui.backend import Backend, detach, lower_priority
+from fttui.tui.draft import Draft
+from fttui.tui.screens.base import StepResult
+from fttui.tui.screens.dataset import DatasetScreen
+from fttui.tui.screens.export import ExportScreen
+from fttui.tui.screens.hardware import HardwareScreen
+from fttui.tui.screens.hyperparams import HyperparamsScreen
+from fttui.tui.screens.method import MethodScreen
+from fttui.tui.screens.model import ModelScreen
+from fttui.tui.screens.review import ReviewScreen
+from fttui.tui.screens.runs import RunsScreen
+from fttui.tui.screens.train import TrainScreen
+from fttui.tui.widgets.modals import ChoiceModal
+
+STEPS = (HardwareScreen, ModelScreen, MethodScreen, DatasetScreen, HyperparamsScreen, ReviewScreen)
+
+
+class FttuiApp(App):
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "fttui"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(self, runs_dir: str | Path = "runs", draft: Draft | None = None, backend: Backend | None = None,
+                 cursor_blink: bool = True, start_step: int | None = 0):
+        super().__init__()
+        self.runs_dir = Path(runs_dir)
+        self.draft = draft or Draft.quickstart(self.runs_dir)
+        self.backend = backend or Backend()
+        self.cursor_blink = cursor_blink
+        self.live: list = []  # supervisors of runs this UI shows that may still be going
+        self.step = 0
+        self.start_step = start_step  # None: start on an empty screen (tests push their own)
+
+    def on_mount(self) -> None:
+        import gc
+
+        gc.freeze()  # everything loaded so far is long-lived: keep it out of the collector's scans
+        if self.start_step is not None:
+            self.show_step(self.start_step)
+
+    @on(DescendantFocus)
+    def _no_blink(self, event: DescendantFocus) -> None:
+        """Tests and screenshots turn blinking off so every frame is the same."""
+        if not self.cursor_blink and isinstance(event.widget, Input):
+            event.widget.cursor_blink = False
+
+    # ------------------------------------------------------------------ the wizard
+
+    def show_step(self, index: int) -> None:
+        self.step = max(0, min(index, len(STEPS) - 1))
+        self.push_screen(STEPS[self.step](self.draft), callback=self._step_done)
+
+    def _step_done(self, result: StepResult | None) -> None:
+        if result is None:
+            return
+        for name, section in result.sections.items():
+            self.draft.update(name, section)
+        if result.action == "back":
+            self.show_step(self.step - 1)
+            return
+        if STEPS[self.step] is MethodScreen:
+            self.draft.plan = result.extra
+        if self.step == len(STEPS) - 1:
+            run_dir, supervisor = result.extra
+            self.push_screen(TrainScreen(run_dir, supervisor))
+        else:
+            self.show_step(self.step + 1)
+
+    def launch(self, config):
+        """Start training; the run folder and supervisor, or a message saying why it could not start."""
+        try:
+            run_dir, supervisor = self.backend.start_run(config)
+        except FttuiError as error:
+            return error.message + (f" ({error.hint})" if error.hint else "")
+        except OSError as error:
+            return f"cannot start the worker: {error}"
+        self.live.append(supervisor)
+        lower_priority(supervisor)
+        return run_dir, supervisor
+
+    def run_ended(self, supervisor) -> None:
+        if supervisor in self.live:
+            self.live.remove(supervisor)
+
+    def action_new_run(self) -> None:
+        if any(s.running for s in self.live):
+            self.notify("a run is still going: stop it (s) before starting another", severity="warning")
+            return
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.show_step(0)
+
+    # ------------------------------------------------------------------ runs and export
+
+    def action_runs(self) -> None:
+        if not isinstance(self.screen, RunsScreen):
+            self.push_screen(RunsScreen(self.runs_dir))
+
+    def open_run(self, run) -> None:
+        """Show a run: the live screen if this UI started it, else follow its events.jsonl."""
+        for screen in self.screen_stack:
+            if isinstance(screen, TrainScreen) and screen.run_dir and screen.run_dir.resolve() == run.path.resolve():
+                while self.screen is not screen:
+                    self.pop_screen()
+                return
+        from fttui.tui.runs import TailSupervisor
+
+        supervisor = TailSupervisor(run.path, run.pid)
+        if run.status == "running":
+            self.live.append(supervisor)
+        self.push_screen(TrainScreen(run.path, supervisor, attached=run.status == "running"))
+
+    def open_export(self, run_dir: Path) -> None:
+        self.push_screen(ExportScreen(run_dir))
+
+    # ------------------------------------------------------------------ quitting
+
+    async def action_quit(self) -> None:
+        going = [s for s in self.live if s.running]
+        if not going:
+            self.exit()
+            return
+        question = ("A training run is still going. It runs in its own process: it can keep going after you quit "
+                    "(follow it later from the Runs screen), or stop now with a checkpoint saved.")
+
+        def answered(choice: str | None) -> None:
+            if choice not in ("stop", "leave"):
+                return
+            for supervisor in going:
+                if choice == "stop":
+                    supervisor.request_stop()
+                detach(supervisor)  # keep reading its events so a graceful stop can finish
+            self.exit()
+
+        self.push_screen(ChoiceModal(question, [("leave", "Leave it running"), ("stop", "Stop it"),
+                                                ("cancel", "Cancel")], title="Quit", danger="stop"), answered)
+
+
+def run_app(web: bool = False, runs_dir: str = "runs", host: str = "localhost", port: int = 8000) -> int:
+    """Entry point for ``fttui`` (and ``fttui --web``, which serves the same app through textual-serve)."""
+    if web:
+        import sys
+
+        try:
+            from textual_serve.server import Server
+        except ImportError:
+            raise FttuiError("fttui --web needs textual-serve", "pip install textual-serve") from None
+        Server(f"{sys.executable} -m fttui", host=host, port=port, title="fttui").serve()
+        return 0
+    FttuiApp(runs_dir=runs_dir).run()
+    return 0

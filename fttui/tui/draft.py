@@ -1,0 +1,56 @@
+"""The draft config the wizard carries from step to step, plus what the steps learned on the way.
+
+Sections are kept as plain dicts (what the user typed, already validated by the step that owns them),
+so a step can be revisited and the whole thing resolved into a ``RunConfig`` at any time.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from fttui.config import RunConfig, validate_config
+
+SECTIONS = ("model", "data", "method", "training", "output")
+
+
+@dataclass
+class Draft:
+    sections: dict[str, dict] = field(default_factory=lambda: {name: {} for name in SECTIONS})
+    hardware: Any = None  # fttui.hardware.HardwareReport
+    shape: Any = None  # fttui.planning.ModelShape of the chosen model, None when unknown (offline)
+    shape_error: str | None = None
+    recommendation: Any = None  # fttui.planning.recommend.Recommendation
+    plan: Any = None  # the MethodPlan the user chose
+    preview: Any = None  # fttui.events.Previewed of the current data
+
+    @classmethod
+    def from_config(cls, config: RunConfig, runs_dir: Path | str | None = None) -> Draft:
+        draft = cls(sections={name: getattr(config, name).model_dump(mode="json") for name in SECTIONS})
+        if runs_dir is not None:
+            draft.sections["output"]["runs_dir"] = str(runs_dir)
+        return draft
+
+    @classmethod
+    def quickstart(cls, runs_dir: Path | str | None = None) -> Draft:
+        """The wizard starts from the quickstart preset: built-in model, bundled sentiment data."""
+        from fttui.config import load_config
+
+        return cls.from_config(load_config("quickstart"), runs_dir)
+
+    def raw(self) -> dict:
+        return copy.deepcopy(self.sections)
+
+    def update(self, name: str, section: BaseModel | dict) -> None:
+        values = section.model_dump(mode="json") if isinstance(section, BaseModel) else dict(section)
+        self.sections[name] = {**self.sections.get(name, {}), **values}
+
+    def config(self) -> RunConfig:
+        """The resolved config; raises ConfigError listing every problem."""
+        return validate_config(self.raw(), "wizard")
+
+    def get(self, section: str, key: str, default=None):
+        return self.sections.get(section, {}).get(key, default)

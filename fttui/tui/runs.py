@@ -1,0 +1,217 @@
+"""Run folders seen from the UI: list them, and read a run's events as a stream (live, tailed or replayed).
+
+Every event source here has the supervisor's interface (``next_event``, ``request_stop``, ``running``),
+so the Train screen shows a run it started, a run it re-attached to and recorded events the same way.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fttui.events import Event, Failed, Finished, StepLogged, parse_event, read_events
+from fttui.runner.run_dir import CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE
+
+
+def shown_path(path) -> str:
+    """Relative to the current folder when inside it: shorter, and the same on every machine."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+@dataclass
+class RunInfo:
+    path: Path
+    status: str  # completed | stopped | failed | running | interrupted | new
+    method: str = "?"
+    model: str = "?"
+    step: int = 0
+    max_steps: int = 0
+    metrics: dict = field(default_factory=dict)
+    started: float = 0.0
+    pid: int | None = None
+    adapter: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def headline_metric(self) -> str:
+        for key in ("eval_accuracy", "eval_loss", "perplexity", "train_loss"):
+            value = self.metrics.get(key)
+            if isinstance(value, (int, float)):
+                return f"{key.removeprefix('eval_')} {value:.4g}"
+        return ""
+
+
+def worker_pid(run_dir: Path) -> int | None:
+    """The pid of a training worker writing to ``run_dir``, found from process command lines."""
+    import psutil
+
+    target = str(Path(run_dir).resolve())
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info.get("cmdline") or []
+        if "fttui.engine.worker" in cmd and "--run-dir" in cmd:
+            index = cmd.index("--run-dir") + 1
+            if index < len(cmd) and str(Path(cmd[index]).resolve()) == target:
+                return proc.pid
+    return None
+
+
+def read_run(path: Path, find_pid: bool = True) -> RunInfo:
+    """What a run folder says about itself: summary.json when it ended, else its events and its process."""
+    info = RunInfo(path=path, status="new", started=path.stat().st_mtime)
+    try:
+        import yaml
+
+        config = yaml.safe_load((path / CONFIG_FILE).read_text(encoding="utf-8")) or {}
+        info.method = str(config.get("method", {}).get("name", "?"))
+        info.model = str(config.get("model", {}).get("name", "?"))
+    except (OSError, ValueError, AttributeError):
+        pass
+    events = read_events(path / EVENTS_FILE) if (path / EVENTS_FILE).is_file() else []
+    for event in events:
+        if isinstance(event, StepLogged):
+            info.step, info.max_steps = event.step, event.max_steps
+        elif isinstance(event, Finished):
+            info.status, info.metrics = event.status, dict(event.summary)
+            info.adapter = Path(event.output_path) if event.output_path else None
+        elif isinstance(event, Failed):
+            info.status, info.metrics = "failed", {"error": event.message}
+    if events:
+        info.started = events[0].time
+    try:
+        summary = json.loads((path / SUMMARY_FILE).read_text(encoding="utf-8"))
+        info.metrics = {**summary, **info.metrics}
+        info.status = str(summary.get("status", info.status))
+    except (OSError, ValueError):
+        pass
+    if info.status in ("new",) and events:
+        info.pid = worker_pid(path) if find_pid else None
+        info.status = "running" if info.pid else "interrupted"
+    if info.adapter is None and (path / "adapter").is_dir():
+        info.adapter = path / "adapter"
+    return info
+
+
+def list_runs(runs_dir: Path) -> list[RunInfo]:
+    """Run folders (those with a config.yaml) under ``runs_dir``, newest first."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    found = [read_run(p) for p in runs_dir.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file()]
+    return sorted(found, key=lambda r: (r.started, r.name), reverse=True)
+
+
+class TailSupervisor:
+    """Follows a run's events.jsonl like ``tail -f``; stops the worker by signalling its process group."""
+
+    POLL_S = 0.05
+
+    def __init__(self, run_dir: Path, pid: int | None = None):
+        self.path = Path(run_dir) / EVENTS_FILE
+        self.pid = pid
+        self.offset = 0
+        self.buffer = ""
+        self.pending: list[Event] = []
+        self.ended = False
+        self.stop_requested = False
+
+    def _read_new(self) -> None:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+                self.offset = handle.tell()
+        except OSError:
+            return
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split("\n")
+        for line in lines:
+            event = parse_event(line)
+            if event is not None:
+                self.pending.append(event)
+                if isinstance(event, (Finished, Failed)):
+                    self.ended = True
+
+    def _alive(self) -> bool:
+        if self.pid is None:
+            return False
+        import psutil
+
+        try:
+            return psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    def next_event(self, timeout: float = 0.2):
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.pending:
+                self._read_new()
+            if self.pending:
+                return self.pending.pop(0)
+            if self.ended or not self._alive():
+                self._read_new()
+                if self.pending:
+                    continue
+                return None
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(self.POLL_S)
+
+    @property
+    def running(self) -> bool:
+        return not self.ended and self._alive()
+
+    def request_stop(self) -> bool:
+        if not self.running:
+            return False
+        sig = signal.SIGKILL if self.stop_requested else signal.SIGINT
+        self.stop_requested = True
+        try:
+            os.killpg(os.getpgid(self.pid), sig)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return sig == signal.SIGKILL
+
+
+class ReplaySupervisor:
+    """Recorded events played back (snapshots, screenshots, tests); ``hold`` keeps it "running" until stopped.
+
+    With ``hold``, events after the first Finished/Failed are kept back until ``request_stop`` is called,
+    like a worker that finishes only once it is asked to stop.
+    """
+
+    def __init__(self, events: list[Event], hold: bool = False, pid: int | None = None):
+        self.events = list(events)
+        self.hold = hold
+        self.stopped = False
+        self.process = None
+        self.pid = pid
+        self.stop_calls = 0
+
+    def _next_index_blocked(self) -> bool:
+        return self.hold and not self.stopped and bool(self.events) and isinstance(self.events[0], (Finished, Failed))
+
+    def next_event(self, timeout: float = 0.2):
+        if self._next_index_blocked() or (self.hold and not self.stopped and not self.events):
+            time.sleep(min(timeout, 0.05))
+            return False
+        if self.events:
+            return self.events.pop(0)
+        return None
+
+    @property
+    def running(self) -> bool:
+        return bool(self.events) or (self.hold and not self.stopped)
+
+    def request_stop(self) -> bool:
+        self.stop_calls += 1
+        self.stopped = True
+        return self.stop_calls > 1

@@ -1,0 +1,1 @@
+"""One module per screen: the six wizard steps, Train, Runs, and Export & try."""

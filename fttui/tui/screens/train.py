@@ -1,0 +1,286 @@
+"""The Train screen: live loss plot, progress, throughput, memory, the log, Stop, and the end summary.
+
+A thread worker drains the event source (a real supervisor, a tailed run folder or recorded events) and
+posts one message per event; the handlers here own all state. The plot redraws on its own timer, so a
+burst of steps costs one redraw, and no point is dropped.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, RichLog, Static
+
+from fttui.events import CheckpointSaved, Evaluated, Event, Failed, Finished, Logged, Planned, Started, StepLogged
+from fttui.tui.resources import memory_text
+from fttui.tui.runs import shown_path
+from fttui.tui.widgets.loss_plot import LossPlot
+from fttui.tui.widgets.modals import ConfirmModal
+
+MEMORY_EVERY_S = 1.0
+HEADLINE_METRICS = ("accuracy", "f1_macro", "loss", "perplexity")
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _metrics_text(metrics: dict, prefix: str = "") -> str:
+    parts = []
+    for key in HEADLINE_METRICS:
+        for name in (f"{prefix}{key}", key):
+            value = metrics.get(name)
+            if isinstance(value, (int, float)):
+                parts.append(f"{name.removeprefix('eval_')} {value:.4f}")
+                break
+    return "  ".join(parts)
+
+
+class TrainScreen(Screen):
+    BINDINGS = [
+        Binding("s", "stop", "Stop"),
+        Binding("e", "export", "Export & try"),
+        Binding("n", "app.new_run", "New run"),
+        Binding("ctrl+r", "app.runs", "Runs"),
+        Binding("escape", "app.runs", "Runs", show=False),
+    ]
+
+    class EventArrived(Message):
+        def __init__(self, event: Event):
+            super().__init__()
+            self.event = event
+
+    class MemorySampled(Message):
+        def __init__(self, text: str):
+            super().__init__()
+            self.text = text
+
+    class StreamEnded(Message):
+        pass
+
+    def __init__(self, run_dir: Path | None, supervisor, attached: bool = False):
+        super().__init__()
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.supervisor = supervisor
+        self.attached = attached
+        self.status = "starting"
+        self.result: Event | None = None
+        self.checkpoints: list[str] = []
+        self.last_step: StepLogged | None = None
+        self.last_eval: dict = {}
+        self.memory = "-"
+        self.events_seen = 0
+
+    def compose(self) -> ComposeResult:
+        name = self.run_dir.name if self.run_dir else "run"
+        yield Static(Text.assemble((" fttui ", "bold reverse"), "  Train  ", (name, "bold")), classes="step-header",
+                     id="train-header")
+        yield LossPlot(id="loss-plot", title="loss")
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="progress")
+            yield Static("", id="progress-text")
+        yield Static("", id="stats")
+        yield Static("", id="summary")
+        yield RichLog(id="train-log", max_lines=1000, wrap=True, markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_status("attached: following events.jsonl" if self.attached else "starting the worker…")
+        self.follow()
+
+    # ------------------------------------------------------------------ the worker: events in, messages out
+
+    @work(thread=True, exclusive=True, group="training", exit_on_error=False)
+    def follow(self) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        pid = getattr(getattr(self.supervisor, "process", None), "pid", None) or getattr(self.supervisor, "pid", None)
+        next_sample = 0.0
+        while not worker.is_cancelled:
+            event = self.supervisor.next_event(0.1)
+            if event is None:
+                self.post_message(self.StreamEnded())
+                return
+            if event is not False:
+                self.post_message(self.EventArrived(event))
+            now = time.monotonic()
+            if pid and now >= next_sample:
+                next_sample = now + MEMORY_EVERY_S
+                self.post_message(self.MemorySampled(memory_text(pid)))
+
+    # ------------------------------------------------------------------ handlers own the state
+
+    @on(EventArrived)
+    def _event(self, message: EventArrived) -> None:
+        self.events_seen += 1
+        event = message.event
+        log = self.query_one(RichLog)
+        plot = self.query_one(LossPlot)
+        if isinstance(event, Planned):
+            log.write(f"plan: {event.method} on {event.model} ({event.task}), {event.train_rows} train / "
+                      f"{event.eval_rows} eval rows, {event.max_steps} steps, {event.device} {event.precision}")
+        elif isinstance(event, Started):
+            self.set_status("training")
+            plot.max_steps = event.max_steps
+            self.query_one(ProgressBar).update(total=event.max_steps, progress=event.resumed_from_step)
+            log.write(f"started: {event.max_steps} steps, {event.trainable_params:,} of {event.total_params:,} "
+                      f"parameters train, {event.device} {event.precision}"
+                      + (f", resumed from step {event.resumed_from_step}" if event.resumed_from_step else ""))
+        elif isinstance(event, StepLogged):
+            self.last_step = event
+            plot.max_steps = event.max_steps
+            plot.add_train(event.step, event.loss)
+            self.query_one(ProgressBar).update(total=event.max_steps, progress=event.step)
+            if self.status in ("starting", "attached"):
+                self.set_status("training")
+        elif isinstance(event, Evaluated):
+            self.last_eval = event.metrics
+            plot.add_eval(event.step, event.metrics.get("loss"))
+            log.write(f"eval at step {event.step}: {_metrics_text(event.metrics)}")
+        elif isinstance(event, CheckpointSaved):
+            self.checkpoints.append(event.path)
+            log.write(f"checkpoint at step {event.step}: {shown_path(event.path)}")
+        elif isinstance(event, Logged):
+            log.write(Text(event.message, style="yellow" if event.level == "warning" else ""))
+        elif isinstance(event, Finished):
+            self.result = event
+            self.set_status(event.status)
+            self.show_summary()
+        elif isinstance(event, Failed):
+            self.result = event
+            self.set_status("failed")
+            log.write(Text(f"failed: {event.message}", style="red"))
+            self.show_summary()
+        self.update_stats()
+
+    @on(MemorySampled)
+    def _memory(self, message: MemorySampled) -> None:
+        self.memory = message.text
+        self.update_stats()
+
+    @on(StreamEnded)
+    def _ended(self) -> None:
+        self.query_one(LossPlot).flush()
+        if self.result is None:
+            where = f" (see {shown_path(self.run_dir / 'train.log')})" if self.run_dir else ""
+            self.set_status("ended")
+            self.query_one("#summary", Static).update(
+                Text(f"The worker ended without reporting a result{where}.", style="red"))
+            self.query_one("#summary").add_class("visible")
+        self.memory = "-"
+        self.update_stats()
+        self.app.run_ended(self.supervisor)
+
+    # ------------------------------------------------------------------ rendering
+
+    def set_status(self, status: str) -> None:
+        self.status = status
+        header = self.query_one("#train-header", Static)
+        name = self.run_dir.name if self.run_dir else "run"
+        style = {"completed": "bold green", "failed": "bold red", "stopped": "bold yellow"}.get(status, "bold cyan")
+        header.update(Text.assemble((" fttui ", "bold reverse"), "  Train  ", (name, "bold"), "  ", (status, style)))
+
+    def update_stats(self) -> None:
+        step = self.last_step
+        progress = Text()
+        if step is not None:
+            progress.append(f"step {step.step}/{step.max_steps}", style="bold")
+            progress.append(f"  epoch {step.epoch:.2f}  elapsed {clock(step.elapsed_s)}  ETA {clock(step.eta_s)}")
+        else:
+            progress.append("waiting for the first step…", style="dim")
+        self.query_one("#progress-text", Static).update(progress)
+        stats = Text()
+        if step is not None and step.loss is not None:
+            stats.append("loss ", style="bold")
+            stats.append(f"{step.loss:.4f}  ")
+        if self.last_eval:
+            stats.append("eval ", style="bold")
+            stats.append(_metrics_text(self.last_eval) + "  ")
+        if step is not None and step.samples_per_second:
+            stats.append(f"{step.samples_per_second:.1f} samples/s  ")
+        if step is not None and step.learning_rate is not None:
+            stats.append(f"lr {step.learning_rate:.2e}  ")
+        if self.memory != "-" or self.result is None:
+            stats.append("memory ", style="bold")
+            stats.append(self.memory)
+        self.query_one("#stats", Static).update(stats)
+
+    def show_summary(self) -> None:
+        plot = self.query_one(LossPlot)
+        if plot.train_steps:
+            plot.max_steps = max(plot.train_steps + plot.eval_steps)
+            plot.dirty = True
+        summary = self.query_one("#summary", Static)
+        event = self.result
+        text = Text()
+        if isinstance(event, Finished):
+            s = event.summary
+            text.append(f"{event.status} ", style="bold green" if event.status == "completed" else "bold yellow")
+            text.append(f"after {s.get('global_step', '?')} steps in {s.get('train_runtime_s', 0):.1f} s")
+            if s.get("train_samples_per_second"):
+                text.append(f" ({s['train_samples_per_second']:.1f} samples/s)")
+            metrics = _metrics_text(s, "eval_")
+            if metrics:
+                text.append(f"\n{metrics}")
+            if s.get("peak_memory_mb"):
+                text.append(f"  peak memory {s['peak_memory_mb']:.0f} MB")
+            text.append("\nadapter: ", style="bold")
+            output = event.output_path or s.get("output_path")
+            text.append(shown_path(output) if output else "-")
+            if self.checkpoints:
+                text.append("\nlast checkpoint: ", style="bold")
+                text.append(shown_path(self.checkpoints[-1]))
+        elif isinstance(event, Failed):
+            text.append(f"failed ({event.kind}): {event.message}", style="bold red")
+            if event.hint:
+                text.append(f"\nhint: {event.hint}")
+            if self.run_dir:
+                text.append(f"\nlog: {shown_path(self.run_dir / 'train.log')}", style="dim")
+        summary.update(text)
+        summary.add_class("visible")
+        self.add_class("ended")
+
+    # ------------------------------------------------------------------ actions
+
+    @property
+    def running(self) -> bool:
+        return self.result is None and bool(self.supervisor.running)
+
+    def action_stop(self) -> None:
+        if not self.running:
+            self.notify("the run is not going", severity="warning")
+            return
+        if self.status == "stopping":
+            question, yes = "The run is still stopping. Kill it now? No checkpoint will be saved.", "Kill it"
+        else:
+            question = ("Stop training? The current step finishes, a checkpoint is saved and the adapter is "
+                        "written.")
+            yes = "Stop"
+
+        def answered(confirmed: bool | None) -> None:
+            if not confirmed or not self.running:
+                return
+            killed = self.supervisor.request_stop()
+            self.set_status("killed" if killed else "stopping")
+            self.query_one(RichLog).write(Text("kill requested" if killed else
+                                               "stop requested: finishing the step, saving a checkpoint",
+                                               style="yellow"))
+
+        self.app.push_screen(ConfirmModal(question, yes, "Keep training", title="Stop", danger=True), answered)
+
+    def action_export(self) -> None:
+        if self.running or self.run_dir is None:
+            self.notify("export is available once the run has ended", severity="warning")
+            return
+        self.app.open_export(self.run_dir)

@@ -1,0 +1,1 @@
+"""Reusable widgets of the wizard: schema forms, modals, the loss plot, memory bars."""

@@ -1,0 +1,126 @@
+"""Shared app factory and fakes for the TUI tests: a fixed machine, recorded events, no child processes.
+
+Snapshot tests must render the same on every machine, so they run in a temporary folder holding a copy
+of the bundled data (paths shown are relative), with a fixed hardware report and recorded events.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from fttui.events import parse_event
+from fttui.hardware import CpuInfo, GpuInfo, HardwareReport
+from fttui.tui.app import FttuiApp
+from fttui.tui.backend import Backend, load_shape
+from fttui.tui.draft import Draft
+from fttui.tui.runs import ReplaySupervisor
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[2]
+SENTIMENT = REPO / "presets" / "data" / "sentiment"
+RUN_NAME = "quickstart-20260101-120000"
+
+
+def recorded_events() -> list:
+    """A real 60-step quickstart run (LoRA on the built-in model), paths and times made fixed."""
+    return [e for e in map(parse_event, (DATA / "run_events.jsonl").read_text().splitlines()) if e is not None]
+
+
+def recorded_preview():
+    return parse_event((DATA / "preview.jsonl").read_text())
+
+
+def gpu_report() -> HardwareReport:
+    gpu = GpuInfo(index=0, name="NVIDIA GeForce RTX 4090", memory_total_gb=23.99, memory_free_gb=22.1,
+                  memory_used_gb=1.89, compute_capability="8.9", bf16=True, utilization_percent=3)
+    cpu = CpuInfo(model="AMD EPYC 7B13", physical_cores=8, logical_cores=16,
+                  features=["avx2", "avx512f", "avx512_bf16"], bf16=True)
+    return HardwareReport(gpus=[gpu], driver_version="550.54.15", cuda_version="12.4", gpu_error=None, cpu=cpu,
+                          ram_total_gb=62.7, ram_available_gb=51.3, disk_path="/home/me/runs", disk_free_gb=412.5,
+                          os="Linux 6.8.0")
+
+
+class FakeBackend(Backend):
+    """Launches nothing: previews answer with a recorded event, runs replay recorded events."""
+
+    def __init__(self, events=None, hold: bool = True):
+        super().__init__()
+        self.events = recorded_events() if events is None else events
+        self.hold = hold
+        self.configs: list = []
+        self.merges: list = []
+
+    def start_run(self, config):
+        self.configs.append(config)
+        run_dir = Path(config.output.runs_dir) / RUN_NAME
+        supervisor = ReplaySupervisor(self.events, hold=self.hold)
+        self.started.append(supervisor)
+        return run_dir, supervisor
+
+    def start_preview(self, config):
+        preview = recorded_preview()
+        preview.max_length = config.training.max_length
+        return ReplaySupervisor([preview])
+
+    def merge(self, run_dir, out, dtype):
+        self.merges.append((run_dir, out, dtype))
+        import subprocess
+
+        return subprocess.CompletedProcess([], 0, stdout='{"out": "%s", "kind": "merged model"}\n' % out, stderr="")
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A temporary current folder with the bundled data in data/ and an empty runs/; local time is UTC."""
+    shutil.copytree(SENTIMENT, tmp_path / "data")
+    (tmp_path / "runs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    return tmp_path
+
+
+def make_draft(report=None) -> Draft:
+    draft = Draft.quickstart("runs")
+    draft.sections["data"].update(train="data/train.jsonl", eval="data/eval.jsonl")
+    draft.hardware = report if report is not None else gpu_report()
+    draft.shape = load_shape("builtin")  # what the Model step would have read
+    return draft
+
+
+@pytest.fixture
+def make_app(workdir):
+    """Factory: an app in ``workdir`` on the fake machine, at a wizard step (None: empty, push your own)."""
+
+    def make(step: int | None = 0, backend=None, report=None, **kwargs) -> FttuiApp:
+        return FttuiApp(runs_dir="runs", draft=make_draft(report), backend=backend or FakeBackend(),
+                        cursor_blink=False, start_step=step, **kwargs)
+
+    return make
+
+
+async def wait_for(pilot, condition, timeout: float = 30.0, what: str = "condition") -> None:
+    """Let the app run until ``condition()`` holds (workers and child processes are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def write_run(runs: Path, name: str, events: list, summary: dict | None = None) -> Path:
+    """A run folder as the runner leaves it: config.yaml, events.jsonl and (when it ended) summary.json."""
+    import json
+
+    from fttui.config import dump_config, load_config
+
+    folder = runs / name
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(dump_config(load_config("quickstart")))
+    (folder / "events.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
+    if summary is not None:
+        (folder / "summary.json").write_text(json.dumps(summary))
+    return folder

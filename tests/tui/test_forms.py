@@ -1,0 +1,302 @@
+"""Bad values in every form give inline errors and keep the user on the step; nothing crashes."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widgets import Input, Static
+
+from fttui.tui.screens.dataset import DatasetScreen
+from fttui.tui.screens.export import ExportScreen
+from fttui.tui.screens.hyperparams import HyperparamsScreen
+from fttui.tui.screens.model import ModelScreen
+from fttui.tui.screens.review import ReviewScreen
+from fttui.tui.widgets.form import parse
+from fttui.tui.widgets.modals import PathModal
+
+from .conftest import RUN_NAME, recorded_events, wait_for, write_run
+
+
+def drive(app, body, size=(100, 32)):
+    async def main():
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await body(pilot)
+
+    asyncio.run(main())
+
+
+async def set_field(pilot, field_id: str, text: str) -> None:
+    control = pilot.app.screen.query_one(f"#{field_id}", Input)
+    control.focus()
+    control.value = ""
+    await pilot.press(*text) if text else None
+    await pilot.pause()
+
+
+def error_of(app, field_id: str) -> str:
+    widget = app.screen.query_one(f"#error-{field_id}", Static)
+    return str(widget.render()) if widget.has_class("visible") else ""
+
+
+MODEL_CASES = [
+    ("model-name", "./no/such/model", "no model folder"),
+    ("model-name", "", "required"),
+]
+
+
+@pytest.mark.parametrize("field,text,expected", MODEL_CASES)
+def test_model_form_errors(make_app, field, text, expected):
+    app = make_app(1)
+
+    async def body(pilot):
+        await set_field(pilot, field, text)
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, ModelScreen)
+        message = error_of(app, field) or str(app.screen.query_one("#nav-status", Static).render())
+        assert expected in message.lower() or "fix" in message.lower()
+
+    drive(app, body)
+
+
+def test_model_task_causal_lm_on_an_encoder(make_app):
+    app = make_app(1)
+
+    async def body(pilot):
+        app.screen.query_one("#model-task").value = "causal-lm"
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, ModelScreen)
+        assert "encoder" in error_of(app, "model-task")
+
+    drive(app, body)
+
+
+DATA_CASES = [
+    ("data-train", "missing/train.jsonl", "file not found"),
+    ("data-eval", "0.9", "between 0 and 0.5"),
+    ("data-eval", "nowhere.jsonl", "file not found"),
+    ("data-max_train_rows", "-3", "greater than 0"),
+    ("data-max_train_rows", "many", "integer"),
+    ("data-text_column", "body", "no column 'body'"),
+    ("length-max_length", "abc", "integer"),
+    ("length-max_length", "4", "greater than 8"),
+]
+
+
+@pytest.mark.parametrize("field,text,expected", DATA_CASES)
+def test_dataset_form_errors(make_app, field, text, expected):
+    app = make_app(3)
+
+    async def body(pilot):
+        await wait_for(pilot, lambda: app.draft.preview is not None, what="the preview")
+        await set_field(pilot, field, text)
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, DatasetScreen)
+        assert expected in error_of(app, field)
+
+    drive(app, body)
+
+
+HYPER_CASES = [
+    ("training-learning_rate", "abc", "valid number"),
+    ("training-learning_rate", "5", "less than 1"),
+    ("training-batch_size", "0", "greater than 0"),
+    ("training-batch_size", "1.5", "integer"),
+    ("training-epochs", "-1", "greater than 0"),
+    ("training-warmup_ratio", "1.5", "less than 1"),
+    ("training-max_steps", "ten", "integer"),
+    ("training-seed", "x", "integer"),
+    ("method-lora_r", "-1", "greater than 0"),
+    ("method-lora_dropout", "2", "less than 1"),
+    ("method-lora_targets", "q_proj", "not a linear layer"),
+]
+
+
+@pytest.mark.parametrize("field,text,expected", HYPER_CASES)
+def test_hyperparameter_form_errors(make_app, field, text, expected):
+    app = make_app(4)
+
+    async def body(pilot):
+        await set_field(pilot, field, text)
+        await wait_for(pilot, lambda: expected in error_of(app, field), what="the inline error")  # as typed
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, HyperparamsScreen)
+        assert "fix" in str(app.screen.query_one("#nav-status", Static).render())
+
+    drive(app, body)
+
+
+def test_prompt_tuning_refuses_gradient_checkpointing(make_app):
+    app = make_app(None)
+    app.draft.sections["method"]["name"] = "prompt"
+
+    async def body(pilot):
+        app.show_step(4)
+        await pilot.pause()
+        app.screen.query_one("#training-gradient_checkpointing").value = True
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, HyperparamsScreen)
+        assert "does not support" in error_of(app, "training-gradient_checkpointing")
+
+    drive(app, body)
+
+
+def test_review_start_failure_is_shown_not_raised(make_app):
+    app = make_app(5)
+    app.draft.sections["data"]["train"] = "gone.jsonl"  # vanished since the Dataset step
+
+    async def body(pilot):
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, ReviewScreen)
+        assert "file not found" in str(app.screen.query_one("#nav-status", Static).render())
+
+    class Refusing(type(app.backend)):
+        def start_run(self, config):
+            from fttui.runner.preflight import preflight
+
+            preflight(config)
+
+    app.backend.__class__ = Refusing
+    drive(app, body)
+
+
+def test_save_preset_dialog_needs_a_path_and_writes_yaml(make_app, workdir):
+    app = make_app(5)
+
+    async def body(pilot):
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, PathModal)
+        await set_field(pilot, "path-input", "")
+        await pilot.press("enter")
+        assert isinstance(app.screen, PathModal)
+        assert "give a path" in str(app.screen.query_one("#path-error", Static).render())
+        await set_field(pilot, "path-input", "mine.yaml")
+        await pilot.press("enter")
+        assert isinstance(app.screen, ReviewScreen)
+
+    drive(app, body)
+    from fttui.config import load_config
+
+    assert load_config(str(workdir / "mine.yaml")).output.name == "quickstart"
+
+
+def test_export_errors_inline(make_app, workdir):
+    events = recorded_events()
+    run = write_run(workdir / "runs", RUN_NAME, events)  # no adapter/ folder: not finished
+    (workdir / "taken").mkdir()
+    (workdir / "taken" / "file").write_text("x")
+    app = make_app(None)
+
+    async def body(pilot):
+        app.push_screen(ExportScreen(run))
+        await pilot.pause()
+        await set_field(pilot, "adapter-dest", "fresh")
+        await pilot.click("#copy-adapter")
+        await wait_for(pilot, lambda: "no adapter" in str(app.screen.query_one("#copy-adapter-result").render()))
+        (run / "adapter").mkdir()
+        (run / "adapter" / "adapter_config.json").write_text("{}")
+        await set_field(pilot, "adapter-dest", "taken")
+        await pilot.click("#copy-adapter")
+        await wait_for(pilot, lambda: "not empty" in str(app.screen.query_one("#copy-adapter-result").render()))
+        await set_field(pilot, "adapter-dest", "fresh")
+        await pilot.click("#copy-adapter")
+        await wait_for(pilot, lambda: "copied" in str(app.screen.query_one("#copy-adapter-result").render()))
+
+    drive(app, body)
+    assert (workdir / "fresh" / "adapter_config.json").is_file()
+
+
+@pytest.mark.parametrize("text,expected", [("", None), ("null", None), ("0.1", 0.1), ("a, b", ["a", "b"])])
+def test_parse_types_like_set(text, expected):
+    from fttui.config.schema import DataSection, MethodSection
+
+    annotation = (MethodSection if "," in text else DataSection).model_fields[
+        "lora_targets" if "," in text else "eval"].annotation
+    assert parse(text, annotation) == expected
+
+
+def test_offline_hub_id_says_so_plainly_and_can_go_on(make_app, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    app = make_app(1)
+
+    async def body(pilot):
+        await set_field(pilot, "model-name", "someorg/some-model")
+        await pilot.press("enter")
+        info = app.screen.query_one("#model-info", Static)
+        await wait_for(pilot, lambda: "can't be reached" in str(info.render()), what="the offline message")
+        assert "builtin" in str(info.render())  # says what to do instead
+        await pilot.press("ctrl+n")
+        from fttui.tui.screens.method import MethodScreen
+
+        assert isinstance(app.screen, MethodScreen)  # no estimate, but the user may go on
+        assert "No memory estimate" in str(app.screen.query_one("#method-intro", Static).render())
+
+    drive(app, body)
+
+
+def test_file_picker_sets_the_training_file(make_app, workdir):
+    from fttui.tui.widgets.modals import FilePickerModal
+
+    app = make_app(3)
+
+    async def body(pilot):
+        await wait_for(pilot, lambda: app.draft.preview is not None)
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, FilePickerModal)
+        tree = app.screen.query_one("#picker-tree")
+        await wait_for(pilot, lambda: tree.cursor_node is not None and tree.root.children)
+        await pilot.press("escape")
+        assert isinstance(app.screen, DatasetScreen)
+        app.screen.action_browse()
+        await pilot.pause()
+        app.screen.dismiss(str(workdir / "data" / "eval.jsonl"))  # what Enter on a file does
+        await pilot.pause()
+        assert app.screen.query_one("#data-train", Input).value.endswith("data/eval.jsonl")
+
+    drive(app, body)
+
+
+def test_back_keeps_valid_edits_and_next_returns_to_them(make_app):
+    app = make_app(4)
+
+    async def body(pilot):
+        await set_field(pilot, "training-max_steps", "7")
+        await pilot.press("escape")
+        from fttui.tui.screens.dataset import DatasetScreen
+
+        assert isinstance(app.screen, DatasetScreen)
+        await wait_for(pilot, lambda: app.draft.preview is not None)
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, HyperparamsScreen)
+        assert app.screen.query_one("#training-max_steps", Input).value == "7"
+
+    drive(app, body)
+
+
+def test_export_merge_and_save_preset(make_app, workdir):
+    from fttui.tui import backend
+
+    events = recorded_events()
+    run = write_run(workdir / "runs", RUN_NAME, events)
+    app = make_app(None)
+
+    async def body(pilot):
+        app.push_screen(ExportScreen(run))
+        await pilot.pause()
+        if backend.engine_has("export"):
+            app.screen.query_one("#merge-dtype").value = "bfloat16"
+            await pilot.click("#merge")
+            await wait_for(pilot, lambda: "merged model saved" in str(app.screen.query_one("#merge-result").render()))
+            assert app.backend.merges[-1][2] == "bfloat16"
+        else:
+            assert app.screen.query_one("#merge").disabled
+            assert "Coming next" in str(app.screen.query_one("#merge-result").render())
+        await set_field(pilot, "preset-dest", "")
+        await pilot.click("#save-preset")
+        assert "saved" in str(app.screen.query_one("#save-preset-result").render())
+
+    drive(app, body)
+    from fttui.config import load_config
+
+    assert load_config(str(workdir / "preset.yaml")).output.name == "quickstart"

@@ -1,0 +1,165 @@
+"""The Train screen fed recorded events by fake supervisors: points, stop, quit, re-attach, failures."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fttui.events import Evaluated, Failed, Finished, StepLogged
+from fttui.tui.runs import ReplaySupervisor, RunInfo, read_run
+from fttui.tui.screens.train import TrainScreen
+from fttui.tui.widgets.loss_plot import LossPlot, smooth
+from fttui.tui.widgets.modals import ChoiceModal, ConfirmModal
+
+from .conftest import RUN_NAME, recorded_events, wait_for, write_run
+
+
+def drive(app, body, size=(100, 32)):
+    async def main():
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await body(pilot)
+
+    asyncio.run(main())
+
+
+def test_every_point_reaches_the_plot_and_redraws_coalesce(make_app):
+    events = recorded_events()
+    app = make_app(None)
+    screen = TrainScreen(Path("runs") / RUN_NAME, ReplaySupervisor(events))
+
+    async def body(pilot):
+        app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.result is not None, what="the end of the run")
+        plot = screen.query_one(LossPlot)
+        steps = [e.step for e in events if isinstance(e, StepLogged) and e.loss is not None]
+        evals = [e.step for e in events if isinstance(e, Evaluated) and "loss" in e.metrics]
+        assert plot.train_steps == steps
+        assert plot.eval_steps == evals
+        assert plot.redraws < len(steps)  # one redraw per timer tick, not per point
+        assert isinstance(screen.result, Finished)
+        assert "adapter" in str(screen.query_one("#summary").render())
+
+    drive(app, body)
+
+
+def test_smoothing_starts_at_the_first_value_and_follows():
+    assert smooth([1.0]) == [1.0]
+    values = smooth([1.0, 0.0, 0.0, 0.0])
+    assert values[0] == 1.0 and values[-1] < values[1] < 1.0
+
+
+def test_stop_asks_then_stops_gracefully(make_app):
+    events = recorded_events()
+    supervisor = ReplaySupervisor(events, hold=True)
+    app = make_app(None)
+    screen = TrainScreen(Path("runs") / RUN_NAME, supervisor)
+
+    async def body(pilot):
+        app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.last_step is not None and screen.last_step.step == 60)
+        await pilot.press("s")
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("escape")  # changed my mind
+        assert supervisor.stop_calls == 0
+        await pilot.press("s")
+        await pilot.press("enter")
+        assert supervisor.stop_calls == 1  # graceful (SIGINT), not a kill
+        await wait_for(pilot, lambda: screen.result is not None, what="the finished event")
+        assert screen.status == "completed"
+
+    drive(app, body)
+
+
+def test_failure_is_shown_with_its_hint(make_app):
+    events = recorded_events()[:6] + [Failed(kind="TrainingError", message="out of memory",
+                                             hint="lower training.batch_size")]
+    app = make_app(None)
+    screen = TrainScreen(Path("runs") / RUN_NAME, ReplaySupervisor(events))
+
+    async def body(pilot):
+        app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.result is not None)
+        summary = str(screen.query_one("#summary").render())
+        assert "out of memory" in summary and "lower training.batch_size" in summary
+        assert screen.status == "failed"
+
+    drive(app, body)
+
+
+def test_quit_while_running_asks_and_can_leave_it_running(make_app):
+    app = make_app(5)
+    detached = []
+
+    async def body(pilot):
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen))
+        supervisor = app.screen.supervisor
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ChoiceModal)
+        await pilot.press("escape")  # cancel: still here, still running
+        assert isinstance(app.screen, TrainScreen) and supervisor.running
+        await pilot.press("ctrl+q")
+        await pilot.click("#choice-leave")
+        assert supervisor.stop_calls == 0
+        assert detached == [supervisor]
+
+    import fttui.tui.app as app_module
+
+    original = app_module.detach
+    app_module.detach = detached.append
+    try:
+        drive(app, body)
+    finally:
+        app_module.detach = original
+    assert app.return_code in (0, None)
+
+
+def test_quit_can_stop_the_run(make_app):
+    app = make_app(5)
+
+    async def body(pilot):
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen))
+        supervisor = app.screen.supervisor
+        await pilot.press("ctrl+q")
+        await pilot.click("#choice-stop")
+        assert supervisor.stop_calls == 1
+
+    drive(app, body)
+
+
+def test_runs_screen_reattaches_to_a_live_run(make_app, workdir):
+    events = recorded_events()
+    cut = next(i for i, e in enumerate(events) if isinstance(e, StepLogged) and e.step >= 20)
+    run = write_run(workdir / "runs", RUN_NAME, events[:cut])
+    info = read_run(run, find_pid=False)
+    assert info.status == "interrupted"  # no worker process behind it
+    live = RunInfo(path=run, status="running", pid=os.getpid())  # stands in for the worker's pid
+    app = make_app(None)
+
+    async def body(pilot):
+        app.open_run(live)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, TrainScreen) and screen.attached
+        plot = screen.query_one(LossPlot)
+        so_far = [e.step for e in events[:cut] if isinstance(e, StepLogged)]
+        await wait_for(pilot, lambda: plot.train_steps == so_far, what="the events so far")
+        with open(run / "events.jsonl", "a") as handle:  # the worker keeps writing
+            handle.write("".join(e.to_json() + "\n" for e in events[cut:]))
+        await wait_for(pilot, lambda: screen.result is not None, what="the tailed finish")
+        assert plot.train_steps[-1] == 60
+        assert screen.status == "completed"
+
+    drive(app, body)
+
+
+def test_tui_never_loads_torch_or_the_engine():
+    code = ("import sys, fttui.tui.app, fttui.tui.screens.export, fttui.tui.runs;"
+            "bad = [m for m in ('torch', 'transformers', 'peft', 'datasets', 'fttui.engine') if m in sys.modules];"
+            "print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
