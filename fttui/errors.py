@@ -15,6 +15,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # bad config, bad flags, missing model
     DATA = 3  # the dataset cannot be used as given
     TRAINING = 4  # training started but failed
+    NETWORK = 5  # a hub could not be reached (the local files are intact)
     INTERRUPTED = 130  # stopped by SIGINT / Stop
 
 
@@ -53,6 +54,12 @@ class TrainingError(FttuiError):
     """Training started and then failed (out of memory, NaN loss, a crashed worker)."""
 
     exit_code = ExitCode.TRAINING
+
+
+class NetworkError(FttuiError):
+    """A remote service (the Hugging Face Hub) could not be reached or refused the request."""
+
+    exit_code = ExitCode.NETWORK
 
 
 def render_error(error: FttuiError) -> str:

@@ -8,11 +8,15 @@ from fttui.atomic import replacing_dir, write_json, write_text
 from fttui.config import RunConfig, dump_config
 
 
-def save_trained(model, tokenizer, run_dir: Path, method: str, labels: list[str] | None) -> Path:
-    """PEFT adapter (``adapter/``) or full model (``model/``), safetensors, with tokenizer; atomic."""
+def save_trained(model, tokenizer, run_dir: Path, method: str, labels: list[str] | None,
+                 state_dict: dict | None = None) -> Path:
+    """PEFT adapter (``adapter/``) or full model (``model/``), safetensors, with tokenizer; atomic.
+
+    ``state_dict`` is the full set of weights when they were sharded over several ranks (FSDP, DeepSpeed).
+    """
     target = run_dir / ("model" if method == "full" else "adapter")
     with replacing_dir(target) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
+        model.save_pretrained(tmp, safe_serialization=True, **({"state_dict": state_dict} if state_dict else {}))
         tokenizer.save_pretrained(tmp)
         if labels is not None:
             (tmp / "labels.json").write_text(json.dumps(labels) + "\n", encoding="utf-8")
@@ -24,8 +28,33 @@ def write_summary(run_dir: Path, summary: dict) -> None:
 
 
 def _metric_lines(summary: dict) -> list[str]:
-    keys = ("eval_accuracy", "eval_f1_macro", "eval_loss", "perplexity", "train_loss")
-    return [f"| {key} | {summary[key]:.4f} |" for key in keys if isinstance(summary.get(key), (int, float))]
+    """``| metric | base model | fine-tuned |`` rows: every eval metric, before -> after."""
+    keys = [k for k in summary if k.startswith("eval_") and isinstance(summary[k], (int, float))
+            and k not in ("eval_rows", "eval_model_preparation_time", "eval_epoch")]
+    keys += ["perplexity"] if isinstance(summary.get("perplexity"), (int, float)) else []
+    shown = lambda value: f"{value:.4f}" if isinstance(value, (int, float)) else "-"  # noqa: E731
+    lines = [f"| {key.removeprefix('eval_')} | {shown(summary.get('baseline_' + key))} | {shown(summary[key])} |"
+             for key in keys]
+    if isinstance(summary.get("train_loss"), (int, float)):
+        lines.append(f"| train loss | - | {summary['train_loss']:.4f} |")
+    return lines
+
+
+def _details_section(summary: dict) -> str:
+    """Confusion matrix (classification) or the sample generations (causal LM) of the last evaluation."""
+    details = summary.get("eval_details") or {}
+    parts = []
+    if details.get("confusion_matrix"):
+        labels = details["labels"]
+        parts.append("Confusion matrix (rows: true label, columns: predicted):\n")
+        parts.append("| | " + " | ".join(map(str, labels)) + " |")
+        parts.append("|" + " --- |" * (len(labels) + 1))
+        parts += [f"| {label} | " + " | ".join(map(str, row)) + " |" for label, row in zip(labels, details["confusion_matrix"])]
+    for sample in details.get("samples", []):
+        parts.append(f"\n**Prompt:**\n```\n{sample['prompt'].strip()}\n```\n**Output:**\n```\n{sample['output'].strip()}\n```")
+    best = (f"\n\nBest checkpoint: step {summary['best_step']} ({summary.get('best_metric')}). "
+            if summary.get("best_step") is not None else "\n\n")
+    return "\n".join(parts) + best + f"Stopped because: {summary.get('stop_reason', 'n/a')}.\n"
 
 
 def write_model_card(run_dir: Path, config: RunConfig, summary: dict, output: Path | None) -> None:
@@ -50,10 +79,11 @@ tags: [fttui, {config.method.name}, {summary.get("task", config.model.task)}]
 Fine-tuned with [fttui](https://pypi.org/project/fttui/) using **{config.method.name}** on `{config.data.train}`.
 Status: **{summary.get("status")}** after {summary.get("global_step")} steps ({summary.get("epochs_done")} epochs).
 
-| metric | value |
-| --- | --- |
-{chr(10).join(metrics) if metrics else "| (no evaluation) | |"}
+| metric | base model | fine-tuned |
+| --- | --- | --- |
+{chr(10).join(metrics) if metrics else "| (no evaluation) | | |"}
 
+{_details_section(summary)}
 Trainable parameters: {summary.get("trainable_params", 0):,} of {summary.get("total_params", 0):,}.
 Device: {summary.get("device")} ({summary.get("precision")}); peak memory {summary.get("peak_memory_mb", 0):.0f} MB;
 {summary.get("train_samples_per_second") or 0:.1f} samples/s.

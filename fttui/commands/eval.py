@@ -1,0 +1,67 @@
+"""``fttui eval RUN_DIR --data PATH``: the same metrics as training, on held-out data of the user's."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="evaluate a finished run on another dataset (base model vs fine-tuned)",
+        description="Score a run's fine-tuned model, and its base model for comparison, on another dataset "
+                    "in any format training accepts. The result is also saved to RUN_DIR/evals/.")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>-<time>)")
+    parser.add_argument("--data", required=True, metavar="PATH", help="a local file (jsonl/json/csv/tsv/parquet/txt) or hub id")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the base model (faster)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def _render(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    before = result.get("baseline", {}).get("metrics", {})
+    after = result["tuned"]["metrics"]
+    table = Table(title=f"{result['run_dir']} on {result['data']} ({result['rows']} rows)")
+    table.add_column("metric")
+    if before:
+        table.add_column("base model", justify="right")
+    table.add_column("fine-tuned", justify="right")
+    for key, value in after.items():
+        cells = [f"{before[key]:.4f}" if isinstance(before.get(key), (int, float)) else "-"] if before else []
+        table.add_row(key, *cells, f"{value:.4f}")
+    console.print(table)
+    matrix = result["tuned"]["details"].get("confusion_matrix")
+    if matrix:
+        labels = result["tuned"]["details"]["labels"]
+        grid = Table(title="confusion matrix (rows: true label, columns: predicted)")
+        grid.add_column("")
+        for label in labels:
+            grid.add_column(str(label), justify="right")
+        for label, row in zip(labels, matrix):
+            grid.add_row(str(label), *(str(n) for n in row))
+        console.print(grid)
+    for sample in result["tuned"]["details"].get("samples", []):
+        console.print(f"[bold]prompt[/]: {sample['prompt'][-200:]}\n[bold]output[/]: {sample['output']}\n")
+    if "saved_to" in result:
+        console.print(f"saved to {result['saved_to']}")
+
+
+def run(args) -> int:
+    from fttui.errors import ConfigError
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise ConfigError(f"no run folder at {run_dir}", "list runs with: ls runs/")
+    from fttui.engine.evaluate import evaluate_run
+    from fttui.engine.quiet import quiet_libraries
+
+    quiet_libraries()
+    result = evaluate_run(run_dir, args.data, baseline=not args.no_baseline)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _render(result)
+    return 0

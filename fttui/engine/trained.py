@@ -1,0 +1,64 @@
+"""Load what a finished run saved (full model or adapter on its base), for evaluation and comparison."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from fttui.config import RunConfig
+from fttui.errors import ConfigError
+
+
+@dataclass
+class TrainedRun:
+    config: RunConfig
+    task: str
+    labels: list[str] | None
+    folder: Path  # run_dir/model or run_dir/adapter
+
+
+def describe_run(run_dir: Path) -> TrainedRun:
+    """The run's config, task, labels and saved folder; a clear error when the run saved nothing yet."""
+    from fttui.engine.export import load_run_config
+
+    config = load_run_config(run_dir)
+    folder = next((run_dir / name for name in ("model", "adapter") if (run_dir / name).is_dir()), None)
+    if folder is None:
+        raise ConfigError(f"{run_dir} has no trained model or adapter yet",
+                          f"finish the run first: fttui --resume {run_dir}")
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    task = summary.get("task") or config.model.task
+    labels_path = folder / "labels.json"
+    labels = json.loads(labels_path.read_text()) if labels_path.is_file() else None
+    return TrainedRun(config, task, labels, folder)
+
+
+def load_tuned(run: TrainedRun, dtype: torch.dtype = torch.float32):
+    """The fine-tuned model: the saved full model, or the adapter on the unquantized base."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    if run.folder.name == "model":
+        auto = AutoModelForSequenceClassification if run.task == "seq-cls" else AutoModelForCausalLM
+        return auto.from_pretrained(run.folder, dtype=dtype)
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(load_base_model(run, dtype), run.folder)
+
+
+def load_base_model(run: TrainedRun, dtype: torch.dtype = torch.float32):
+    """The run's base model before training (a classification head is freshly initialised: chance level)."""
+    from fttui.engine.export import load_base
+
+    return load_base(run.config, run.task, run.labels, dtype)
+
+
+def load_run_tokenizer(run: TrainedRun):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(run.folder)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.sep_token
+    return tokenizer
