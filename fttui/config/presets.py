@@ -18,7 +18,7 @@ from fttui.config.schema import RunConfig
 from fttui.errors import ConfigError
 
 PRESETS_PACKAGE = "fttui.presets"
-PATH_FIELDS = (("data", "train"), ("data", "eval"), ("model", "name"))
+PATH_FIELDS = (("data", "train"), ("data", "eval"), ("model", "name"), ("training", "deepspeed_config"))
 
 
 def presets_dir() -> Path:
@@ -75,7 +75,8 @@ def _field_annotation(path: list[str]) -> Any:
         if key not in fields:
             where = ".".join(path[: depth + 1])
             close = difflib.get_close_matches(key, fields.keys(), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(fields)}"
+            hint = (f"did you mean {'.'.join([*path[:depth], close[0]])}?" if close
+                    else f"valid keys: {', '.join(fields)}")
             raise ConfigError(f"{where}: unknown key", hint)
         annotation = fields[key].annotation
         if depth < len(path) - 1:
@@ -133,12 +134,28 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
         return path, text
 
 
+def _did_you_mean(loc: tuple) -> str:
+    """`` (did you mean training.epochs?)`` for a near-miss of a real key, else nothing."""
+    import difflib
+
+    from fttui.config.schema import RunConfig
+
+    if len(loc) == 1:
+        known = list(RunConfig.model_fields)
+    elif len(loc) == 2 and loc[0] in RunConfig.model_fields:
+        known = list(RunConfig.model_fields[loc[0]].annotation.model_fields)
+    else:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    return f" (did you mean {'.'.join([*map(str, loc[:-1]), close[0]])}?)" if close else ""
+
+
 def _validation_lines(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
-            lines.append(f"{loc}: unknown key")
+            lines.append(f"{loc}: unknown key{_did_you_mean(err['loc'])}")
         elif err["type"] == "missing":
             lines.append(f"{loc}: required, but not given")
         else:

@@ -145,15 +145,15 @@ def test_set_overrides_the_preset_and_keeps_the_rest(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "override, where, suggestion",
     [
-        ("training.epoch=1", "training.epoch", "epochs"),
+        ("training.epoch=1", "training.epoch", "training.epochs"),
         ("trainig.epochs=1", "trainig", "training"),
-        ("method.lora_rank=4", "method.lora_rank", "lora_r"),
+        ("method.lora_rank=4", "method.lora_rank", "method.lora_r"),
     ],
 )
 def test_unknown_set_key_suggests_the_closest_one(override, where, suggestion):
     error = config_error("quickstart", [override])
     assert f"{where}: unknown key" in error.message
-    assert f"did you mean '{suggestion}'" in error.message
+    assert f"did you mean {suggestion}?" in error.message
 
 
 @pytest.mark.parametrize("override", ["training.epochs", "=3", "epochs=3", "training.epochs.x=3"])
