@@ -14,10 +14,15 @@ from fttui.errors import ExitCode, FttuiError, render_error
 DESCRIPTION = "Fine-tune language models: a wizard (no arguments) or a headless run (--preset)."
 EPILOG = """examples:
   fttui                                        open the wizard
+  fttui --web                                  serve the wizard at http://localhost:8000
   fttui --preset quickstart                    fine-tune the built-in model on the bundled data
   fttui --preset my.yaml --set training.epochs=1 --dry-run
+  fttui --preset fsdp-8gpu --nproc 8                one process per GPU (torchrun, DDP or FSDP)
   fttui hardware                               what this machine has
 exit codes: 0 ok, 2 config or usage error, 3 data error, 4 training failed, 130 interrupted"""
+
+
+LAUNCH_FLAGS = ("nproc", "nnodes", "node_rank", "master_addr", "master_port")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fttui", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"fttui {__version__}")
+    parser.add_argument("--web", action="store_true", help="serve the wizard in a browser on localhost (textual-serve)")
+    parser.add_argument("--port", type=int, metavar="N", help="port for --web (default 8000)")
     run = parser.add_argument_group("headless run")
     run.add_argument("--preset", metavar="PATH", help="run this preset headless (a YAML path or a shipped name)")
     run.add_argument(
@@ -36,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output-dir", metavar="DIR", help="write the run here (a new or empty folder)")
     run.add_argument("--dry-run", action="store_true", help="validate config, data and model; print the plan")
     run.add_argument("--json", action="store_true", help="print events as JSON lines on stdout")
+    ranks = parser.add_argument_group("several processes (started by torchrun; see training.distributed)")
+    ranks.add_argument("--nproc", type=int, metavar="N", help="training processes on this machine, one per GPU (default 1)")
+    ranks.add_argument("--nnodes", type=int, metavar="N", help="machines taking part (default 1); run fttui on each")
+    ranks.add_argument("--node-rank", type=int, metavar="R", help="this machine's number, 0 to nnodes-1 (0 writes the run)")
+    ranks.add_argument("--master-addr", metavar="HOST", help="address of machine 0, reachable from the others")
+    ranks.add_argument("--master-port", type=int, metavar="PORT", help="free TCP port on machine 0 (default 29500)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _command_names():
         _command_module(name).register(commands)
@@ -62,13 +75,21 @@ def main(argv: list[str] | None = None) -> int:
             return int(_command_module(args.command).run(args))
         if args.preset and args.resume:
             raise FttuiError("--preset and --resume do not go together", "a resumed run uses the config in its folder")
+        if args.port is not None and not args.web:
+            raise FttuiError("--port goes with --web", "e.g. fttui --web --port 8123")
+        if args.web and (args.preset or args.resume):
+            raise FttuiError("--web serves the wizard; it does not go with --preset or --resume",
+                             "run headless without --web, or open the wizard with: fttui --web")
         if args.preset or args.resume:
             from fttui.runner.headless import run_headless
 
             return int(run_headless(args))
         if args.overrides or args.dry_run or args.output_dir:
             raise FttuiError("--set, --dry-run and --output-dir need --preset", "e.g. fttui --preset quickstart --dry-run")
-        return _open_wizard()
+        if any(getattr(args, flag) is not None for flag in LAUNCH_FLAGS):
+            raise FttuiError("--nproc, --nnodes, --node-rank and --master-* need --preset or --resume",
+                             "e.g. fttui --preset my.yaml --nproc 2")
+        return _open_wizard(web=args.web, port=args.port or 8000)
     except FttuiError as error:
         print(render_error(error), file=sys.stderr)
         return int(error.exit_code)
@@ -77,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
 
 
-def _open_wizard() -> int:
+def _open_wizard(web: bool = False, port: int = 8000) -> int:
     try:
         from fttui.tui.app import run_app
     except ImportError:
@@ -85,4 +106,4 @@ def _open_wizard() -> int:
             "the wizard is not part of this build yet",
             "run headless instead: fttui --preset quickstart",
         ) from None
-    return int(run_app())
+    return int(run_app(web=web, port=port))

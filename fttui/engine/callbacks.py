@@ -8,6 +8,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from fttui.engine.distributed import agree
 from fttui.engine.metrics import OverfitWatch
 from fttui.engine.sink import Sink
 from fttui.events import CheckpointSaved, Evaluated, Logged, StepLogged
@@ -89,14 +90,18 @@ class EventCallback(TrainerCallback):
 
 
 class StopCallback(TrainerCallback):
-    """Checks the stop flag (set by SIGINT or Stop) after every step: save a checkpoint, then stop."""
+    """Checks the stop flag (set by SIGINT or Stop) after every step: save a checkpoint, then stop.
+
+    With several ranks the flag is all-reduced at each step boundary, so every rank stops at the same
+    step even when only some of them were signalled (DDP would otherwise wait forever for the others).
+    """
 
     def __init__(self, stop: threading.Event):
         self.stop = stop
         self.stopped_at: int | None = None
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.stop.is_set():
+        if agree(self.stop.is_set(), args.device):
             control.should_save = True
             control.should_training_stop = True
             self.stopped_at = state.global_step

@@ -24,26 +24,53 @@ class ListSink(Sink):
         self.events.append(event)
 
 
-class StreamSink(Sink):
-    """One JSON line per event, flushed at once so readers see progress live."""
-
-    def __init__(self, stream: IO[str]):
-        self.stream = stream
+class NullSink(Sink):
+    """Drops events: training ranks other than 0 train but do not report (rank 0 speaks for all)."""
 
     def emit(self, event: Event) -> None:
-        self.stream.write(event.to_json() + "\n")
-        self.stream.flush()
+        pass
+
+
+class StreamSink(Sink):
+    """One JSON line per event, flushed at once so readers see progress live.
+
+    A reader may leave (the UI quits and the pipe breaks): training must not depend on it, so the first
+    failed write closes this sink quietly and later events go only to the other sinks (``events.jsonl``).
+    """
+
+    def __init__(self, stream: IO[str], name: str = "stream"):
+        self.stream = stream
+        self.name = name
+        self.closed = False
+
+    def emit(self, event: Event) -> None:
+        if self.closed:
+            return
+        try:
+            self.stream.write(event.to_json() + "\n")
+            self.stream.flush()
+        except (BrokenPipeError, OSError, ValueError) as error:  # ValueError: the stream was closed
+            self.closed = True
+            log.warning("stopped writing events to %s (%s); training goes on", self.name,
+                        type(error).__name__)
+            try:
+                self.stream.close()  # drops what is buffered for the gone reader
+            except (OSError, ValueError):
+                pass
 
 
 class TeeSink(Sink):
-    """Sends each event to every sink, and a readable line to the text log."""
+    """Sends each event to every sink, and a readable line to the text log; one failing sink spares the rest."""
 
     def __init__(self, *sinks: Sink):
         self.sinks = sinks
 
     def emit(self, event: Event) -> None:
         for sink in self.sinks:
-            sink.emit(event)
+            try:
+                sink.emit(event)
+            except OSError as error:  # e.g. a full disk under events.jsonl: say so, keep training
+                log.warning("could not write an event to %s: %s", type(sink).__name__, error)
         if isinstance(event, Logged):
             log.log(logging.WARNING if event.level == "warning" else logging.INFO, event.message)
         elif not isinstance(event, StepLogged):

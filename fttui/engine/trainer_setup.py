@@ -31,8 +31,11 @@ def check_trackers(names: list[str]) -> None:
                           f"pip install {' '.join(missing)}, or remove it from training.report_to")
 
 
-def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bool):
+def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bool, world=None):
+    """``world`` (engine.distributed.World) adds the FSDP or DeepSpeed arguments when several ranks train."""
     from transformers import TrainingArguments
+
+    from fttui.engine.distributed import World, strategy_arguments
 
     t = config.training
     check_trackers(t.report_to)
@@ -71,6 +74,7 @@ def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bo
         dataloader_num_workers=0,
         remove_unused_columns=False,
         label_names=["labels"],
+        **strategy_arguments(config, world or World(), placement.device),
     )
 
 

@@ -1,11 +1,16 @@
 """The training child process: ``python -m fttui.engine.worker --config C [--run-dir D] [--mode M]``.
 
-Modes: ``train`` (default), ``resume`` (from the run's last checkpoint), ``dry-run`` (plan only) and
-``preview`` (the data as the model sees it).
+Modes: ``train`` (default), ``resume`` (from the run's last checkpoint), ``dry-run`` (plan only),
+``preview`` (the data as the model sees it), and two that read a finished run (the folder of ``--config``):
+``export`` (``--out``, ``--merge``, ``--dtype``; progress as ``log`` events, then ``exported``) and ``try``
+(loads the base and the fine-tuned model once, then answers each JSON line on stdin with a ``try`` event).
 
 Events go to stdout as JSON lines (and to ``D/events.jsonl``); everything else (library warnings,
 stray prints, tracebacks) goes to stderr, which the runner saves as the run's text log.
 SIGINT asks for a graceful stop at the next step boundary; a second SIGINT exits at once.
+
+Started by torchrun (``fttui --nproc N``), every rank runs this same entry; only global rank 0 emits
+events and writes the run folder, the other ranks train with a null sink and log to stderr.
 """
 from __future__ import annotations
 
@@ -44,22 +49,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fttui-worker")
     parser.add_argument("--config", required=True)
     parser.add_argument("--run-dir")
-    parser.add_argument("--mode", choices=("train", "resume", "dry-run", "preview"), default="train")
+    parser.add_argument("--mode", choices=("train", "resume", "dry-run", "preview", "export", "try"), default="train")
+    parser.add_argument("--out", help="export: the folder to write")
+    parser.add_argument("--merge", action="store_true", help="export: merge the adapter into the base model")
+    parser.add_argument("--dtype", default="float32", help="export: dtype of a merged or full model")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
     _install_stop_handler(stop)
     events_out = _events_stream()
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    who = f"rank {rank}/{world_size} " if world_size > 1 else ""
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format=f"%(asctime)s {who}%(levelname)s %(name)s: %(message)s")
 
-    from fttui.engine.sink import StreamSink, TeeSink
+    from fttui.engine.sink import NullSink, StreamSink, TeeSink
     from fttui.events import Failed
 
-    sinks = [StreamSink(events_out)]
     run_dir = Path(args.run_dir) if args.run_dir else None
-    if run_dir is not None:
-        sinks.append(StreamSink(open(run_dir / "events.jsonl", "a", encoding="utf-8")))
-    sink = TeeSink(*sinks)
+    if rank == 0:
+        sinks = [StreamSink(events_out, "stdout")]
+        if run_dir is not None:
+            sinks.append(StreamSink(open(run_dir / "events.jsonl", "a", encoding="utf-8"), "events.jsonl"))
+        sink = TeeSink(*sinks)
+    else:
+        sink = NullSink()
     try:
         from fttui.config import validate_config
         from fttui.config.presets import read_yaml
@@ -73,10 +87,13 @@ def main(argv: list[str] | None = None) -> int:
 
             sink.emit(preview(config))
             return int(ExitCode.OK)
+        if args.mode in ("export", "try"):
+            return _finished_run_mode(args, sink, stop)
         from fttui.engine.recipe import run
 
         outcome = run(config, run_dir, sink, stop, dry_run=args.mode == "dry-run", resume=args.mode == "resume")
-        return int(ExitCode.INTERRUPTED if outcome.status == "stopped" else ExitCode.OK)
+        # Rank 0 reports the stop; the other ranks stopped as agreed, which is a clean end for them.
+        return int(ExitCode.INTERRUPTED if outcome.status == "stopped" and rank == 0 else ExitCode.OK)
     except FttuiError as error:
         sink.emit(Failed(kind=type(error).__name__, message=error.message, hint=error.hint, exit_code=int(error.exit_code)))
         return int(error.exit_code)
@@ -87,6 +104,26 @@ def main(argv: list[str] | None = None) -> int:
             message, hint = "out of memory", "lower training.batch_size or max_length, enable gradient checkpointing, or use qlora"
         sink.emit(Failed(kind=type(error).__name__, message=message, hint=hint, exit_code=int(ExitCode.TRAINING)))
         return int(ExitCode.TRAINING)
+
+
+def _finished_run_mode(args, sink, stop: threading.Event) -> int:
+    """Export or try the run whose ``config.yaml`` was given; errors travel as Failed events like training's."""
+    from fttui.events import Exported, Logged
+
+    source = Path(args.config).parent
+    if args.mode == "try":
+        from fttui.engine.inference import serve
+
+        serve(source, sys.stdin, sink, stop)
+        return int(ExitCode.OK)
+    from fttui.engine.export import export_run
+
+    if not args.out:
+        raise FttuiError("export needs --out DIR")
+    result = export_run(source, Path(args.out), merge=args.merge, dtype=args.dtype,
+                        progress=lambda message: sink.emit(Logged(message)))
+    sink.emit(Exported(out=result["out"], kind=result["kind"], dtype=result["dtype"], notes=result["notes"]))
+    return int(ExitCode.OK)
 
 
 if __name__ == "__main__":

@@ -10,29 +10,44 @@ from fttui.config import dump_config, load_config
 from fttui.errors import ExitCode, FttuiError, render_error
 from fttui.events import Failed, Finished, Planned, Started
 from fttui.runner.console import ConsoleRenderer, JsonRenderer
+from fttui.runner.distributed import launch_from_args
 from fttui.runner.launch import resume_run, start_run, start_scratch
 from fttui.runner.run_dir import LOG_FILE
 from fttui.runner.supervisor import Supervisor
 
 
 def run_headless(args) -> int:
+    launch = launch_from_args(args)
     renderer = JsonRenderer() if args.json else ConsoleRenderer()
+    # Only machine 0 runs rank 0, which reports; another machine's ranks train silently until the end.
+    expect = Finished if launch.reports else None
+    if not launch.reports:
+        print(f"machine {launch.node_rank} of {launch.nnodes}: {launch.nproc} training processes; progress, "
+              f"checkpoints and the result are on machine 0", file=sys.stderr)
     if getattr(args, "resume", None):
         run_dir = Path(args.resume)
-        return _supervise(resume_run(run_dir, args.overrides), renderer, run_dir, keep_dir=True)
+        return _supervise(resume_run(run_dir, args.overrides, launch), renderer, run_dir, expect, keep_dir=True)
     config = load_config(args.preset, args.overrides)
     if args.dry_run:
+        if launch.distributed:
+            print(f"note: the dry run plans one process; with {launch.world_size} processes each step takes "
+                  f"{launch.world_size} x training.batch_size examples", file=sys.stderr)
         code = _supervise(start_scratch(config, "dry-run"), renderer, None, expect=Planned)
         if code == ExitCode.OK and not args.json:
             renderer.console.print("\nresolved config:\n" + dump_config(config), highlight=False, markup=False)
         return code
-    run_dir, supervisor = start_run(config, args.output_dir)
-    return _supervise(supervisor, renderer, run_dir)
+    explicit = args.output_dir or config.output.dir
+    user_folder = bool(explicit) and Path(explicit).expanduser().is_dir()  # an empty folder the user made
+    run_dir, supervisor = start_run(config, args.output_dir, launch)
+    return _supervise(supervisor, renderer, run_dir, expect, keep_empty_dir=user_folder)
 
 
-def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: type = Finished,
-               keep_dir: bool = False) -> int:
-    """Run the worker to the end; ``expect`` is the event that marks success (Finished, or Planned for a dry run)."""
+def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: type | None = Finished,
+               keep_dir: bool = False, keep_empty_dir: bool = False) -> int:
+    """Run the worker to the end; ``expect`` is the event that marks success (Finished, or Planned for a dry run).
+
+    ``expect=None`` (a machine without rank 0) counts a clean exit of the launcher as success.
+    """
     stops = []
 
     def on_sigint(signum, frame):
@@ -53,7 +68,7 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: t
             started = started or isinstance(event, Started)
             if isinstance(event, Failed):
                 failed = event
-            if isinstance(event, expect):
+            if expect is not None and isinstance(event, expect):
                 succeeded = event
             renderer.handle(event)
         code = supervisor.wait()
@@ -64,12 +79,14 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: t
         print(render_error(FttuiError(failed.message, failed.hint)), file=sys.stderr)
         if run_dir is not None and not keep_dir and not started and failed.exit_code in (ExitCode.USAGE, ExitCode.DATA):
             shutil.rmtree(run_dir, ignore_errors=True)  # bad input: leave nothing behind
+            if keep_empty_dir:
+                run_dir.mkdir(exist_ok=True)  # ...but a folder the user made stays, empty as it was
         elif run_dir is not None:
             print(f"log: {run_dir / LOG_FILE}", file=sys.stderr)
         return failed.exit_code
-    if stops or supervisor.killed:
-        return int(ExitCode.INTERRUPTED)
-    if succeeded is None or code != 0:
+    if stops or supervisor.killed or getattr(succeeded, "status", None) == "stopped":
+        return int(ExitCode.INTERRUPTED)  # also a stop asked elsewhere (another machine's ranks, a kill -INT)
+    if (expect is not None and succeeded is None) or code != 0:
         where = f"; see {run_dir / LOG_FILE}" if run_dir is not None else ""
         print(f"error: the training worker ended unexpectedly (exit code {code}){where}", file=sys.stderr)
         return int(ExitCode.TRAINING)

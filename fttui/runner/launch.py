@@ -6,21 +6,26 @@ from pathlib import Path
 
 from fttui.atomic import write_text
 from fttui.config import RunConfig, dump_config
+from fttui.runner.distributed import Launch, check_launch
 from fttui.runner.preflight import preflight
 from fttui.runner.run_dir import CONFIG_FILE, LOG_FILE, create_run_dir
 from fttui.runner.supervisor import Supervisor
 
 
-def start_run(config: RunConfig, output_dir: str | None = None) -> tuple[Path, Supervisor]:
-    """Check paths, create the run folder, start the worker; read events with ``supervisor.next_event()``."""
+def start_run(config: RunConfig, output_dir: str | None = None, launch: Launch | None = None) -> tuple[Path, Supervisor]:
+    """Check paths, create the run folder, start the worker; read events with ``supervisor.next_event()``.
+
+    ``launch`` with ``nproc``/``nnodes`` above 1 starts the ranks through torchrun (rank 0 reports).
+    """
     preflight(config)
+    check_launch(launch or Launch(), config)
     run_dir = create_run_dir(config, output_dir)
-    supervisor = Supervisor(run_dir / CONFIG_FILE, run_dir, log_path=run_dir / LOG_FILE)
+    supervisor = Supervisor(run_dir / CONFIG_FILE, run_dir, log_path=run_dir / LOG_FILE, launch=launch)
     supervisor.start()
     return run_dir, supervisor
 
 
-def resume_run(run_dir: Path, overrides: list[str] | None = None) -> Supervisor:
+def resume_run(run_dir: Path, overrides: list[str] | None = None, launch: Launch | None = None) -> Supervisor:
     """Continue a run in its own folder from its last checkpoint; overrides (e.g. more epochs) are saved first."""
     from fttui.config.presets import apply_overrides, read_yaml, validate_config
     from fttui.errors import ConfigError
@@ -32,9 +37,10 @@ def resume_run(run_dir: Path, overrides: list[str] | None = None) -> Supervisor:
     raw = apply_overrides(read_yaml(config_path), overrides or [], problems)
     config = validate_config(raw, str(config_path), problems)
     preflight(config)
+    check_launch(launch or Launch(), config)
     if overrides:
         write_text(config_path, dump_config(config))
-    supervisor = Supervisor(config_path, Path(run_dir), mode="resume", log_path=Path(run_dir) / LOG_FILE)
+    supervisor = Supervisor(config_path, Path(run_dir), mode="resume", log_path=Path(run_dir) / LOG_FILE, launch=launch)
     supervisor.start()
     return supervisor
 

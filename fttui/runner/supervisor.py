@@ -2,6 +2,8 @@
 
 The child runs in its own session so a terminal Ctrl-C reaches only this process, which forwards
 one SIGINT (graceful stop) and escalates to SIGKILL on a second request or after a timeout.
+With ``--nproc N`` the child is torchrun, which forwards the SIGINT to every rank; a kill reaches the
+ranks too (they run in sessions of their own, so the kill walks the process tree).
 """
 from __future__ import annotations
 
@@ -16,16 +18,26 @@ import time
 from pathlib import Path
 
 from fttui.events import Event, parse_event
+from fttui.runner.distributed import Launch, launcher_command, launcher_env
 
 STOP_TIMEOUT_S = 120.0
+WORKER = "fttui.engine.worker"
 
 
 class Supervisor:
+    STDIN = subprocess.DEVNULL  # a worker that takes requests (``try``) gets a pipe instead
+
     def __init__(self, config_path: Path, run_dir: Path | None, mode: str = "train", log_path: Path | None = None,
-                 scratch_dir: Path | None = None):
-        self.command = [sys.executable, "-m", "fttui.engine.worker", "--config", str(config_path), "--mode", mode]
+                 scratch_dir: Path | None = None, extra_args: list[str] | None = None, launch: Launch | None = None):
+        worker_args = ["--config", str(config_path), "--mode", mode]
         if run_dir is not None:
-            self.command += ["--run-dir", str(run_dir)]
+            worker_args += ["--run-dir", str(run_dir)]
+        worker_args += extra_args or []
+        self.launch = launch or Launch()
+        if self.launch.distributed:  # torchrun starts one worker per rank with the same arguments
+            self.command = launcher_command(self.launch, WORKER, worker_args)
+        else:
+            self.command = [sys.executable, "-m", WORKER, *worker_args]
         self.log_path = log_path
         self.scratch_dir = scratch_dir  # removed when the worker ends (dry runs and previews)
         self.events: queue.Queue[Event | None] = queue.Queue()
@@ -37,8 +49,10 @@ class Supervisor:
     def start(self) -> None:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+        if self.launch.distributed:
+            env.update(launcher_env(STOP_TIMEOUT_S))
         self.process = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+            self.command, stdout=subprocess.PIPE, stderr=log, stdin=self.STDIN,
             env=env, start_new_session=True, text=True, encoding="utf-8", bufsize=1,
         )
         if log is not subprocess.DEVNULL:
@@ -84,7 +98,23 @@ class Supervisor:
 
     def kill(self) -> None:
         self.killed = True
+        ranks = self._descendants()  # torchrun's ranks live in their own sessions: killpg misses them
         self._signal(signal.SIGKILL)
+        for process in ranks:
+            try:
+                process.kill()
+            except Exception:  # already gone
+                pass
+
+    def _descendants(self) -> list:
+        if not (self.launch.distributed and self.process):
+            return []
+        import psutil
+
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.Error:
+            return []
 
     def _signal(self, sig) -> None:
         if self.process and self.process.poll() is None:

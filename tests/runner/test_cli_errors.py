@@ -67,7 +67,7 @@ def test_unknown_key_in_the_preset_is_named_with_its_path(tmp_path, preset):
 
 def test_unknown_set_key_suggests_the_right_one(tmp_path, preset):
     result = run_cli(tmp_path, "--preset", preset.name, "--set", "training.bach_size=2")
-    assert_clean_failure(result, tmp_path, 2, "training.bach_size: unknown key", "did you mean 'batch_size'")
+    assert_clean_failure(result, tmp_path, 2, "training.bach_size: unknown key", "did you mean training.batch_size?")
 
 
 def test_wrong_type_in_set(tmp_path, preset):
@@ -117,6 +117,21 @@ def test_missing_label_column_lists_the_columns_found(tmp_path, preset):
     assert_clean_failure(result, tmp_path, 3, "train.jsonl", "columns found: review_body, stars")
     fresh = tmp_path / "fresh"  # an --output-dir created for this run is removed again
     assert not fresh.exists() or not any(fresh.iterdir()), list(fresh.iterdir())
+
+
+def test_an_empty_output_dir_the_user_made_is_kept_after_bad_data(tmp_path, preset):
+    (tmp_path / "train.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "mine").mkdir()
+    result = run_cli(tmp_path, "--preset", preset.name, "--output-dir", "mine")
+    assert_clean_failure(result, tmp_path, 3, "no rows")
+    assert (tmp_path / "mine").is_dir() and not any((tmp_path / "mine").iterdir())
+
+
+def test_a_misspelt_key_gets_a_suggestion(tmp_path, preset):
+    preset.write_text(preset.read_text() + "\ntraining2: {}\n", encoding="utf-8")
+    result = run_cli(tmp_path, "--preset", preset.name, "--set", "training.epoch=2")
+    assert_clean_failure(result, tmp_path, 2, "training.epoch: unknown key (did you mean training.epochs?)",
+                         "training2: unknown key (did you mean training?)")
 
 
 def test_empty_data_file(tmp_path, preset):
