@@ -75,7 +75,8 @@ def run(args) -> int:
             precision = "bf16" if report is None or all(g.bf16 for g in report.gpus) else "fp16"
     targets = tuple(t for t in (args.lora_targets or "").split(",") if t.strip()) or None
     settings = Settings(task=args.task, seq_len=seq_len, precision=precision, lora_r=args.lora_r,
-                        lora_targets=targets, optimizer=args.optimizer, device=budget.device)
+                        lora_targets=targets, optimizer=args.optimizer, device=budget.device,
+                        base_fp32=budget.device == "cpu")  # fttui trains on CPU with an fp32 base
     shape.resolve_targets(targets)  # a wrong target name is a usage error before any estimate
     measured = measured_cpu_seconds(args.runs_dir, args.model) if budget.device == "cpu" else {}
     result = rank(shape, budget, settings, batch_size=args.batch_size,
@@ -118,7 +119,8 @@ def _render(shape, settings, result) -> None:
                   f"{shape.num_layers} layers, hidden {shape.hidden_size}, vocab {shape.vocab_size:,}, "
                   f"context {shape.context_length or '?'}")
     console.print(f"plan: {resolve_task(shape, settings.task)}, {settings.seq_len} tokens, {settings.precision}, "
-                  f"LoRA r={settings.lora_r} on {','.join(shape.resolve_targets(settings.lora_targets))}; "
+                  f"LoRA r={settings.lora_r} on {','.join(shape.resolve_targets(settings.lora_targets))}"
+                  f"{'' if settings.lora_targets else ' (QLoRA: every linear layer)'}; "
                   f"budget {where} ({b.source})")
     table = Table(show_lines=False)
     for column in ("method", "fits", "GB", "batch", "trainable", "why"):

@@ -11,7 +11,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 BUILTIN_MODEL = "builtin"
 TASKS = ("auto", "seq-cls", "causal-lm")
-METHODS = ("full", "lora", "qlora", "prompt")
+METHODS = ("full", "lora", "dora", "qlora", "prompt", "prefix", "ptuning", "ia3", "bitfit", "freeze", "adapter")
+FULL_MODEL_METHODS = ("full", "bitfit", "freeze")  # they change base weights in place: the run saves model/
+PROMPT_METHODS = ("prompt", "prefix", "ptuning")  # learned virtual tokens: no checkpointing, nothing to merge
+LAYERWISE_METHODS = ("full", "freeze")  # the methods method.layer_lr_decay applies to
 DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -69,8 +72,10 @@ class DataSection(Section):
 
 
 class MethodSection(Section):
-    name: Literal["full", "lora", "qlora", "prompt"] = Field(
-        "lora", description="full, lora, qlora (4/8-bit base + LoRA) or prompt (prompt tuning)."
+    name: Literal["full", "lora", "dora", "qlora", "prompt", "prefix", "ptuning", "ia3", "bitfit", "freeze",
+                  "adapter"] = Field(
+        "lora", description="full, lora, dora, qlora (4/8-bit base + LoRA), prompt, prefix, ptuning, ia3, bitfit, "
+                            "freeze (top blocks only) or adapter (bottleneck adapters)."
     )
     lora_r: int = Field(8, gt=0, le=1024, description="LoRA rank: larger learns more, costs more memory.")
     lora_alpha: int = Field(16, gt=0, description="LoRA scaling numerator (scale = alpha / r).")
@@ -78,12 +83,39 @@ class MethodSection(Section):
     lora_targets: list[str] | None = Field(
         None, description="Module names LoRA wraps (e.g. [q_proj, v_proj]); default chosen per architecture."
     )
+    use_rslora: bool = Field(False, description="LoRA/DoRA/QLoRA: scale by alpha/sqrt(r) (rank-stabilized), steadier at high ranks.")
     quant_bits: Literal[4, 8] = Field(4, description="QLoRA: 4-bit NF4 (default) or 8-bit LLM.int8 base weights.")
     quant_type: Literal["nf4", "fp4"] = Field("nf4", description="QLoRA 4-bit data type.")
     double_quant: bool = Field(True, description="QLoRA 4-bit: quantize the quantization constants too.")
-    num_virtual_tokens: int = Field(20, gt=0, le=512, description="Prompt tuning: learned tokens prepended.")
+    num_virtual_tokens: int = Field(
+        20, gt=0, le=512, description="Prompt, prefix and P-tuning: learned virtual tokens (prefix: per layer's keys/values)."
+    )
     prompt_init_text: str | None = Field(
         None, description="Prompt tuning: initialise the virtual tokens from this text (default: random)."
+    )
+    prefix_projection: bool = Field(
+        False, description="Prefix tuning: produce the prefix through a 2-layer MLP (more parameters, often steadier)."
+    )
+    encoder_hidden_size: int | None = Field(
+        None, gt=0, description="P-tuning (and prefix with projection): hidden size of the prompt encoder MLP; default: the model's."
+    )
+    ia3_targets: list[str] | None = Field(
+        None, description="IA3: modules whose activations are rescaled (e.g. [k_proj, v_proj, down_proj]); default per architecture."
+    )
+    ia3_feedforward: list[str] | None = Field(
+        None, description="IA3: which ia3_targets are feed-forward layers (scaled on their input); default: each block's MLP output."
+    )
+    trainable_layers: int = Field(
+        2, gt=0, description="Freeze: how many top transformer blocks train (with the head and final norm); the rest stay frozen."
+    )
+    layer_lr_decay: float | None = Field(
+        None, gt=0, le=1, description="Full/freeze: each block below the top trains at lr x decay^depth, embeddings lowest (e.g. 0.9); default: one lr."
+    )
+    adapter_reduction: int = Field(
+        16, gt=0, le=1024, description="Bottleneck adapters: width = hidden size / this (16 on a 384-wide model: 24)."
+    )
+    adapter_placement: Literal["pfeiffer", "houlsby"] = Field(
+        "pfeiffer", description="Bottleneck adapters: pfeiffer (after each feed-forward output) or houlsby (after attention and feed-forward)."
     )
 
 
@@ -128,6 +160,14 @@ class TrainingSection(Section):
     report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = Field(
         default_factory=list, description="Also log to these trackers if installed (events.jsonl is always written)."
     )
+    distributed: Literal["auto", "ddp", "fsdp", "deepspeed"] = Field(
+        "auto", description="With --nproc N: ddp copies the model to every GPU (auto), fsdp shards it, deepspeed uses deepspeed_config."
+    )
+    fsdp_sharding: Literal["full_shard", "shard_grad_op"] = Field(
+        "full_shard", description="FSDP: full_shard frees gathered weights after forward (least memory); shard_grad_op keeps them (faster)."
+    )
+    fsdp_cpu_offload: bool = Field(False, description="FSDP: keep sharded weights and gradients in CPU RAM (fits bigger models, slower).")
+    deepspeed_config: str | None = Field(None, description="DeepSpeed: path of a ZeRO JSON config (needs pip install deepspeed).")
 
 
 class OutputSection(Section):
@@ -145,16 +185,57 @@ class RunConfig(Section):
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.method.name == "prompt" and self.training.gradient_checkpointing:
-            raise ValueError("method.name: prompt tuning does not support training.gradient_checkpointing")
+        _check_method(self)
         if self.training.early_stopping_patience and self.data.eval is None:
             raise ValueError("training.early_stopping_patience needs eval data: set data.eval to a file or a fraction")
+        _check_distributed(self)
         return self
 
 
-DEFAULT_LEARNING_RATES = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4, "prompt": 3e-2}
+def _check_method(config: RunConfig) -> None:
+    """Method settings that cannot work together, said before anything loads."""
+    method, training = config.method, config.training
+    if method.name in PROMPT_METHODS and training.gradient_checkpointing:
+        raise ValueError(f"method.name: {method.name} tuning does not support training.gradient_checkpointing")
+    if method.layer_lr_decay is not None and method.name not in LAYERWISE_METHODS:
+        raise ValueError(f"method.layer_lr_decay works with method.name full or freeze, not {method.name}: "
+                         "remove it, or switch the method")
+    if method.layer_lr_decay is not None and training.distributed in ("fsdp", "deepspeed"):
+        raise ValueError(f"method.layer_lr_decay cannot be combined with training.distributed={training.distributed}: "
+                         "use ddp, or one learning rate")
+
+
+def _check_distributed(config: RunConfig) -> None:
+    """Combinations of a sharding strategy and a method that cannot work, said before any process starts."""
+    t, method = config.training, config.method.name
+    if t.distributed == "deepspeed" and not t.deepspeed_config:
+        raise ValueError("training.distributed is deepspeed, but training.deepspeed_config is not set: "
+                         "give the path of a ZeRO JSON config")
+    if t.deepspeed_config and t.distributed != "deepspeed":
+        raise ValueError("training.deepspeed_config is set, but training.distributed is not deepspeed: "
+                         "set training.distributed=deepspeed, or remove deepspeed_config")
+    if t.distributed != "fsdp" and (t.fsdp_cpu_offload or t.fsdp_sharding != "full_shard"):
+        raise ValueError("training.fsdp_sharding/fsdp_cpu_offload apply only with training.distributed=fsdp")
+    if t.distributed in ("fsdp", "deepspeed") and method == "qlora":
+        raise ValueError(f"training.distributed={t.distributed} cannot shard QLoRA's 4/8-bit weights: "
+                         "use training.distributed=ddp (each GPU holds the small quantized model), "
+                         "or method.name=lora with fsdp")
+    if t.distributed in ("fsdp", "deepspeed") and method == "adapter":
+        raise ValueError(f"training.distributed={t.distributed}: bottleneck adapters are saved from whole weights, "
+                         "not shards; use training.distributed=ddp, or method.name=lora")
+    if t.distributed in ("fsdp", "deepspeed") and t.device == "cpu":
+        raise ValueError(f"training.distributed={t.distributed} needs GPUs (training.device is cpu): use ddp on CPU")
+
+
+DEFAULT_LEARNING_RATES = {"full": 2e-5, "lora": 2e-4, "dora": 2e-4, "qlora": 2e-4, "prompt": 3e-2, "prefix": 1e-2,
+                          "ptuning": 1e-2, "ia3": 3e-3, "bitfit": 1e-3, "freeze": 5e-5, "adapter": 1e-3}
 
 
 def effective_learning_rate(config: RunConfig) -> float:
     """The learning rate a run uses: the configured one, else the method's usual default."""
     return config.training.learning_rate or DEFAULT_LEARNING_RATES[config.method.name]
+
+
+def saved_folder(method: str) -> str:
+    """The folder a run writes its result to: ``model`` when base weights changed, else ``adapter``."""
+    return "model" if method in FULL_MODEL_METHODS else "adapter"

@@ -6,17 +6,24 @@ from pathlib import Path
 
 from fttui.atomic import replacing_dir, write_json, write_text
 from fttui.config import RunConfig, dump_config
+from fttui.config.schema import FULL_MODEL_METHODS, saved_folder
 
 
 def save_trained(model, tokenizer, run_dir: Path, method: str, labels: list[str] | None,
-                 state_dict: dict | None = None) -> Path:
-    """PEFT adapter (``adapter/``) or full model (``model/``), safetensors, with tokenizer; atomic.
+                 state_dict: dict | None = None, base_model: str = "", base_model_path: str = "") -> Path:
+    """PEFT or bottleneck adapter (``adapter/``) or full model (``model/``), safetensors, with tokenizer; atomic.
 
     ``state_dict`` is the full set of weights when they were sharded over several ranks (FSDP, DeepSpeed).
+    Bottleneck adapters record ``base_model`` (as the user named it) and its resolved path.
     """
-    target = run_dir / ("model" if method == "full" else "adapter")
+    target = run_dir / saved_folder(method)
     with replacing_dir(target) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True, **({"state_dict": state_dict} if state_dict else {}))
+        if method == "adapter":
+            from fttui.engine.bottleneck import save_adapters
+
+            save_adapters(model, tmp, base_model, base_model_path)
+        else:
+            model.save_pretrained(tmp, safe_serialization=True, **({"state_dict": state_dict} if state_dict else {}))
         tokenizer.save_pretrained(tmp)
         if labels is not None:
             (tmp / "labels.json").write_text(json.dumps(labels) + "\n", encoding="utf-8")
@@ -61,7 +68,11 @@ def write_model_card(run_dir: Path, config: RunConfig, summary: dict, output: Pa
     """A Hugging Face style README.md: what was trained, on what, how, and how well."""
     metrics = _metric_lines(summary)
     load_hint = ""
-    if output is not None and output.name == "adapter":
+    if output is not None and output.name == "adapter" and config.method.name == "adapter":
+        load_hint = ("\n## Use\n\nBottleneck adapters are fttui's own (see bottleneck_config.json):\n\n```python\n"
+                     "from fttui.engine.bottleneck import load_from_folder\n"
+                     f"model = load_from_folder(\"{output}\")\n```\n")
+    elif output is not None and output.name == "adapter":
         load_hint = (
             "\n## Use\n\n```python\nfrom peft import AutoPeftModelFor"
             + ("SequenceClassification" if summary.get("task") == "seq-cls" else "CausalLM")
@@ -69,7 +80,7 @@ def write_model_card(run_dir: Path, config: RunConfig, summary: dict, output: Pa
             + f".from_pretrained(\"{output}\")\n```\n"
         )
     card = f"""---
-library_name: {"peft" if config.method.name != "full" else "transformers"}
+library_name: {"transformers" if config.method.name in FULL_MODEL_METHODS + ("adapter",) else "peft"}
 base_model: {summary.get("base_model", config.model.name)}
 tags: [fttui, {config.method.name}, {summary.get("task", config.model.task)}]
 ---

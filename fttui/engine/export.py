@@ -14,6 +14,7 @@ import torch
 from fttui.atomic import replacing_dir
 from fttui.config import RunConfig
 from fttui.config.presets import read_yaml, validate_config
+from fttui.config.schema import FULL_MODEL_METHODS, PROMPT_METHODS, saved_folder
 from fttui.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -54,43 +55,59 @@ def load_base(config: RunConfig, task: str, labels: list[str] | None, dtype: tor
     return AutoModelForCausalLM.from_pretrained(source.path, dtype=dtype)
 
 
-def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32") -> dict:
-    """Write the export atomically to ``out``; returns what was written (for the CLI to print)."""
+def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32", progress=None) -> dict:
+    """Write the export atomically to ``out``; returns what was written (for the CLI to print).
+
+    ``progress(message)``, when given, hears each slow stage (front ends show it while they wait).
+    """
     from transformers import AutoTokenizer
+
+    say = progress or (lambda message: None)
 
     config = load_run_config(run_dir)
     method = config.method.name
-    trained = run_dir / ("model" if method == "full" else "adapter")
+    full_model = method in FULL_MODEL_METHODS  # full, bitfit, freeze: the run saved the whole model
+    trained = run_dir / saved_folder(method)
     if not trained.is_dir():
         raise ConfigError(f"{run_dir} has no {trained.name}/ yet", f"finish the run first: fttui --resume {run_dir}")
-    if merge and method == "prompt":
-        raise ConfigError("prompt tuning cannot be merged into the model's weights",
+    if merge and method in PROMPT_METHODS:
+        raise ConfigError(f"{method} tuning cannot be merged into the model's weights (its virtual tokens are inputs)",
                           "export without --merge; load it with peft's AutoPeftModel")
+    if merge and method == "adapter":
+        raise ConfigError("bottleneck adapters cannot be merged into the model's weights: each one adds a "
+                          "non-linear layer (down-projection, ReLU, up-projection) that no weight matrix can absorb",
+                          "export without --merge and load with fttui.engine.bottleneck.load_from_folder, "
+                          "or train with method.name=lora (mergeable)")
     _check_target(out)
     summary_path = run_dir / "summary.json"
     task = json.loads(summary_path.read_text()).get("task") if summary_path.is_file() else config.model.task
     labels = _labels(trained)
     notes = []
     with replacing_dir(out) as tmp:
-        if method == "full" or merge:
-            if method == "full":
+        if full_model or merge:
+            if full_model:
                 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
+                say(f"loading the fine-tuned model in {dtype}")
                 auto = AutoModelForSequenceClassification if task == "seq-cls" else AutoModelForCausalLM
                 model = auto.from_pretrained(trained, dtype=DTYPES[dtype])
             else:
-                from peft import PeftModel
+                from fttui.engine.methods import load_adapter
 
+                say(f"loading the base model in {dtype}")
                 base = load_base(config, task, labels, DTYPES[dtype])
-                model = PeftModel.from_pretrained(base, trained).merge_and_unload()
+                say("merging the adapter into the base weights")
+                model = load_adapter(base, trained).merge_and_unload()
                 if method == "qlora":
                     notes.append(f"merged into the base model loaded in {dtype}, not into its quantized weights")
+            say("saving the model as safetensors")
             model.save_pretrained(tmp, safe_serialization=True)
             AutoTokenizer.from_pretrained(trained).save_pretrained(tmp)
             if labels is not None:
                 (tmp / "labels.json").write_text(json.dumps(labels) + "\n")
-            kind = "merged model" if merge and method != "full" else "model"
+            kind = "merged model" if merge and not full_model else "model"
         else:
+            say("copying the adapter")
             for item in trained.iterdir():
                 (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
             kind = "adapter"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from fttui.config.schema import BUILTIN_MODEL, RunConfig
+from fttui.config.schema import BUILTIN_MODEL, FULL_MODEL_METHODS, RunConfig
 from fttui.errors import ConfigError
 
 HEAD_MODULES = ["classifier", "score", "pooler", "lm_head"]
@@ -119,7 +119,7 @@ def load_model(source: ModelSource, config: RunConfig, task: str, labels: list[s
 
     half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(placement.precision, torch.float32)
     # Frozen base weights can live in half precision on GPU; trained weights stay fp32 (mixed precision).
-    frozen_base = config.method.name in ("lora", "qlora", "prompt")
+    frozen_base = config.method.name not in FULL_MODEL_METHODS
     dtype = half if placement.device == "cuda" and frozen_base else torch.float32
     kwargs = dict(
         revision=config.model.revision,
@@ -128,7 +128,7 @@ def load_model(source: ModelSource, config: RunConfig, task: str, labels: list[s
         quantization_config=quantization_config(config, half),
     )
     if placement.device == "cuda" and config.method.name == "qlora":
-        kwargs["device_map"] = {"": 0}
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}  # this rank's GPU under torchrun
     if task == "seq-cls":
         kwargs.update(
             num_labels=len(labels),

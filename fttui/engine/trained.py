@@ -43,9 +43,9 @@ def load_tuned(run: TrainedRun, dtype: torch.dtype = torch.float32):
     if run.folder.name == "model":
         auto = AutoModelForSequenceClassification if run.task == "seq-cls" else AutoModelForCausalLM
         return auto.from_pretrained(run.folder, dtype=dtype)
-    from peft import PeftModel
+    from fttui.engine.methods import load_adapter
 
-    return PeftModel.from_pretrained(load_base_model(run, dtype), run.folder)
+    return load_adapter(load_base_model(run, dtype), run.folder)  # peft or bottleneck adapter
 
 
 def load_base_model(run: TrainedRun, dtype: torch.dtype = torch.float32):

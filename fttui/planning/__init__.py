@@ -110,5 +110,6 @@ def estimate_for_run(model_config: dict, method: str, *, batch_size: int, seq_le
                         gradient_checkpointing=gradient_checkpointing, lora_r=lora_r,
                         lora_targets=tuple(lora_targets) if lora_targets else None, lora_dropout=lora_dropout,
                         double_quant=double_quant, num_virtual_tokens=num_virtual_tokens, num_labels=num_labels,
-                        optimizer=optimizer, attention=attention, device=device, **overrides)
+                        optimizer=optimizer, attention=attention, device=device,
+                        **{"base_fp32": device == "cpu", **overrides})
     return estimate(shape, settings)

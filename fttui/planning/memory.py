@@ -33,8 +33,11 @@ from fttui.errors import ConfigError
 from fttui.planning.shape import Block, ModelShape
 
 GB = 2**30
-METHODS = ("full", "lora", "dora", "qlora-8bit", "qlora", "freeze", "ia3", "prefix", "prompt", "bitfit")
-PEFT_METHODS = {"lora", "dora", "qlora", "qlora-8bit", "ia3", "prefix", "prompt", "bitfit"}
+METHODS = ("full", "lora", "dora", "qlora-8bit", "qlora", "adapter", "freeze", "ia3", "prefix", "ptuning", "prompt",
+           "bitfit")
+PEFT_METHODS = {"lora", "dora", "qlora", "qlora-8bit", "adapter", "ia3", "prefix", "ptuning", "prompt", "bitfit"}
+VIRTUAL_TOKEN_METHODS = ("prompt", "ptuning")  # their virtual tokens lengthen every sequence
+PLACEMENTS = ("pfeiffer", "houlsby")
 OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw", "paged-adamw-8bit")
 PRECISIONS = ("fp32", "bf16", "fp16")
 ATTENTIONS = ("sdpa", "flash", "eager")
@@ -58,29 +61,43 @@ class Settings:
     attention: str = "sdpa"
     optimizer: str = "adamw"
     lora_r: int = 8
-    lora_targets: tuple[str, ...] | None = None
+    lora_targets: tuple[str, ...] | None = None  # None: the family's default; QLoRA: every linear layer
+
+    @property
+    def targets(self) -> tuple[str, ...] | None:
+        """LoRA targets as the engine resolves them: QLoRA wraps every linear layer unless told otherwise."""
+        return self.lora_targets or (("all-linear",) if self.method.startswith("qlora") else None)
     lora_dropout: float = 0.05
     adapter_half: bool = False  # adapters in half precision (the QLoRA repository) instead of fp32
     freeze_layers: int = 2  # freeze: how many top blocks train
     num_virtual_tokens: int = 20
+    prefix_projection: bool = False  # prefix: learn the prefix through an MLP
+    encoder_hidden_size: int | None = None  # ptuning / prefix projection MLP width (default: the model's)
+    adapter_reduction: int = 16  # bottleneck adapters: width = hidden / reduction
+    adapter_placement: str = "pfeiffer"  # pfeiffer: after the FFN; houlsby: after attention and FFN
     num_labels: int = 2
     double_quant: bool = True
     kbit_upcast: bool = True  # prepare_model_for_kbit_training: non-quantized weights to fp32
+    base_fp32: bool = False  # frozen base weights kept in fp32 (fttui's engine on CPU, where autocast casts per op)
     device: str = "cuda"
     cuda_context_gb: float | None = None  # measured context size, when known (default CUDA_CONTEXT_GB)
 
     def validate(self) -> Settings:
         checks = [("method", self.method, METHODS), ("optimizer", self.optimizer, OPTIMIZERS),
                   ("precision", self.precision, PRECISIONS), ("attention", self.attention, ATTENTIONS),
-                  ("task", self.task, TASKS), ("device", self.device, ("cuda", "cpu"))]
+                  ("task", self.task, TASKS), ("device", self.device, ("cuda", "cpu")),
+                  ("adapter placement", self.adapter_placement, PLACEMENTS)]
         for name, value, allowed in checks:
             if value not in allowed:
                 raise ConfigError(f"{name} {value!r} is not known", f"choose one of: {', '.join(allowed)}")
-        for name in ("batch_size", "seq_len", "lora_r", "freeze_layers", "num_virtual_tokens", "num_labels"):
+        for name in ("batch_size", "seq_len", "lora_r", "freeze_layers", "num_virtual_tokens", "num_labels",
+                     "adapter_reduction"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name.replace('_', ' ')} must be a positive whole number, got {value!r}",
                                   "e.g. --batch-size 8 --seq-len 512")
+        if self.encoder_hidden_size is not None and self.encoder_hidden_size <= 0:
+            raise ConfigError(f"encoder hidden size must be positive, got {self.encoder_hidden_size}", "e.g. 128")
         if self.target_len is not None and self.target_len <= 0:
             raise ConfigError(f"target length must be positive, got {self.target_len}", "e.g. 128")
         return self
@@ -122,7 +139,7 @@ def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
     head = _task_head(shape, task, s.num_labels)
     total = shape.total_params - shape.lm_head_params + head if task == "seq-cls" else shape.total_params
     new_head = head if task == "seq-cls" else 0  # a freshly initialised classifier always trains
-    trainable = _trainable(shape, s, new_head, notes)
+    trainable = _trainable(shape, s, task, new_head, notes)
     quantized = s.method.startswith("qlora")
 
     if s.method == "full":
@@ -135,7 +152,7 @@ def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
         param_bytes = 2 if s.pure_half and s.precision != "fp32" else 4
     elif s.method == "freeze":
         param_bytes = 2 if s.pure_half and s.precision != "fp32" else 4
-        weights = half * (total - trainable) + param_bytes * trainable
+        weights = (4 if s.base_fp32 else half) * (total - trainable) + param_bytes * trainable
     elif quantized:
         nf4 = 0.5 + 1 / 64 + 4 / (64 * 256) if s.double_quant else 0.5 + 4 / 64
         per_weight = 1.0 if s.method == "qlora-8bit" else nf4
@@ -146,7 +163,7 @@ def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
     else:  # PEFT on a half-precision base
         param_bytes = 2 if s.adapter_half and s.precision != "fp32" else 4
         base = total if s.method != "bitfit" else total - trainable
-        weights = half * base + param_bytes * trainable  # a new head is a trainable copy (modules_to_save)
+        weights = (4 if s.base_fp32 else half) * base + param_bytes * trainable  # a new head is a trainable copy (modules_to_save)
     gradients = param_bytes * trainable
     state_bytes = {"adamw": 2 * param_bytes, "adamw-8bit": 2, "paged-adamw": 8, "paged-adamw-8bit": 2}
     optimizer = trainable * state_bytes[s.optimizer]
@@ -179,7 +196,8 @@ def _task_head(shape: ModelShape, task: str, labels: int) -> int:
     return h * labels  # decoder "score" head replaces the LM head
 
 
-def _trainable(shape: ModelShape, s: Settings, new_head: int, notes: list[str]) -> int:
+def _trainable(shape: ModelShape, s: Settings, task: str, new_head: int, notes: list[str]) -> int:
+    """Parameters the method trains; ``new_head`` is the fresh classifier of seq-cls (0 for causal-lm)."""
     m = s.method
     if m == "full":
         return shape.total_params - shape.lm_head_params + new_head if new_head else shape.total_params
@@ -188,21 +206,53 @@ def _trainable(shape: ModelShape, s: Settings, new_head: int, notes: list[str]) 
         k = min(s.freeze_layers, top.count)
         if k < s.freeze_layers:
             notes.append(f"freeze: the model has only {top.count} layers in its last stack; all of them train")
-        return k * top.params + new_head
+        return freeze_params(shape, k, new_head if task == "seq-cls" else shape.lm_head_params)
     if m in ("lora", "dora", "qlora", "qlora-8bit"):
-        return shape.lora_params(s.lora_r, s.lora_targets, dora=m == "dora") + new_head
+        return shape.lora_params(s.lora_r, s.targets, dora=m == "dora") + new_head
     if m == "ia3":
         return shape.ia3_params() + new_head
-    stacks = 2 if shape.kind == "encoder-decoder" else 1
+    if m == "adapter":
+        return adapter_params(shape, s.adapter_reduction, s.adapter_placement) + new_head
     if m == "prompt":
+        stacks = 2 if shape.kind == "encoder-decoder" else 1
         return s.num_virtual_tokens * shape.hidden_size * stacks + new_head
+    if m == "ptuning":
+        return ptuning_params(shape, s.num_virtual_tokens, s.encoder_hidden_size) + new_head
     if m == "prefix":
-        kv = shape.blocks[0].kv_dim
-        return s.num_virtual_tokens * 2 * kv * shape.num_layers + new_head
+        return prefix_params(shape, s.num_virtual_tokens, s.prefix_projection, s.encoder_hidden_size) + new_head
     bias = shape.bias_params
     if bias == 0:
         notes.append(f"bitfit: {shape.family} models have no bias terms, so only a new head (if any) trains")
     return bias + new_head
+
+
+def freeze_params(shape: ModelShape, layers: int, head: int) -> int:
+    """The top ``layers`` blocks, everything outside the blocks but the embeddings (final norm, pooler), the head."""
+    return layers * shape.blocks[-1].params + shape.other_params + head
+
+
+def adapter_params(shape: ModelShape, reduction: int, placement: str) -> int:
+    """Bottleneck adapters: down (h x h/r + bias) and up (h/r x h + bias) after 1 or 2 sub-layers per block."""
+    h = shape.hidden_size
+    inner = max(1, h // reduction)
+    per_adapter = 2 * h * inner + inner + h
+    return per_adapter * shape.num_layers * (2 if placement == "houlsby" else 1)
+
+
+def ptuning_params(shape: ModelShape, tokens: int, encoder_hidden: int | None) -> int:
+    """P-tuning (peft's MLP prompt encoder): token embeddings, then h -> e -> e -> h with biases."""
+    h, e = shape.hidden_size, encoder_hidden or shape.hidden_size
+    stacks = 2 if shape.kind == "encoder-decoder" else 1
+    return tokens * stacks * h + (h * e + e) + (e * e + e) + (e * h + h)
+
+
+def prefix_params(shape: ModelShape, tokens: int, projection: bool, encoder_hidden: int | None) -> int:
+    """Prefix tuning: keys and values for every layer (kv width, as peft sizes it for grouped-query attention)."""
+    kv, layers = shape.blocks[0].kv_dim, shape.num_layers
+    if not projection:
+        return tokens * 2 * kv * layers
+    e = encoder_hidden or kv
+    return tokens * kv + (kv * e + e) + (e * layers * 2 * kv + layers * 2 * kv)
 
 
 # ------------------------------------------------------------------------------------------------- activations
@@ -224,10 +274,10 @@ def _activations(shape: ModelShape, s: Settings, task: str, notes: list[str]) ->
     r = 4 if s.precision == "fp32" or (s.method == "full" and not s.pure_half) else 2
     full_like = s.method in ("full", "freeze")
     lora = s.method in ("lora", "dora", "qlora", "qlora-8bit")
-    targets = frozenset(shape.resolve_targets(s.lora_targets)) if lora else frozenset()
+    targets = frozenset(shape.resolve_targets(s.targets)) if lora else frozenset()
     ctx = _Ctx(a, r, s, targets, full_like, full_like)
     b = s.batch_size
-    src = s.seq_len + (s.num_virtual_tokens if s.method == "prompt" else 0)
+    src = s.seq_len + (s.num_virtual_tokens if s.method in VIRTUAL_TOKEN_METHODS else 0)
     tgt = (s.target_len or s.seq_len) if shape.kind == "encoder-decoder" else src
     if shape.family == "t5" and s.attention != "eager":
         notes.append("T5 attention runs eager (position bias), so it keeps the s x s attention probabilities")
@@ -285,6 +335,9 @@ def _block_bytes(block: Block, ctx: _Ctx, seq: int, src: int) -> float:
                 per_seq += lora * src
             else:
                 per_token += lora
+        if s.method == "adapter" and m.group in ("attn_out", "mlp_mid") and (
+                m.group == "mlp_mid" or s.adapter_placement == "houlsby"):  # input, down output, up input
+            per_token += adapter * m.out_features + 2 * a * max(1, m.out_features // s.adapter_reduction)
         if s.method == "ia3" and m.ia3:
             per_token += a * (m.out_features if m.ia3 == "out" else m.in_features) * mult
     # attention: SDPA/flash keep q, k, v, output and a log-sum-exp; eager also keeps the probabilities

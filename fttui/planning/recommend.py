@@ -1,12 +1,15 @@
 """Rank the fine-tuning methods for one model on one machine: what fits, at which batch size, and why.
 
 Order by expected quality, best first (our judgement, from the literature):
-full > LoRA > DoRA > QLoRA 8-bit > QLoRA 4-bit > freeze (top layers) > IA3 > prefix > prompt > BitFit.
+full > LoRA > DoRA > QLoRA 8-bit > QLoRA 4-bit > bottleneck adapters > freeze (top layers) > IA3 > prefix >
+P-tuning > prompt > BitFit.
 LoRA on the attention and MLP layers approaches full fine-tuning; DoRA can edge it out at equal rank (Liu et
 al. 2024) but needs more memory and time for a small gain, so LoRA stays the default; QLoRA matches 16-bit
-LoRA on benchmarks (Dettmers et al. 2023) but quantization costs a little, 4-bit more than 8-bit; training only
-the top layers adapts less than LoRA on every layer; IA3, prefix and prompt tuning learn far fewer parameters
-and trail on generation tasks; BitFit trains only biases. Methods that fit with 10% headroom come first
+LoRA on benchmarks (Dettmers et al. 2023) but quantization costs a little, 4-bit more than 8-bit; bottleneck
+adapters come within a point of full fine-tuning on GLUE (Houlsby et al. 2019) but cannot be merged and slow
+inference; training only the top layers adapts less than LoRA on every layer; IA3, prefix, P-tuning and prompt
+tuning learn far fewer parameters and trail on generation tasks (P-tuning's prompt encoder steadies plain prompt
+tuning, Liu et al. 2021); BitFit trains only biases. Methods that fit with 10% headroom come first
 (with several GPUs, fitting through FSDP sharding counts), then tight fits, then the rest.
 
 CPU time per step is a rough estimate: FLOPs per token = 2 x matmul params forward (+ attention 4 x s x d per
@@ -24,8 +27,11 @@ from fttui.planning.memory import GB, METHODS, MemoryEstimate, Settings, estimat
 from fttui.planning.shape import ModelShape
 
 LABELS = {"full": "Full", "freeze": "Freeze", "dora": "DoRA", "lora": "LoRA", "qlora-8bit": "QLoRA 8-bit",
-          "qlora": "QLoRA", "ia3": "IA3", "prefix": "Prefix", "prompt": "Prompt", "bitfit": "BitFit"}
+          "qlora": "QLoRA", "adapter": "Adapter", "ia3": "IA3", "prefix": "Prefix", "ptuning": "P-tuning",
+          "prompt": "Prompt", "bitfit": "BitFit"}
+NO_CHECKPOINTING = ("prompt", "prefix", "ptuning")  # the engine does not combine them with checkpointing
 HEADROOM = 0.9  # leave 10% for fragmentation spikes and other processes
+UNSHARDABLE = ("qlora", "qlora-8bit", "adapter")  # the engine refuses FSDP/DeepSpeed for these (config schema)
 BATCHES_GPU = (64, 32, 16, 8, 4, 2, 1)
 BATCHES_CPU = (16, 8, 4, 2, 1)  # beyond 16 a CPU step takes minutes
 CPU_PRACTICAL_SECONDS = 60.0
@@ -144,6 +150,9 @@ def rank(shape: ModelShape, budget: Budget, base: Settings, *, batch_size: int |
     if budget.device == "cpu":
         notes.append("no NVIDIA GPU: planning for CPU training with available RAM as the budget; "
                      "CPU steps are slow and times are rough estimates")
+    elif budget.count > 1:
+        notes.append(f"{budget.count} GPUs: batch sizes are per GPU; train on all of them with "
+                     f"fttui --preset ... --nproc {budget.count} (DDP; FSDP where a method says so)")
     return Recommendation(recommended, plans, budget, notes)
 
 
@@ -151,10 +160,11 @@ def _plan(shape, budget, settings, batch_size, gc, cpu, measured) -> MethodPlan:
     limit = budget.memory_gb
     batches = (batch_size,) if batch_size else BATCHES_GPU if budget.device == "cuda" else BATCHES_CPU
     options = (gc,) if gc is not None else (False, True)
-    if settings.method == "prompt" and gc is None:
-        options = (False,)  # the engine does not combine prompt tuning with checkpointing
+    if settings.method in NO_CHECKPOINTING and gc is None:
+        options = (False,)
     best = None
-    for shard in (False, True) if budget.count > 1 else (False,):  # one GPU per replica first, FSDP if needed
+    shardable = budget.count > 1 and settings.method not in UNSHARDABLE
+    for shard in (False, True) if shardable else (False,):  # a replica per GPU (DDP) first, FSDP if needed
         for use_gc in options:
             for b in batches:
                 est = estimate(shape, replace(settings, batch_size=b, gradient_checkpointing=use_gc))
@@ -168,7 +178,7 @@ def _plan(shape, budget, settings, batch_size, gc, cpu, measured) -> MethodPlan:
     if best is None:  # nothing fits with headroom: report the smallest configuration
         b, use_gc = batches[-1], options[-1]
         est = estimate(shape, replace(settings, batch_size=b, gradient_checkpointing=use_gc))
-        per_device, strategy = _per_device(est, budget, shape, est.total_gb > limit)
+        per_device, strategy = _per_device(est, budget, shape, shardable and est.total_gb > limit)
         fits, headroom = per_device <= limit, False
     else:
         b, use_gc, est, per_device, strategy = best
@@ -183,23 +193,29 @@ def _plan(shape, budget, settings, batch_size, gc, cpu, measured) -> MethodPlan:
         plan.time_source = "measured" if measured else "estimate"
     elif budget.count > 1 and applicable:
         n = budget.count
+        batches_text = f"batch {b} per GPU, {n * b} per step"
         if strategy == "fsdp" and fits:
             plan.multi_gpu = (f"FSDP over {n} GPUs shards weights, gradients and optimizer states: "
-                              f"{per_device:.1f} GB each (one GPU would need {est.total_gb:.1f} GB)")
-            plan.notes.append("needs FSDP (e.g. accelerate launch with an FSDP config)")
+                              f"{per_device:.1f} GB each (one GPU would need {est.total_gb:.1f} GB); {batches_text}")
+            plan.notes.append(f"needs FSDP: fttui --preset ... --nproc {n} --set training.distributed=fsdp")
         elif fits:
-            ddp = est.total_gb + est.breakdown["gradients"]
-            plan.multi_gpu = f"DDP over {n} GPUs: {ddp:.1f} GB each (adds gradient buckets), {n}x the examples per step"
+            plan.multi_gpu = f"DDP over {n} GPUs: {per_device:.1f} GB each (a replica plus gradient buckets); {batches_text}"
+        elif not shardable:
+            plan.multi_gpu = (f"DDP needs {per_device:.1f} GB on each GPU (a whole replica), and fttui cannot "
+                              f"shard {LABELS[settings.method]} with FSDP")
         else:
             plan.multi_gpu = f"does not fit even with FSDP over {n} GPUs ({per_device:.1f} GB each)"
     return plan
 
 
 def _per_device(est: MemoryEstimate, budget: Budget, shape: ModelShape, shard: bool) -> tuple[float, str]:
-    """Memory per device: the whole estimate on one GPU, or with FSDP the states sharded over all GPUs."""
-    if budget.count <= 1 or not shard:
-        return est.total_gb, "single"
+    """Memory per GPU at the per-GPU batch: all of it on one GPU; DDP adds its gradient buckets (a second copy of
+    the trainable gradients, DDP's default without gradient_as_bucket_view); FSDP shards the states over N GPUs."""
     br = est.breakdown
+    if budget.count <= 1:
+        return est.total_gb, "single"
+    if not shard:
+        return est.total_gb + br["gradients"], "ddp"
     states = br["weights"] + br["gradients"] + br["optimizer"]
     gathered = 2 * max(b.params for b in shape.blocks) * 2 / GB  # two unsharded blocks in half precision
     return est.total_gb - states * (1 - 1 / budget.count) + gathered, "fsdp"
@@ -236,7 +252,8 @@ def measured_cpu_seconds(runs_dir, model: str) -> dict[str, float]:
     """Seconds per training example measured by earlier CPU runs of ``model``, newest run per method.
 
     Reads ``runs/*/summary.json`` written by the engine; a summary counts when it has ``model``, ``method``,
-    ``device`` ("cpu"), ``batch_size`` and ``seconds_per_step``. Anything else is ignored.
+    ``device`` ("cpu"), ``batch_size`` and ``seconds_per_step``, from one process (several CPU ranks share the
+    cores, so their step times say little about one). Anything else is ignored.
     """
     import json
     from pathlib import Path
@@ -245,7 +262,7 @@ def measured_cpu_seconds(runs_dir, model: str) -> dict[str, float]:
     for path in sorted(Path(runs_dir).glob("*/summary.json")) if Path(runs_dir).is_dir() else []:
         try:
             data = json.loads(path.read_text())
-            if data.get("model") != model or data.get("device") != "cpu":
+            if data.get("model") != model or data.get("device") != "cpu" or data.get("world_size", 1) != 1:
                 continue
             per_example = float(data["seconds_per_step"]) / int(data["batch_size"])
             method, mtime = str(data["method"]), path.stat().st_mtime

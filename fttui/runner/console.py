@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fttui.config.schema import saved_folder
 from fttui.events import CheckpointSaved, Evaluated, Event, Failed, Finished, Logged, Planned, Started, StepLogged
 
 
@@ -91,7 +92,7 @@ class ConsoleRenderer:
         for key in ("eval_accuracy", "eval_f1_macro", "eval_loss", "perplexity"):
             if s.get(key) is not None:
                 self.console.print(f"  {key}: {s[key]:.4f}")
-        kind = "model" if s.get("method") == "full" else "adapter"
+        kind = saved_folder(s.get("method") or "lora")
         self.console.print(f"  {kind}: {event.output_path}")
 
 

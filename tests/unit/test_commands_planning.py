@@ -8,6 +8,7 @@ import pytest
 
 import fttui.planning as planning
 from fttui.cli import main
+from fttui.planning.memory import METHODS
 
 LLAMA_8B = dict(model_type="llama", hidden_size=4096, intermediate_size=14336, num_attention_heads=32,
                 num_key_value_heads=8, num_hidden_layers=32, vocab_size=128256, max_position_embeddings=8192)
@@ -41,7 +42,7 @@ def test_recommend_json_shape_for_the_builtin_model(capsys, tmp_path):
     data = run_json(capsys, "recommend", "--json", "--seq-len", "128", "--runs-dir", str(tmp_path))
     assert data["model"]["total_params"] == 22_713_216
     assert data["recommended"] in {m["method"] for m in data["methods"]}
-    assert len(data["methods"]) == 10
+    assert len(data["methods"]) == len(METHODS)
     for method in data["methods"]:
         required = {"method", "estimated_gb", "fits", "reason", "breakdown", "trainable_params", "batch_size"}
         assert required <= set(method)

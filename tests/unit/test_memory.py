@@ -68,9 +68,48 @@ def test_trainable_params_per_method(llama):
     lora, dora = (estimate(llama, Settings(method=m)).trainable_params for m in ("lora", "dora"))
     assert dora == lora + 4 * (512 + 128)  # one magnitude per output feature of q_proj and v_proj
     assert estimate(llama, Settings(method="prompt", num_virtual_tokens=10)).trainable_params == 10 * 512
-    assert estimate(llama, Settings(method="freeze", freeze_layers=1)).trainable_params == llama.blocks[0].params
+    # freeze trains the top block, the final norm and the (untied) LM head, like the engine does
+    assert estimate(llama, Settings(method="freeze", freeze_layers=1)).trainable_params == (
+        llama.blocks[0].params + 512 + 32000 * 512)
     bitfit = estimate(llama, Settings(method="bitfit"))
     assert bitfit.trainable_params == 0 and "no bias" in bitfit.notes[0]
+
+
+@pytest.mark.parametrize("settings,expected", [
+    # prefix: keys and values per layer at the grouped-query kv width (4 layers x 2 x 128), as peft sizes it
+    (dict(method="prefix", num_virtual_tokens=10), 10 * 2 * 128 * 4),
+    # prefix with projection: 10 x 128 embedding, 128 -> 128 -> 4 x 2 x 128 MLP (with biases)
+    (dict(method="prefix", num_virtual_tokens=10, prefix_projection=True), 10 * 128 + 128 * 128 + 128 + 128 * 1024 + 1024),
+    # P-tuning: 10 x 512 embedding, then 512 -> 64 -> 64 -> 512 with biases
+    (dict(method="ptuning", num_virtual_tokens=10, encoder_hidden_size=64),
+     10 * 512 + 512 * 64 + 64 + 64 * 64 + 64 + 64 * 512 + 512),
+    # bottleneck adapters, width 512 / 16 = 32: down + up with biases after the FFN (pfeiffer) or both (houlsby)
+    (dict(method="adapter"), 4 * (2 * 512 * 32 + 32 + 512)),
+    (dict(method="adapter", adapter_placement="houlsby", adapter_reduction=64), 8 * (2 * 512 * 8 + 8 + 512)),
+    # IA3: k and v outputs (128 each) and down_proj's input (1376) per layer
+    (dict(method="ia3"), 4 * (128 + 128 + 1376)),
+])
+def test_trainable_params_of_the_newer_methods(llama, settings, expected):
+    assert estimate(llama, Settings(**settings)).trainable_params == expected
+
+
+def test_qlora_wraps_every_linear_layer_by_default(llama):
+    """As the engine does (the QLoRA paper's recipe); LoRA keeps the family's attention targets."""
+    assert estimate(llama, Settings(method="qlora")).trainable_params == llama.lora_params(8, ("all-linear",))
+    assert estimate(llama, Settings(method="lora")).trainable_params == llama.lora_params(8)
+
+
+def test_freeze_on_an_encoder_trains_top_blocks_pooler_and_head():
+    minilm = load_shape("builtin")  # 6 layers, hidden 384, pooler 384 x 384 + 384
+    est = estimate(minilm, Settings(method="freeze", freeze_layers=2, device="cpu", precision="fp32"))
+    assert est.trainable_params == 2 * minilm.blocks[0].params + 384 * 384 + 384 + 384 * 2 + 2
+
+
+def test_adapter_settings_are_validated(llama):
+    with pytest.raises(ConfigError, match="adapter placement"):
+        estimate(llama, Settings(method="adapter", adapter_placement="middle"))
+    with pytest.raises(ConfigError, match="adapter reduction"):
+        estimate(llama, Settings(method="adapter", adapter_reduction=0))
 
 
 def test_eager_attention_keeps_more_than_sdpa(llama):

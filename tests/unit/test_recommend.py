@@ -57,6 +57,17 @@ def test_order_fitting_first_then_quality(llama8b):
     assert result.methods[-1].method == "bitfit" and not result.methods[-1].applicable  # llama has no biases
 
 
+def test_every_method_is_ranked_in_the_documented_quality_order(llama8b):
+    """full, then LoRA, then QLoRA, then prompt tuning; the newer methods slot in between (recommend's docstring)."""
+    assert METHODS == ("full", "lora", "dora", "qlora-8bit", "qlora", "adapter", "freeze", "ia3", "prefix", "ptuning",
+                       "prompt", "bitfit")
+    result = rank(llama8b, Budget("cuda", 80.0, 1, "x"), Settings(seq_len=512))
+    by = plans(result)
+    assert set(by) == set(METHODS)
+    assert by["adapter"].reason.startswith("Adapter: ") and by["ptuning"].reason.startswith("P-tuning: ")
+    assert not by["ptuning"].gradient_checkpointing and not by["prefix"].gradient_checkpointing
+
+
 def test_batch_size_is_a_power_of_two_that_grows_with_memory(llama8b):
     small = plans(rank(llama8b, Budget("cuda", 24.0, 1, "x"), Settings(seq_len=512)))["qlora"]
     large = plans(rank(llama8b, Budget("cuda", 80.0, 1, "x"), Settings(seq_len=512)))["qlora"]

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Select, Static
 
-from fttui.config.schema import MethodSection, TrainingSection
+from fttui.config.schema import PROMPT_METHODS, MethodSection, TrainingSection
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.form import SchemaForm
 
@@ -14,10 +14,18 @@ TRAINING_FIELDS = ["learning_rate", "epochs", "max_steps", "batch_size", "gradie
                    "warmup_ratio", "scheduler", "weight_decay", "precision", "gradient_checkpointing", "seed",
                    "logging_steps", "eval_steps", "save_steps"]
 METHOD_FIELDS = {
-    "lora": ["lora_r", "lora_alpha", "lora_dropout", "lora_targets"],
-    "qlora": ["lora_r", "lora_alpha", "lora_dropout", "lora_targets", "quant_bits", "quant_type", "double_quant"],
+    "lora": ["lora_r", "lora_alpha", "lora_dropout", "lora_targets", "use_rslora"],
+    "dora": ["lora_r", "lora_alpha", "lora_dropout", "lora_targets", "use_rslora"],
+    "qlora": ["lora_r", "lora_alpha", "lora_dropout", "lora_targets", "use_rslora", "quant_bits", "quant_type",
+              "double_quant"],
     "prompt": ["num_virtual_tokens", "prompt_init_text"],
-    "full": [],
+    "prefix": ["num_virtual_tokens", "prefix_projection", "encoder_hidden_size"],
+    "ptuning": ["num_virtual_tokens", "encoder_hidden_size"],
+    "ia3": ["ia3_targets", "ia3_feedforward"],
+    "adapter": ["adapter_reduction", "adapter_placement"],
+    "freeze": ["trainable_layers", "layer_lr_decay"],
+    "full": ["layer_lr_decay"],
+    "bitfit": [],
 }
 
 
@@ -56,8 +64,9 @@ class HyperparamsScreen(WizardStep):
                     shape.resolve_targets(targets if isinstance(targets, list) else [str(targets)])
                 except Exception as error:
                     method_errors["lora_targets"] = f"{error}" + (f" ({error.hint})" if getattr(error, "hint", None) else "")
-        if self.draft.get("method", "name") == "prompt" and training_form.raw_values().get("gradient_checkpointing"):
-            training_errors["gradient_checkpointing"] = "prompt tuning does not support gradient checkpointing"
+        method_name = self.draft.get("method", "name")
+        if method_name in PROMPT_METHODS and training_form.raw_values().get("gradient_checkpointing"):
+            training_errors["gradient_checkpointing"] = f"{method_name} tuning does not support gradient checkpointing"
         training = training_form.validate(self.draft.sections["training"], training_errors)
         method = self.draft.sections["method"]
         method_section = (method_form.validate(method, method_errors) if method_form is not None

@@ -7,13 +7,13 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from fttui.config.schema import DEFAULT_LEARNING_RATES, MethodSection, TrainingSection
+from fttui.config.schema import DEFAULT_LEARNING_RATES, PROMPT_METHODS, MethodSection, TrainingSection
 from fttui.tui import backend
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.bars import bar_text
 from fttui.tui.widgets.modals import ConfirmModal
 
-OFFLINE_METHODS = ("lora", "qlora", "full", "prompt")
+OFFLINE_METHODS = ("lora", "qlora", "full", "dora", "adapter", "freeze", "ia3", "prefix", "ptuning", "prompt", "bitfit")
 
 
 def _count(n: int) -> str:
@@ -122,7 +122,7 @@ class MethodScreen(WizardStep):
         for note in plan.notes:
             text.append(f"\nnote: {note}", style="dim")
         if method not in backend.TRAINABLE:
-            text.append("\nfttui cannot train this method yet: choose LoRA, QLoRA, full or prompt tuning.", style="yellow")
+            text.append("\nfttui cannot train this method yet: choose another row.", style="yellow")
         detail.update(text)
 
     def chosen(self) -> str | None:
@@ -141,7 +141,7 @@ class MethodScreen(WizardStep):
             training.update(batch_size=plan.batch_size, gradient_checkpointing=plan.gradient_checkpointing)
         if previous != name or self.draft.plan is None and not training.get("learning_rate"):
             training["learning_rate"] = DEFAULT_LEARNING_RATES[name]
-        if name == "prompt":
+        if name in PROMPT_METHODS:
             training["gradient_checkpointing"] = False
         return StepResult("next", {"method": section, "training": TrainingSection.model_validate(training)},
                           extra=plan or method)
