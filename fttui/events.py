@@ -138,8 +138,38 @@ class Failed(Event):
     exit_code: int = 4
 
 
+@dataclass
+class Exported(Event):
+    """An export written (``fttui export`` in a worker, for front ends that show its progress)."""
+
+    name: ClassVar[str] = "exported"
+    out: str
+    kind: str  # "adapter" | "model" | "merged model"
+    dtype: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TryAnswered(Event):
+    """One "try it" answer: the base and the fine-tuned model on the same input, side by side.
+
+    Causal LM: ``base``/``tuned`` are greedy continuations. Classification: they are the predicted labels
+    and ``*_probability`` their softmax probabilities.
+    """
+
+    name: ClassVar[str] = "try"
+    prompt: str
+    base: str = ""
+    tuned: str = ""
+    task: str = "causal-lm"
+    base_probability: float | None = None
+    tuned_probability: float | None = None
+    error: str | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.name: cls for cls in (Planned, Previewed, Started, StepLogged, Evaluated, CheckpointSaved, Logged, Finished, Failed)
+    cls.name: cls for cls in (Planned, Previewed, Started, StepLogged, Evaluated, CheckpointSaved, Logged, Finished,
+                              Failed, Exported, TryAnswered)
 }
 
 

@@ -3,7 +3,8 @@
     python screenshots/make_screenshots.py [--size 120x40] [--out screenshots]
 
 It works in a temporary folder (a copy of the bundled data, a fresh runs/), walks the wizard by keyboard
-on the built-in model, trains for 60 steps, and saves each screen with ``app.save_screenshot``.
+on the built-in model, trains for 60 steps, asks the result to "try it", and saves each screen with
+``app.save_screenshot``.
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ async def type_into(pilot, selector: str, text: str) -> None:
 async def drive(out: Path, size: tuple[int, int]) -> None:
     from fttui.tui.app import FttuiApp
     from fttui.tui.draft import Draft
+    from fttui.tui.screens.runs import RunsScreen
 
     draft = Draft.quickstart("runs")
     draft.sections["data"].update(train="data/train.jsonl", eval="data/eval.jsonl")
@@ -86,6 +88,21 @@ async def drive(out: Path, size: tuple[int, int]) -> None:
         await pilot.press("e")
         await pilot.pause()
         await shoot(pilot, out, "9-export")
+        export = app.screen
+        export.query_one("#try-input").focus()
+        for sentence in ("a wonderful, moving film with a great cast", "dull, far too long and badly acted"):
+            count = len(export.answers)
+            await pilot.press(*sentence, "enter")
+            await wait_for(pilot, lambda count=count: len(export.answers) > count)
+        export.query_one("#try-answers").scroll_visible(animate=False)
+        await shoot(pilot, out, "10-try")
+        await pilot.press("escape")  # closing the screen ends the try worker
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
+        await pilot.press("c")
+        await pilot.pause()
+        app.screen.query_one("#epochs-input").value = "1"
+        await pilot.press("enter")  # too few: the dialog says why, under the field
+        await shoot(pilot, out, "8-runs-continue")
 
 
 def main() -> None:

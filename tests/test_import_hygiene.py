@@ -7,7 +7,7 @@ import sys
 
 HEAVY = ("torch", "transformers", "peft", "datasets", "textual")
 LIGHT_MODULES = ("fttui.config", "fttui.runner.headless", "fttui.runner.supervisor", "fttui.runner.console",
-                 "fttui.events", "fttui.cli", "fttui.errors", "fttui.atomic")
+                 "fttui.events", "fttui.cli", "fttui.errors", "fttui.atomic", "fttui.runner.jobs")
 
 
 def loaded_after(code: str) -> set[str]:

@@ -2,7 +2,8 @@
 
 Each step is a screen that returns its sections through ``dismiss``; this app merges them into the
 draft and shows the next (or previous) step. It owns the list of live runs, so quitting can ask whether
-to stop them or leave them running (the worker runs in its own session and survives the UI).
+to stop them or leave them running (the worker runs in its own session, and its events keep going to
+``events.jsonl`` when the UI that read its stdout is gone).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from textual.events import DescendantFocus
 from textual.widgets import Input
 
 from fttui.errors import FttuiError
-from fttui.tui.backend import Backend, detach, lower_priority
+from fttui.tui.backend import Backend, lower_priority
 from fttui.tui.draft import Draft
 from fttui.tui.screens.base import StepResult
 from fttui.tui.screens.dataset import DatasetScreen
@@ -29,6 +30,7 @@ from fttui.tui.screens.runs import RunsScreen
 from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.modals import ChoiceModal
 
+RUNS_SCREEN = "runs"
 STEPS = (HardwareScreen, ModelScreen, MethodScreen, DatasetScreen, HyperparamsScreen, ReviewScreen)
 
 
@@ -95,6 +97,29 @@ class FttuiApp(App):
         lower_priority(supervisor)
         return run_dir, supervisor
 
+    def resume(self, run_dir: Path, overrides: list[str] | None = None) -> bool:
+        """Resume a stopped run or continue a finished one, and follow it on the Train screen."""
+        if any(s.running for s in self.live):
+            self.notify("a run is still going: stop it before resuming another", severity="warning")
+            return False
+        from fttui.events import read_events
+        from fttui.runner.run_dir import EVENTS_FILE
+
+        events_path = Path(run_dir) / EVENTS_FILE
+        history = read_events(events_path) if events_path.is_file() else []
+        try:
+            supervisor = self.backend.resume_run(Path(run_dir), overrides)
+        except FttuiError as error:
+            self.notify(error.message + (f" ({error.hint})" if error.hint else ""), severity="error", timeout=10)
+            return False
+        except OSError as error:
+            self.notify(f"cannot start the worker: {error}", severity="error")
+            return False
+        self.live.append(supervisor)
+        lower_priority(supervisor)
+        self.push_screen(TrainScreen(Path(run_dir), supervisor, history=history))
+        return True
+
     def run_ended(self, supervisor) -> None:
         if supervisor in self.live:
             self.live.remove(supervisor)
@@ -110,8 +135,17 @@ class FttuiApp(App):
     # ------------------------------------------------------------------ runs and export
 
     def action_runs(self) -> None:
-        if not isinstance(self.screen, RunsScreen):
-            self.push_screen(RunsScreen(self.runs_dir))
+        """The Runs screen is built once and kept (installed): showing it again is one redraw, not a rebuild.
+
+        It reloads its list each time it comes back. Should the kept one be lower in the stack already (Runs,
+        then a resumed run's Train screen), a fresh one goes on top, so the live Train screen stays alive.
+        """
+        if isinstance(self.screen, RunsScreen):
+            return
+        if not self.is_screen_installed(RUNS_SCREEN):
+            self.install_screen(RunsScreen(self.runs_dir), RUNS_SCREEN)
+        kept = self.get_screen(RUNS_SCREEN)
+        self.push_screen(RunsScreen(self.runs_dir) if kept in self.screen_stack else kept)
 
     def open_run(self, run) -> None:
         """Show a run: the live screen if this UI started it, else follow its events.jsonl."""
@@ -143,10 +177,9 @@ class FttuiApp(App):
         def answered(choice: str | None) -> None:
             if choice not in ("stop", "leave"):
                 return
-            for supervisor in going:
-                if choice == "stop":
+            if choice == "stop":  # graceful: the worker saves a checkpoint after the UI is gone
+                for supervisor in going:
                     supervisor.request_stop()
-                detach(supervisor)  # keep reading its events so a graceful stop can finish
             self.exit()
 
         self.push_screen(ChoiceModal(question, [("leave", "Leave it running"), ("stop", "Stop it"),
@@ -156,13 +189,15 @@ class FttuiApp(App):
 def run_app(web: bool = False, runs_dir: str = "runs", host: str = "localhost", port: int = 8000) -> int:
     """Entry point for ``fttui`` (and ``fttui --web``, which serves the same app through textual-serve)."""
     if web:
+        import shlex
         import sys
 
         try:
             from textual_serve.server import Server
         except ImportError:
             raise FttuiError("fttui --web needs textual-serve", "pip install textual-serve") from None
-        Server(f"{sys.executable} -m fttui", host=host, port=port, title="fttui").serve()
+        # Each browser tab gets its own `fttui` process (in this folder, so runs/ is the same one).
+        Server(f"{shlex.quote(sys.executable)} -m fttui", host=host, port=port, title="fttui").serve()
         return 0
     FttuiApp(runs_dir=runs_dir).run()
     return 0

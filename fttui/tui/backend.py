@@ -5,9 +5,6 @@ Everything here is torch-free; training, previews and dry runs start child proce
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +17,13 @@ TRAINABLE = {
     "qlora": ("qlora", {"quant_bits": 4}),
     "qlora-8bit": ("qlora", {"quant_bits": 8}),
     "prompt": ("prompt", {}),
+    "dora": ("dora", {}),
+    "adapter": ("adapter", {}),
+    "freeze": ("freeze", {}),
+    "ia3": ("ia3", {}),
+    "prefix": ("prefix", {}),
+    "ptuning": ("ptuning", {}),
+    "bitfit": ("bitfit", {}),
 }
 
 
@@ -129,13 +133,6 @@ def estimate_config(config: RunConfig, shape, report) -> tuple[float, float, str
     return result.total_gb, budget.memory_gb, "RAM" if budget.device == "cpu" else "per GPU"
 
 
-def engine_has(module: str) -> bool:
-    """Whether the engine ships ``fttui/engine/<module>.py``, checked on disk so the engine is never imported."""
-    import fttui
-
-    return (Path(fttui.__file__).parent / "engine" / f"{module}.py").is_file()
-
-
 @dataclass
 class Backend:
     """Starts child processes; the app holds one, tests give it a fake."""
@@ -156,27 +153,27 @@ class Backend:
         self.started.append(supervisor)
         return supervisor
 
-    def merge(self, run_dir: Path, out: Path, dtype: str) -> subprocess.CompletedProcess:
-        """Merge through ``fttui export --merge`` in a child process (it loads torch)."""
-        command = [sys.executable, "-m", "fttui", "export", str(run_dir), "--out", str(out), "--merge",
-                   "--dtype", dtype, "--json"]
-        return subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    def resume_run(self, run_dir: Path, overrides: list[str] | None = None):
+        """Resume a stopped run, or continue a finished one (overrides such as ``training.epochs=N``)."""
+        from fttui.runner.launch import resume_run
 
+        supervisor = resume_run(Path(run_dir), overrides)
+        self.started.append(supervisor)
+        return supervisor
 
-def detach(supervisor) -> None:
-    """Keep a run alive after the UI exits: hand its event pipe to a tiny drain process.
+    def start_export(self, run_dir: Path, out: Path, merge: bool, dtype: str):
+        """``fttui export`` in a worker that reports its stages; ends with an Exported or Failed event."""
+        from fttui.runner.jobs import start_export
 
-    The worker writes events to stdout; if nobody reads the pipe after the UI quits, its next write fails
-    (EPIPE) and training stops. The drain inherits the read end and discards; events.jsonl has them all.
-    """
-    process = getattr(supervisor, "process", None)
-    stdout = getattr(process, "stdout", None)
-    if process is None or stdout is None or process.poll() is not None:
-        return
-    code = "import sys\nwhile sys.stdin.buffer.read(65536): pass\n"
-    subprocess.Popen([sys.executable, "-c", code], stdin=stdout.fileno(), stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
-                     env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+        supervisor = start_export(Path(run_dir), Path(out), merge, dtype)
+        lower_priority(supervisor)
+        return supervisor
+
+    def start_try(self, run_dir: Path):
+        """The resident "try it" worker of a finished run (answers arrive as TryAnswered events)."""
+        from fttui.runner.jobs import start_try
+
+        return start_try(Path(run_dir))
 
 
 WORKER_NICENESS = 10

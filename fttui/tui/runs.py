@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fttui.events import Event, Failed, Finished, StepLogged, parse_event, read_events
+from fttui.events import Event, Failed, Finished, Planned, Started, StepLogged, parse_event
 from fttui.runner.run_dir import CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE
 
 
@@ -63,8 +63,31 @@ def worker_pid(run_dir: Path) -> int | None:
     return None
 
 
+TAIL_BYTES = 64 * 1024
+
+
+def head_and_tail(path: Path) -> tuple[Event | None, list[Event]]:
+    """The first event and those in the last TAIL_BYTES: all a run's status needs, however long the run.
+
+    The Runs screen lists every run on each visit; parsing whole event files there would grow with every
+    logged step (and hold the GIL the UI needs).
+    """
+    with open(path, "rb") as handle:
+        first = parse_event(handle.readline().decode("utf-8", "replace"))
+        size = handle.seek(0, os.SEEK_END)
+        start = max(size - TAIL_BYTES, 0)
+        handle.seek(start)
+        lines = handle.read().decode("utf-8", "replace").split("\n")
+    if start > 0:
+        lines = lines[1:]  # cut in the middle
+    return first, [event for event in map(parse_event, lines) if event is not None]
+
+
 def read_run(path: Path, find_pid: bool = True) -> RunInfo:
-    """What a run folder says about itself: summary.json when it ended, else its events and its process."""
+    """What a run folder says about itself: how its last worker ended, else whether a worker still runs.
+
+    A resumed run holds several workers' events one after the other; only the last one's say counts.
+    """
     info = RunInfo(path=path, status="new", started=path.stat().st_mtime)
     try:
         import yaml
@@ -74,24 +97,30 @@ def read_run(path: Path, find_pid: bool = True) -> RunInfo:
         info.model = str(config.get("model", {}).get("name", "?"))
     except (OSError, ValueError, AttributeError):
         pass
-    events = read_events(path / EVENTS_FILE) if (path / EVENTS_FILE).is_file() else []
+    first, events = head_and_tail(path / EVENTS_FILE) if (path / EVENTS_FILE).is_file() else (None, [])
+    ended = None
     for event in events:
-        if isinstance(event, StepLogged):
+        if isinstance(event, (Planned, Started)):
+            ended = None  # a worker (a new one, when resumed) began
+        elif isinstance(event, StepLogged):
             info.step, info.max_steps = event.step, event.max_steps
         elif isinstance(event, Finished):
-            info.status, info.metrics = event.status, dict(event.summary)
+            ended, info.metrics = event.status, dict(event.summary)
             info.adapter = Path(event.output_path) if event.output_path else None
         elif isinstance(event, Failed):
-            info.status, info.metrics = "failed", {"error": event.message}
-    if events:
-        info.started = events[0].time
+            ended, info.metrics = "failed", {"error": event.message}
+    if first is not None:
+        info.started = first.time
     try:
         summary = json.loads((path / SUMMARY_FILE).read_text(encoding="utf-8"))
         info.metrics = {**summary, **info.metrics}
-        info.status = str(summary.get("status", info.status))
+        if first is None:
+            ended = str(summary.get("status", "completed"))
     except (OSError, ValueError):
         pass
-    if info.status in ("new",) and events:
+    if ended is not None:
+        info.status = ended
+    elif first is not None:
         info.pid = worker_pid(path) if find_pid else None
         info.status = "running" if info.pid else "interrupted"
     if info.adapter is None and (path / "adapter").is_dir():

@@ -52,6 +52,7 @@ class FakeBackend(Backend):
         self.hold = hold
         self.configs: list = []
         self.merges: list = []
+        self.resumes: list = []
 
     def start_run(self, config):
         self.configs.append(config)
@@ -65,11 +66,45 @@ class FakeBackend(Backend):
         preview.max_length = config.training.max_length
         return ReplaySupervisor([preview])
 
-    def merge(self, run_dir, out, dtype):
-        self.merges.append((run_dir, out, dtype))
-        import subprocess
+    def resume_run(self, run_dir, overrides=None):
+        self.resumes.append((run_dir, overrides))
+        supervisor = ReplaySupervisor(self.events, hold=self.hold)
+        self.started.append(supervisor)
+        return supervisor
 
-        return subprocess.CompletedProcess([], 0, stdout='{"out": "%s", "kind": "merged model"}\n' % out, stderr="")
+    def start_export(self, run_dir, out, merge, dtype):
+        from fttui.events import Exported, Logged
+
+        self.merges.append((run_dir, out, dtype))
+        kind = "merged model" if merge else "adapter"
+        return ReplaySupervisor([Logged("merging the adapter into the base weights"),
+                                 Exported(out=str(out), kind=kind, dtype=dtype if merge else None)])
+
+    def start_try(self, run_dir):
+        return FakeTrySession()
+
+
+class FakeTrySession(ReplaySupervisor):
+    """Answers each prompt with canned outputs, after a "ready" note, like the real try worker."""
+
+    def __init__(self):
+        from fttui.events import Logged
+
+        super().__init__([Logged("ready: the base and the fine-tuned model are loaded", topic="ready")], hold=True)
+        self.asked: list[str] = []
+        self.closed = False
+
+    def ask(self, text: str) -> bool:
+        from fttui.events import TryAnswered
+
+        self.asked.append(text)
+        self.events.append(TryAnswered(prompt=text, base="negative", tuned="positive", task="seq-cls",
+                                       base_probability=0.52, tuned_probability=0.97))
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        self.request_stop()
 
 
 @pytest.fixture

@@ -142,6 +142,40 @@ def test_prompt_tuning_refuses_gradient_checkpointing(make_app):
     drive(app, body)
 
 
+@pytest.mark.parametrize("method", ["dora", "prefix", "ptuning", "ia3", "adapter", "freeze", "full"])
+def test_each_method_shows_its_settings_with_help(make_app, method):
+    from fttui.config.schema import MethodSection
+    from fttui.tui.screens.hyperparams import METHOD_FIELDS
+
+    app = make_app(None)
+    app.draft.sections["method"]["name"] = method
+
+    async def body(pilot):
+        app.show_step(4)
+        await pilot.pause()
+        form = app.screen.query_one("#method-form")
+        help_lines = [str(widget.render()) for widget in form.query(".field-help")]
+        assert help_lines == [MethodSection.model_fields[name].description for name in METHOD_FIELDS[method]]
+        assert help_lines and all(help_lines)
+
+    drive(app, body)
+
+
+def test_adapter_settings_are_validated_inline(make_app):
+    app = make_app(None)
+    app.draft.sections["method"]["name"] = "adapter"
+
+    async def body(pilot):
+        app.show_step(4)
+        await pilot.pause()
+        await set_field(pilot, "method-adapter_reduction", "0")
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, HyperparamsScreen)
+        assert "greater than 0" in error_of(app, "method-adapter_reduction")
+
+    drive(app, body)
+
+
 def test_review_start_failure_is_shown_not_raised(make_app):
     app = make_app(5)
     app.draft.sections["data"]["train"] = "gone.jsonl"  # vanished since the Dataset step
@@ -275,8 +309,6 @@ def test_back_keeps_valid_edits_and_next_returns_to_them(make_app):
 
 
 def test_export_merge_and_save_preset(make_app, workdir):
-    from fttui.tui import backend
-
     events = recorded_events()
     run = write_run(workdir / "runs", RUN_NAME, events)
     app = make_app(None)
@@ -284,14 +316,10 @@ def test_export_merge_and_save_preset(make_app, workdir):
     async def body(pilot):
         app.push_screen(ExportScreen(run))
         await pilot.pause()
-        if backend.engine_has("export"):
-            app.screen.query_one("#merge-dtype").value = "bfloat16"
-            await pilot.click("#merge")
-            await wait_for(pilot, lambda: "merged model saved" in str(app.screen.query_one("#merge-result").render()))
-            assert app.backend.merges[-1][2] == "bfloat16"
-        else:
-            assert app.screen.query_one("#merge").disabled
-            assert "Coming next" in str(app.screen.query_one("#merge-result").render())
+        app.screen.query_one("#merge-dtype").value = "bfloat16"
+        await pilot.click("#merge")
+        await wait_for(pilot, lambda: "merged model saved" in str(app.screen.query_one("#merge-result").render()))
+        assert app.backend.merges[-1][2] == "bfloat16"
         await set_field(pilot, "preset-dest", "")
         await pilot.click("#save-preset")
         assert "saved" in str(app.screen.query_one("#save-preset-result").render())

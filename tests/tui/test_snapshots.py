@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import DataTable
 
 from fttui.events import Finished, StepLogged
 from fttui.tui.runs import ReplaySupervisor
@@ -99,6 +100,7 @@ def test_runs(snap_compare, make_app, workdir, size):
         app.push_screen(screen)
         await wait_for(pilot, lambda: len(screen.runs) == 3, what="the run list")
         await wait_for(pilot, lambda: screen.query_one(LossPlot).points > 0, what="the run's curve")
+        screen.query_one(DataTable).refresh()  # column widths grew with the rows: redraw the header with them
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=ready)

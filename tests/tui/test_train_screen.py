@@ -91,30 +91,22 @@ def test_failure_is_shown_with_its_hint(make_app):
 
 def test_quit_while_running_asks_and_can_leave_it_running(make_app):
     app = make_app(5)
-    detached = []
+    seen = {}
 
     async def body(pilot):
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen))
-        supervisor = app.screen.supervisor
+        supervisor = seen["supervisor"] = app.screen.supervisor
         await pilot.press("ctrl+q")
         assert isinstance(app.screen, ChoiceModal)
         await pilot.press("escape")  # cancel: still here, still running
         assert isinstance(app.screen, TrainScreen) and supervisor.running
         await pilot.press("ctrl+q")
         await pilot.click("#choice-leave")
-        assert supervisor.stop_calls == 0
-        assert detached == [supervisor]
 
-    import fttui.tui.app as app_module
-
-    original = app_module.detach
-    app_module.detach = detached.append
-    try:
-        drive(app, body)
-    finally:
-        app_module.detach = original
-    assert app.return_code in (0, None)
+    drive(app, body)
+    assert app.return_code in (0, None)  # the app has exited...
+    assert seen["supervisor"].stop_calls == 0 and seen["supervisor"].running  # ...and the run was not stopped
 
 
 def test_quit_can_stop_the_run(make_app):
@@ -163,3 +155,33 @@ def test_tui_never_loads_torch_or_the_engine():
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_overfitting_warning_stands_out_and_the_summary_reads_before_after(make_app):
+    from textual.widgets import RichLog
+
+    from fttui.events import Logged
+
+    events = recorded_events()
+    last_eval = max(i for i, e in enumerate(events) if isinstance(e, Evaluated) and not e.baseline)
+    message = ("overfitting: eval loss rose 3 evaluations in a row (0.6500 -> 0.6700) while train loss fell "
+               "(0.6900 -> 0.6400); consider fewer epochs, more data, or training.early_stopping_patience")
+    events.insert(last_eval + 1, Logged(message, "warning", topic="overfitting"))
+    app = make_app(None)
+    notes = []
+    app.notify = lambda text, **kwargs: notes.append((text, kwargs.get("severity")))
+    screen = TrainScreen(Path("runs") / RUN_NAME, ReplaySupervisor(events))
+
+    async def body(pilot):
+        app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.result is not None, what="the end of the run")
+        line = screen.query_one("#warning")
+        assert line.has_class("visible") and "eval loss rose 3 evaluations" in str(line.render())
+        assert notes == [(message, "warning")]
+        summary = str(screen.query_one("#summary").render())
+        assert "base → fine-tuned" in summary
+        assert "accuracy 0.4167 → 0.7917" in summary and "loss 0.6961 → 0.6586" in summary
+        log = "\n".join(strip.text for strip in screen.query_one(RichLog).lines)
+        assert "base model, before training: accuracy 0.4167" in log
+
+    drive(app, body)

@@ -9,6 +9,7 @@ from fttui.events import (
     EVENT_TYPES,
     CheckpointSaved,
     Evaluated,
+    Exported,
     Failed,
     Finished,
     Logged,
@@ -16,6 +17,7 @@ from fttui.events import (
     Previewed,
     Started,
     StepLogged,
+    TryAnswered,
     parse_event,
     read_events,
 )
@@ -41,6 +43,9 @@ SAMPLES = [
     Finished(status="completed", summary={"global_step": 10, "eval_accuracy": 0.9, "labels": ["a", "b"]},
              output_path="/tmp/runs/x/adapter", time=8.0),
     Failed(kind="DataError", message="t.jsonl line 3: not valid JSON", hint="fix it", exit_code=3, time=9.0),
+    Exported(out="/tmp/out", kind="merged model", dtype="bfloat16", notes=["merged unquantized"], time=10.0),
+    TryAnswered(prompt="great film", base="negative", tuned="positive", task="seq-cls", base_probability=0.51,
+                tuned_probability=0.97, time=11.0),
 ]
 
 

@@ -1,7 +1,8 @@
-"""Export and try: copy the adapter, merge it into the base model, save the preset; Try it comes next.
+"""Export and try: copy the adapter, merge it into the base model, save the preset, and try the model.
 
-Copying is plain file work done here; merging needs torch, so it runs ``fttui export --merge`` in a child
-process, and only when the engine ships it (checked on disk, never by importing the engine).
+Copying is plain file work done here; merging and trying need torch, so they run in worker processes:
+an export worker that reports its stages, and a resident "try it" worker (started on the first question,
+ended when this screen closes) that answers with the base and the fine-tuned model side by side.
 """
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import json
 import shutil
 from pathlib import Path
 
+from rich import box
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,10 +21,46 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from fttui.runner.run_dir import CONFIG_FILE
-from fttui.tui import backend
+from fttui.errors import FttuiError
+from fttui.events import Event, Exported, Failed, Logged, TryAnswered
+from fttui.runner.run_dir import CONFIG_FILE, SUMMARY_FILE
+from fttui.tui.runs import shown_path
+from fttui.tui.widgets.job import JobStatus
 
 DTYPES = ("float32", "bfloat16", "float16")
+ANSWERS_SHOWN = 6
+
+
+def run_task(run_dir: Path) -> str:
+    """seq-cls or causal-lm, from the run's summary (or its config while it has none)."""
+    try:
+        return str(json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))["task"])
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        import yaml
+
+        return str(yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))["model"]["task"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "auto"
+
+
+def answers_table(answers: list[TryAnswered]) -> Table:
+    """The latest answers, newest first: what was typed, the base model's answer, the fine-tuned one's."""
+    table = Table(expand=True, show_edge=False, box=box.SIMPLE_HEAD, padding=(0, 1))
+    table.add_column("you typed", ratio=2, style="bold")
+    table.add_column("base model", ratio=3)
+    table.add_column("fine-tuned", ratio=3, style="green")
+    for answer in answers[:ANSWERS_SHOWN]:
+        if answer.error:
+            table.add_row(answer.prompt, Text(answer.error, style="red"), "")
+        elif answer.task == "seq-cls":
+            table.add_row(answer.prompt, f"{answer.base} ({answer.base_probability or 0:.0%})",
+                          f"{answer.tuned} ({answer.tuned_probability or 0:.0%})")
+        else:
+            table.add_row(answer.prompt, answer.base or Text("(nothing)", style="dim"),
+                          answer.tuned or Text("(nothing)", style="dim"))
+    return table
 
 
 def copy_adapter(run_dir: Path, destination: Path) -> Path:
@@ -44,13 +83,22 @@ class ExportScreen(Screen):
             super().__init__()
             self.target, self.ok, self.text = target, ok, text
 
+    class TryEvent(Message):
+        def __init__(self, event: Event | None):
+            super().__init__()
+            self.event = event  # None: the try worker ended
+
     def __init__(self, run_dir: Path):
         super().__init__()
         self.run_dir = Path(run_dir)
+        self.model_task = run_task(self.run_dir)
+        self.session = None  # the try worker, started on the first question
+        self.answers: list[TryAnswered] = []
+        self.waiting = 0
+        self.try_failed = False
 
     def compose(self) -> ComposeResult:
         name = self.run_dir.name
-        can_merge = backend.engine_has("export")
         yield Static(Text.assemble((" fttui ", "bold reverse"), "  Export & try  ", (name, "bold")),
                      classes="step-header")
         with VerticalScroll(classes="body"):
@@ -62,20 +110,17 @@ class ExportScreen(Screen):
                 yield Button("Copy adapter", id="copy-adapter", compact=True, variant="primary")
             yield Static("", id="copy-adapter-result", classes="result")
 
-            yield Static("Merge into the base model" + ("" if can_merge else "  (coming next)"),
-                         classes="section-title")
+            yield Static("Merge into the base model", classes="section-title")
             with Horizontal(classes="field-line"):
                 yield Label("to folder", classes="field-name")
-                yield Input(f"{name}-merged", id="merge-dest", compact=True, disabled=not can_merge)
+                yield Input(f"{name}-merged", id="merge-dest", compact=True)
             with Horizontal(classes="field-line"):
                 yield Label("dtype", classes="field-name")
                 yield Select([(d, d) for d in DTYPES], value="float32", allow_blank=False, compact=True,
-                             id="merge-dtype", disabled=not can_merge)
+                             id="merge-dtype")
             with Horizontal(classes="button-row"):
-                yield Button("Merge and save (safetensors)", id="merge", compact=True, disabled=not can_merge)
-            yield Static("" if can_merge else "Coming next: merging needs the engine's export support, which is "
-                         "being added. Until then: copy the adapter and load it with peft.",
-                         id="merge-result", classes="result placeholder" if not can_merge else "result")
+                yield Button("Merge and save (safetensors)", id="merge", compact=True)
+            yield JobStatus(Exported, id="merge-result", classes="result")
 
             yield Static("Save the preset", classes="section-title")
             with Horizontal(classes="field-line"):
@@ -85,11 +130,16 @@ class ExportScreen(Screen):
                 yield Button("Save preset", id="save-preset", compact=True)
             yield Static("", id="save-preset-result", classes="result")
 
-            yield Static("Try it  (coming next)", classes="section-title")
-            yield Static("Coming next: type a prompt (causal LM) or a sentence (classification) and see the base "
-                         "model's and the fine-tuned model's outputs side by side. It needs generation support in "
-                         "the engine, which is being added; this screen will offer it as soon as it lands.",
-                         classes="result placeholder", id="try-placeholder")
+            classify = self.model_task == "seq-cls"
+            yield Static("Try it: the base model and the fine-tuned one, side by side", classes="section-title")
+            with Horizontal(classes="field-line"):
+                yield Label("sentence" if classify else "prompt", classes="field-name")
+                yield Input(placeholder="a sentence to classify" if classify else "a prompt to continue (greedy, "
+                            "48 new tokens)", id="try-input", compact=True)
+                yield Button("Ask", id="try-ask", compact=True, variant="primary")
+            yield Static(Text("the models load in a worker process on the first question", style="dim"),
+                         id="try-status", classes="result")
+            yield Static("", id="try-answers")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -120,23 +170,29 @@ class ExportScreen(Screen):
     def _merge(self) -> None:
         destination = self.query_one("#merge-dest", Input).value.strip()
         dtype = self.query_one("#merge-dtype", Select).value
-        if not destination:
-            self._result("merge", False, "give a folder")
+        status = self.query_one("#merge-result", JobStatus)
+        if status.running:
             return
-        self._result("merge", True, "merging in a worker process (this loads the base model)…")
-        self.merge_worker(Path(destination), str(dtype))
+        if not destination:
+            status.show("give a folder", ok=False)
+            return
+        try:
+            supervisor = self.app.backend.start_export(self.run_dir, Path(destination), True, str(dtype))
+        except FttuiError as error:
+            status.show(error.message, ok=False)
+            return
+        except OSError as error:
+            status.show(f"cannot start the export worker: {error}", ok=False)
+            return
+        self.query_one("#merge", Button).disabled = True
+        status.start(supervisor, "starting the export worker (it loads the base model)")
 
-    @work(thread=True, group="export", exit_on_error=False)
-    def merge_worker(self, destination: Path, dtype: str) -> None:
-        done = self.app.backend.merge(self.run_dir, destination, dtype)
-        if done.returncode == 0:
-            try:
-                out = json.loads(done.stdout.strip().splitlines()[-1]).get("out", destination)
-            except (ValueError, IndexError, AttributeError):
-                out = destination
-            self.post_message(self.Done("merge", True, f"merged model saved to {out}"))
-        else:
-            self.post_message(self.Done("merge", False, (done.stderr or "merge failed").strip()[-400:]))
+    @on(JobStatus.Ended, "#merge-result")
+    def _merged(self, message: JobStatus.Ended) -> None:
+        self.query_one("#merge", Button).disabled = False
+        if message.ok and isinstance(message.result, Exported):
+            notes = "".join(f"\nnote: {note}" for note in message.result.notes)
+            message.status.show(f"{message.result.kind} saved to {shown_path(message.result.out)}{notes}", ok=True)
 
     @on(Button.Pressed, "#save-preset")
     def _save_preset(self) -> None:
@@ -154,6 +210,75 @@ class ExportScreen(Screen):
     @on(Done)
     def _done(self, message: Done) -> None:
         self._result(message.target, message.ok, message.text)
+
+    # ------------------------------------------------------------------ try it
+
+    @on(Input.Submitted, "#try-input")
+    @on(Button.Pressed, "#try-ask")
+    def _ask(self) -> None:
+        field = self.query_one("#try-input", Input)
+        text = field.value.strip()
+        if not text:
+            self._try_status("type a sentence first" if self.model_task == "seq-cls" else "type a prompt first", "red")
+            return
+        if self.session is None:
+            try:
+                self.session = self.app.backend.start_try(self.run_dir)
+            except FttuiError as error:
+                self._try_status(error.message, "red")
+                return
+            except OSError as error:
+                self._try_status(f"cannot start the try worker: {error}", "red")
+                return
+            self._try_status("loading the base and the fine-tuned model in a worker process…", "cyan")
+            self.follow_try(self.session)
+        if not self.session.ask(text):
+            self._try_status("the try worker has ended: see try.log in the run folder", "red")
+            return
+        self.waiting += 1
+        field.value = ""
+        if self.answers or self.waiting > 1:
+            self._try_status(f"thinking… ({self.waiting} waiting)", "cyan")
+
+    @work(thread=True, exclusive=True, group="try", exit_on_error=False)
+    def follow_try(self, session) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            event = session.next_event(0.2)
+            if event is False:
+                continue
+            self.post_message(self.TryEvent(event))
+            if event is None:
+                return
+
+    @on(TryEvent)
+    def _try_event(self, message: TryEvent) -> None:
+        event = message.event
+        if isinstance(event, Logged) and event.topic == "ready":
+            self._try_status(event.message + (f"; thinking… ({self.waiting} waiting)" if self.waiting else ""),
+                             "green")
+        elif isinstance(event, TryAnswered):
+            self.waiting = max(self.waiting - 1, 0)
+            self.answers.insert(0, event)
+            self.query_one("#try-answers", Static).update(answers_table(self.answers))
+            self._try_status(f"thinking… ({self.waiting} waiting)" if self.waiting else
+                             "ready: ask again, or Escape to go back", "cyan" if self.waiting else "green")
+        elif isinstance(event, Failed):
+            self.try_failed = True
+            self._try_status(f"failed: {event.message}" + (f" ({event.hint})" if event.hint else ""), "red")
+        elif event is None:
+            if not self.try_failed:
+                self._try_status("the try worker ended: see try.log in the run folder", "red")
+            self.session, self.waiting, self.try_failed = None, 0, False
+
+    def _try_status(self, text: str, style: str) -> None:
+        self.query_one("#try-status", Static).update(Text(text, style=style))
+
+    def on_unmount(self) -> None:
+        if self.session is not None:
+            self.session.close()  # the models stay resident only while this screen is open
 
     def action_close(self) -> None:
         self.app.pop_screen()

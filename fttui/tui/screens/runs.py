@@ -1,4 +1,9 @@
-"""The Runs screen: every run folder with its status, final metrics and loss curve; re-attach to a live one."""
+"""The Runs screen: every run folder with its status, final metrics and loss curve, and what to do with it.
+
+Enter re-attaches to a live run (or shows an ended one); ``r`` resumes a stopped, interrupted or failed run
+from its last checkpoint and ``c`` continues a finished one for more epochs (both like ``fttui --resume``,
+then the Train screen follows the new worker); ``x`` exports, ``e`` opens Export & try.
+"""
 from __future__ import annotations
 
 import time
@@ -12,12 +17,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from fttui.events import Evaluated, StepLogged, read_events
-from fttui.runner.run_dir import EVENTS_FILE
+from fttui.events import Evaluated, Started, StepLogged, parse_event
+from fttui.runner.run_dir import CONFIG_FILE, EVENTS_FILE
 from fttui.tui.runs import RunInfo, list_runs, shown_path
+from fttui.tui.screens.run_actions import EpochsModal, ExportModal
 from fttui.tui.widgets.loss_plot import LossPlot
 
 SHOWN_METRICS = ("eval_accuracy", "eval_f1_macro", "eval_loss", "perplexity", "train_loss")
+RESUMABLE = ("stopped", "interrupted", "failed")
 STATUS_STYLE = {"completed": "green", "running": "bold cyan", "stopped": "yellow", "failed": "red",
                 "interrupted": "red", "new": "dim"}
 
@@ -25,6 +32,9 @@ STATUS_STYLE = {"completed": "green", "running": "bold cyan", "stopped": "yellow
 class RunsScreen(Screen):
     BINDINGS = [
         Binding("enter", "open", "Open / attach", show=True),
+        Binding("r", "resume", "Resume"),
+        Binding("c", "continue_run", "Continue"),
+        Binding("x", "export_modal", "Export"),
         Binding("e", "export", "Export & try"),
         Binding("f5", "reload", "Reload"),
         Binding("escape", "close", "Back"),
@@ -36,14 +46,16 @@ class RunsScreen(Screen):
             self.runs = runs
 
     class CurveRead(Message):
-        def __init__(self, path: Path, train: list, evals: list):
+        def __init__(self, path: Path, train: list, evals: list, offset: int):
             super().__init__()
-            self.path, self.train, self.evals = path, train, evals
+            self.path, self.train, self.evals, self.offset = path, train, evals, offset
 
     def __init__(self, runs_dir: Path):
         super().__init__()
         self.runs_dir = Path(runs_dir)
         self.runs: dict[str, RunInfo] = {}
+        self.visits = 0  # the first visit loads in on_mount
+        self.curves: dict[Path, tuple[int, list, list]] = {}  # per run: bytes read, train and eval points
 
     def compose(self) -> ComposeResult:
         yield Static(Text.assemble((" fttui ", "bold reverse"), "  Runs  ", (str(self.runs_dir), "dim")),
@@ -59,6 +71,16 @@ class RunsScreen(Screen):
         table.focus()
         self.action_reload()
 
+    def on_screen_resume(self) -> None:
+        self.visits += 1
+        if self.visits > 1:  # back from a run or a dialog: statuses may have changed; show the screen first
+            self.call_after_refresh(self.load)
+
+    def on_screen_suspend(self) -> None:
+        """Kept while hidden: drop reads still in flight, so their results cost the visible screen nothing."""
+        self.workers.cancel_group(self, "runs")
+        self.workers.cancel_group(self, "run-curve")
+
     def action_reload(self) -> None:
         self.query_one("#run-detail", Static).update(Text(f"reading {self.runs_dir}…", style="dim"))
         self.load()
@@ -69,7 +91,10 @@ class RunsScreen(Screen):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
+        if not self.is_current:  # hidden by now (or under a dialog): the next visit reloads
+            return
         table = self.query_one(DataTable)
+        selected = self.current()
         table.clear()
         self.runs = {str(run.path): run for run in message.runs}
         for run in message.runs:
@@ -78,6 +103,8 @@ class RunsScreen(Screen):
             table.add_row(run.name, Text(run.status, style=STATUS_STYLE.get(run.status, "")), run.method,
                           run.model if len(run.model) < 24 else "…" + run.model[-23:], steps,
                           run.headline_metric(), when, key=str(run.path))
+        if selected is not None and str(selected.path) in self.runs:  # keep the cursor on the same run
+            table.move_cursor(row=table.get_row_index(str(selected.path)), animate=False)
         if not message.runs:
             self.query_one("#run-detail", Static).update(
                 Text(f"No runs in {self.runs_dir} yet: finish the wizard to start one.", style="dim"))
@@ -117,27 +144,53 @@ class RunsScreen(Screen):
             detail.append(f"   {run.metrics['error']}", style="red")
         if run.adapter:
             detail.append(f"\nadapter: {shown_path(run.adapter)}", style="dim")
+        detail.append_text(self._actions_hint(run))
         self.query_one("#run-detail", Static).update(detail)
         self.shown = run.path
         self.read_curve(run.path)
 
+    @staticmethod
+    def _actions_hint(run: RunInfo) -> Text:
+        """What the keys do for this run, so the footer's Resume/Continue need no guessing."""
+        lead = "   " if run.adapter else "\n"
+        if run.status in RESUMABLE:
+            checkpoint = last_checkpoint_name(run.path)
+            return Text(f"{lead}r resumes from {checkpoint}" if checkpoint else f"{lead}no checkpoint to resume from",
+                        style="" if checkpoint else "dim")
+        if run.status == "completed":
+            return Text(f"{lead}c: more epochs · x: export", style="dim")
+        return Text()
+
     @work(thread=True, exclusive=True, group="run-curve", exit_on_error=False)
     def read_curve(self, path: Path) -> None:
-        """A long run's events.jsonl is read off the UI thread, so moving through the list stays instant."""
-        train, evals = [], []
-        events_path = path / EVENTS_FILE
-        if events_path.is_file():
-            for event in read_events(events_path):
-                if isinstance(event, StepLogged):
-                    train.append((event.step, event.loss))
-                elif isinstance(event, Evaluated):
-                    evals.append((event.step, event.metrics.get("loss")))
-        self.post_message(self.CurveRead(path, train, evals))
+        """Off the UI thread, and only what was appended since this run was last read (kept per run)."""
+        offset, train, evals = self.curves.get(path, (0, [], []))
+        train, evals = list(train), list(evals)
+        try:
+            with open(path / EVENTS_FILE, "rb") as handle:
+                if handle.seek(0, 2) < offset:  # not the file read before: start over
+                    offset, train, evals = 0, [], []
+                handle.seek(offset)
+                chunk = handle.read()
+        except OSError:
+            chunk = b""
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line being written waits for the next read
+        for line in complete.decode("utf-8", "replace").splitlines():
+            event = parse_event(line)
+            if isinstance(event, StepLogged):
+                train.append((event.step, event.loss))
+            elif isinstance(event, Evaluated):
+                evals.append((event.step, event.metrics.get("loss")))
+            elif isinstance(event, Started) and event.resumed_from_step:  # resumed: later points were redone
+                train = [point for point in train if point[0] <= event.resumed_from_step]
+                evals = [point for point in evals if point[0] <= event.resumed_from_step]
+        self.post_message(self.CurveRead(path, train, evals, offset + len(complete)))
 
     @on(CurveRead)
     def _curve_read(self, message: CurveRead) -> None:
-        if message.path != getattr(self, "shown", None):
+        if message.path != getattr(self, "shown", None) or not self.is_current:
             return
+        self.curves[message.path] = (message.offset, message.train, message.evals)
         run = self.runs.get(str(message.path))
         plot = self.query_one(LossPlot)
         plot.clear()
@@ -153,6 +206,47 @@ class RunsScreen(Screen):
         if run is not None:
             self.app.open_run(run)
 
+    def action_resume(self) -> None:
+        run = self.current()
+        if run is None:
+            return
+        if run.status not in RESUMABLE:
+            self.notify("resume is for stopped, interrupted or failed runs" + (
+                "; c continues a finished one" if run.status == "completed" else ""), severity="warning")
+            return
+        if last_checkpoint_name(run.path) is None:
+            self.notify("this run saved no checkpoint: start it again from its config.yaml", severity="warning")
+            return
+        self.app.resume(run.path)
+
+    def action_continue_run(self) -> None:
+        run = self.current()
+        if run is None:
+            return
+        if run.status != "completed":
+            self.notify("continue is for finished runs" + (
+                "; r resumes this one" if run.status in RESUMABLE else ""), severity="warning")
+            return
+        done = run.metrics.get("epochs_done")
+        max_steps = _configured_max_steps(run.path)
+
+        def answered(epochs: float | None) -> None:
+            if epochs is not None:
+                overrides = [f"training.epochs={epochs:g}"] + (["training.max_steps=null"] if max_steps else [])
+                self.app.resume(run.path, overrides)
+
+        self.app.push_screen(EpochsModal(run.name, float(done) if isinstance(done, (int, float)) else 0.0,
+                                         max_steps), answered)
+
+    def action_export_modal(self) -> None:
+        run = self.current()
+        if run is None:
+            return
+        if run.status == "running" or run.adapter is None and not (run.path / "model").is_dir():
+            self.notify("nothing to export yet: the run has not saved a model or adapter", severity="warning")
+            return
+        self.app.push_screen(ExportModal(run.path, run.method))
+
     def action_export(self) -> None:
         run = self.current()
         if run is None:
@@ -164,3 +258,21 @@ class RunsScreen(Screen):
 
     def action_close(self) -> None:
         self.app.pop_screen()
+
+
+def last_checkpoint_name(run_dir: Path) -> str | None:
+    """The newest complete checkpoint (the one ``--resume`` would use), read from the folder names."""
+    found = [int(p.name.rsplit("-", 1)[-1]) for p in (Path(run_dir) / "checkpoints").glob("checkpoint-*")
+             if p.name.rsplit("-", 1)[-1].isdigit() and (p / "trainer_state.json").is_file()]
+    return f"checkpoint-{max(found)}" if found else None
+
+
+def _configured_max_steps(run_dir: Path) -> int | None:
+    try:
+        import yaml
+
+        config = yaml.safe_load((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8")) or {}
+        value = (config.get("training") or {}).get("max_steps")
+        return int(value) if value else None
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None

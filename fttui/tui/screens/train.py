@@ -2,7 +2,8 @@
 
 A thread worker drains the event source (a real supervisor, a tailed run folder or recorded events) and
 posts one message per event; the handlers here own all state. The plot redraws on its own timer, so a
-burst of steps costs one redraw, and no point is dropped.
+burst of steps costs one redraw, and no point is dropped. An overfitting warning from the engine gets a
+line of its own (and a notification); the end summary reads before -> after when a baseline was measured.
 """
 from __future__ import annotations
 
@@ -33,6 +34,21 @@ def clock(seconds: float | None) -> str:
         return "?"
     seconds = int(max(seconds, 0))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def before_after(summary: dict) -> str:
+    """Headline metrics as ``accuracy 0.4167 → 0.7917`` (base model -> fine-tuned) where both are known."""
+    parts = []
+    for key in HEADLINE_METRICS:
+        after_key = "perplexity" if key == "perplexity" else f"eval_{key}"
+        after, before = summary.get(after_key), summary.get(f"baseline_{after_key}")
+        if _number(after):
+            parts.append(f"{key} {before:.4f} → {after:.4f}" if _number(before) else f"{key} {after:.4f}")
+    return "  ".join(parts)
 
 
 def _metrics_text(metrics: dict, prefix: str = "") -> str:
@@ -68,11 +84,13 @@ class TrainScreen(Screen):
     class StreamEnded(Message):
         pass
 
-    def __init__(self, run_dir: Path | None, supervisor, attached: bool = False):
+    def __init__(self, run_dir: Path | None, supervisor, attached: bool = False, history: list[Event] | None = None):
         super().__init__()
         self.run_dir = Path(run_dir) if run_dir else None
         self.supervisor = supervisor
         self.attached = attached
+        self.history = history or []  # a resumed run's earlier events: its curve up to the checkpoint
+        self.warnings: list[str] = []
         self.status = "starting"
         self.result: Event | None = None
         self.checkpoints: list[str] = []
@@ -90,6 +108,7 @@ class TrainScreen(Screen):
             yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="progress")
             yield Static("", id="progress-text")
         yield Static("", id="stats")
+        yield Static("", id="warning")
         yield Static("", id="summary")
         yield RichLog(id="train-log", max_lines=1000, wrap=True, markup=False)
         yield Footer()
@@ -132,6 +151,7 @@ class TrainScreen(Screen):
                       f"{event.eval_rows} eval rows, {event.max_steps} steps, {event.device} {event.precision}")
         elif isinstance(event, Started):
             self.set_status("training")
+            self._replay_history(event.resumed_from_step)
             plot.max_steps = event.max_steps
             self.query_one(ProgressBar).update(total=event.max_steps, progress=event.resumed_from_step)
             log.write(f"started: {event.max_steps} steps, {event.trainable_params:,} of {event.total_params:,} "
@@ -145,14 +165,22 @@ class TrainScreen(Screen):
             if self.status in ("starting", "attached"):
                 self.set_status("training")
         elif isinstance(event, Evaluated):
-            self.last_eval = event.metrics
             plot.add_eval(event.step, event.metrics.get("loss"))
-            log.write(f"eval at step {event.step}: {_metrics_text(event.metrics)}")
+            if event.baseline:
+                log.write(f"base model, before training: {_metrics_text(event.metrics)}")
+            else:
+                self.last_eval = event.metrics
+                log.write(f"eval at step {event.step}: {_metrics_text(event.metrics)}")
+            for sample in event.details.get("samples", [])[:2]:
+                log.write(Text(f"  {sample.get('prompt', '')[-60:]!r} → {sample.get('output', '')[:120]!r}",
+                               style="dim"))
         elif isinstance(event, CheckpointSaved):
             self.checkpoints.append(event.path)
             log.write(f"checkpoint at step {event.step}: {shown_path(event.path)}")
         elif isinstance(event, Logged):
             log.write(Text(event.message, style="yellow" if event.level == "warning" else ""))
+            if event.topic == "overfitting":
+                self.warn(event.message)
         elif isinstance(event, Finished):
             self.result = event
             self.set_status(event.status)
@@ -183,6 +211,24 @@ class TrainScreen(Screen):
         self.app.run_ended(self.supervisor)
 
     # ------------------------------------------------------------------ rendering
+
+    def _replay_history(self, resumed_from_step: int) -> None:
+        """Put a resumed run's earlier points on the plot, up to the checkpoint it resumes from."""
+        plot = self.query_one(LossPlot)
+        for event in self.history:
+            if isinstance(event, StepLogged) and event.step <= resumed_from_step:
+                plot.add_train(event.step, event.loss)
+            elif isinstance(event, Evaluated) and event.step <= resumed_from_step:
+                plot.add_eval(event.step, event.metrics.get("loss"))
+        self.history = []
+
+    def warn(self, message: str) -> None:
+        """A warning that must not scroll away with the log: its own line, and a notification."""
+        self.warnings.append(message)
+        line = self.query_one("#warning", Static)
+        line.update(Text.assemble(("⚠ ", "bold"), message))
+        line.add_class("visible")
+        self.notify(message, title="Overfitting", severity="warning", timeout=12)
 
     def set_status(self, status: str) -> None:
         self.status = status
@@ -230,9 +276,11 @@ class TrainScreen(Screen):
             text.append(f"after {s.get('global_step', '?')} steps in {s.get('train_runtime_s', 0):.1f} s")
             if s.get("train_samples_per_second"):
                 text.append(f" ({s['train_samples_per_second']:.1f} samples/s)")
-            metrics = _metrics_text(s, "eval_")
+            metrics = before_after(s)
             if metrics:
-                text.append(f"\n{metrics}")
+                text.append("\nbase → fine-tuned: " if any(k.startswith("baseline_") for k in s) else "\n",
+                            style="bold")
+                text.append(metrics)
             if s.get("peak_memory_mb"):
                 text.append(f"  peak memory {s['peak_memory_mb']:.0f} MB")
             text.append("\nadapter: ", style="bold")

@@ -1,0 +1,129 @@
+"""Try a finished run: the base and the fine-tuned model answer the same input, side by side.
+
+The models are loaded once and kept resident while a front end asks (``serve`` reads JSON lines from
+stdin). An adapter run holds one copy of the base weights: the base answers with the adapter switched
+off. Decoding is greedy, so the same input always gives the same answers.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import IO
+
+import torch
+
+from fttui.engine.samples import make_sampler
+from fttui.engine.sink import Sink
+from fttui.engine.trained import TrainedRun, describe_run, load_base_model, load_run_tokenizer, load_tuned
+from fttui.events import Logged, TryAnswered
+
+MAX_NEW_TOKENS = 48
+READY_TOPIC = "ready"  # the Logged topic that says the models are loaded
+
+
+class TryModels:
+    """A run's base and fine-tuned models, ready to answer prompts (causal LM) or sentences (classification)."""
+
+    def __init__(self, run: TrainedRun, tokenizer, tuned, base=None, data_format: str = "text",
+                 max_new_tokens: int = MAX_NEW_TOKENS):
+        self.run, self.tokenizer, self.tuned, self.base = run, tokenizer, tuned, base
+        self.data_format = data_format
+        self.max_new_tokens = max_new_tokens
+        for model in (tuned, base):
+            if model is not None:
+                model.eval()
+
+    @classmethod
+    def load(cls, run_dir: Path, max_new_tokens: int = MAX_NEW_TOKENS) -> TryModels:
+        from transformers import set_seed
+
+        run = describe_run(Path(run_dir))
+        tokenizer = load_run_tokenizer(run)
+        set_seed(run.config.training.seed)  # an untrained classification head starts as in the baseline eval
+        tuned = load_tuned(run)
+        base = None
+        if not hasattr(tuned, "disable_adapter"):  # a full fine-tune: the base is a second model
+            set_seed(run.config.training.seed)
+            base = load_base_model(run)
+        summary_path = Path(run_dir) / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        return cls(run, tokenizer, tuned, base, summary.get("data_format", "text"), max_new_tokens)
+
+    @property
+    def task(self) -> str:
+        return self.run.task
+
+    def prompt_for(self, text: str) -> str:
+        """The user's text as training showed it: inside the instruction or chat template the run learned."""
+        if self.task == "seq-cls" or self.data_format not in ("alpaca", "chat"):
+            return text
+        from fttui.engine.dataset import prompt_text
+        from fttui.engine.formats import render_segments
+
+        messages = [{"role": "user", "content": text}, {"role": "assistant", "content": "-"}]
+        if self.run.config.data.system_prompt:
+            messages.insert(0, {"role": "system", "content": self.run.config.data.system_prompt})
+        return prompt_text(render_segments(messages, self.tokenizer))
+
+    def _both(self, answer):
+        """``answer(model)`` for the base and then the fine-tuned model."""
+        if self.base is not None:
+            return answer(self.base), answer(self.tuned)
+        with self.tuned.disable_adapter():
+            before = answer(self.tuned)
+        return before, answer(self.tuned)
+
+    def _generate(self, model, prompt: str) -> str:
+        return make_sampler(self.tokenizer, [prompt], self.max_new_tokens)(model)[0]["output"]
+
+    def _classify(self, model, text: str) -> tuple[str, float]:
+        encoded = self.tokenizer(text, return_tensors="pt", truncation=True,
+                                 max_length=self.run.config.training.max_length)
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            logits = model(**{key: value.to(device) for key, value in encoded.items()}).logits[0]
+        probabilities = logits.float().softmax(-1)
+        index = int(probabilities.argmax())
+        labels = self.run.labels
+        return (labels[index] if labels and index < len(labels) else str(index)), float(probabilities[index])
+
+    def answer(self, text: str) -> TryAnswered:
+        if not text.strip():
+            return TryAnswered(prompt=text, task=self.task, error="type something first")
+        if self.task == "seq-cls":
+            (base, base_p), (tuned, tuned_p) = self._both(lambda model: self._classify(model, text))
+            return TryAnswered(prompt=text, base=base, tuned=tuned, task=self.task, base_probability=base_p,
+                               tuned_probability=tuned_p)
+        prompt = self.prompt_for(text)
+        base, tuned = self._both(lambda model: self._generate(model, prompt))
+        return TryAnswered(prompt=text, base=base, tuned=tuned, task=self.task)
+
+
+def _read_prompt(line: str) -> str:
+    """A request line: ``{"prompt": "..."}``, or plain text for people typing into the worker by hand."""
+    stripped = line.strip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(stripped)
+        except json.JSONDecodeError:
+            return stripped
+        if isinstance(data, dict):
+            return str(data.get("prompt", ""))
+    return line.rstrip("\n")
+
+
+def serve(run_dir: Path, requests: IO[str], sink: Sink, stop: threading.Event | None = None) -> None:
+    """Load once, say ready, then answer each request line with a TryAnswered event until stdin closes."""
+    models = TryModels.load(run_dir)
+    sink.emit(Logged(f"ready: the base and the fine-tuned model of {Path(run_dir).name} are loaded "
+                     f"({models.task})", topic=READY_TOPIC))
+    while stop is None or not stop.is_set():
+        line = requests.readline()
+        if not line:
+            return
+        text = _read_prompt(line)
+        try:
+            sink.emit(models.answer(text))
+        except Exception as error:  # one bad input must not end the session
+            sink.emit(TryAnswered(prompt=text, task=models.task, error=f"{type(error).__name__}: {error}"[:300]))

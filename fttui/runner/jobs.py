@@ -1,0 +1,75 @@
+"""Workers on a finished run: an export that reports its progress, and a resident "try it" session.
+
+Both load torch, so both run in the worker process (``fttui.engine.worker --mode export|try``); this
+module only starts them and talks to them, like the Supervisor does for training. No torch here.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from pathlib import Path
+
+from fttui.errors import ConfigError
+from fttui.runner.run_dir import CONFIG_FILE
+from fttui.runner.supervisor import Supervisor
+
+EXPORT_LOG = "export.log"
+TRY_LOG = "try.log"
+CLOSE_GRACE_S = 10.0
+
+
+def _config_of(run_dir: Path) -> Path:
+    config = Path(run_dir) / CONFIG_FILE
+    if not config.is_file():
+        raise ConfigError(f"{run_dir} is not a run folder (no {CONFIG_FILE})", "pick a run from the Runs screen")
+    return config
+
+
+def start_export(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32") -> Supervisor:
+    """Export in a worker: ``log`` events while it works, then ``exported`` (or ``failed``)."""
+    args = ["--out", str(Path(out).expanduser().resolve()), "--dtype", dtype] + (["--merge"] if merge else [])
+    supervisor = Supervisor(_config_of(run_dir), None, mode="export", log_path=Path(run_dir) / EXPORT_LOG,
+                            extra_args=args)
+    supervisor.start()
+    return supervisor
+
+
+class TrySession(Supervisor):
+    """The "try it" worker: ask it prompts; each answer arrives as a TryAnswered event from ``next_event``."""
+
+    STDIN = subprocess.PIPE
+
+    def __init__(self, run_dir: Path):
+        super().__init__(_config_of(run_dir), None, mode="try", log_path=Path(run_dir) / TRY_LOG)
+
+    def ask(self, text: str) -> bool:
+        """Queue one prompt; False when the worker is gone (its last event says why)."""
+        if not self.running or self.process is None or self.process.stdin is None:
+            return False
+        try:
+            self.process.stdin.write(json.dumps({"prompt": text}) + "\n")
+            self.process.stdin.flush()
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def close(self) -> None:
+        """End of input: the worker answers what it has and exits; killed if it lingers."""
+        if self.process is None:
+            return
+        try:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        except (OSError, ValueError):
+            pass
+        if self.running:
+            timer = threading.Timer(CLOSE_GRACE_S, lambda: self.running and self.kill())
+            timer.daemon = True
+            timer.start()
+
+
+def start_try(run_dir: Path) -> TrySession:
+    session = TrySession(Path(run_dir))
+    session.start()
+    return session

@@ -1,0 +1,99 @@
+"""A one-shot worker's progress line: what it is doing and for how long, then its result or its error.
+
+Reusable wherever the UI waits for a child process that ends with one event (an export, for now): give it
+a supervisor, it follows the events in a thread and posts :class:`JobStatus.Ended` when the job is over.
+"""
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import on, work
+from textual.message import Message
+from textual.widgets import Static
+
+from fttui.events import Event, Failed, Logged
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class JobStatus(Static):
+    DEFAULT_CSS = "JobStatus { height: auto; }"
+
+    class Progressed(Message):
+        def __init__(self, event: Event | None):
+            super().__init__()
+            self.event = event  # None: the worker's stream ended
+
+    class Ended(Message):
+        """The job is over: ``result`` is its final event (the expected one, a Failed, or None if it died)."""
+
+        def __init__(self, status: JobStatus, ok: bool, result: Event | None):
+            super().__init__()
+            self.status, self.ok, self.result = status, ok, result
+
+        @property
+        def control(self) -> JobStatus:  # lets handlers pick one job with @on(JobStatus.Ended, "#id")
+            return self.status
+
+    def __init__(self, done: type[Event], **kwargs):
+        super().__init__("", **kwargs)
+        self.done = done  # the event type that means success
+        self.supervisor = None
+        self.stage = ""
+        self.started = 0.0
+        self.result: Event | None = None
+        self.running = False
+
+    def on_mount(self) -> None:
+        self.set_interval(0.25, self._tick)
+
+    def start(self, supervisor, stage: str = "starting the worker") -> None:
+        self.supervisor, self.stage, self.started = supervisor, stage, time.monotonic()
+        self.result, self.running = None, True
+        self._tick()
+        self.follow()
+
+    def show(self, text: str, ok: bool) -> None:
+        """A message of the caller's (e.g. a field left empty), in the same place as results."""
+        self.running = False
+        self.update(Text(text, style="green" if ok else "red"))
+
+    @work(thread=True, exclusive=True, group="job", exit_on_error=False)
+    def follow(self) -> None:
+        from textual.worker import get_current_worker
+
+        worker, supervisor = get_current_worker(), self.supervisor
+        while not worker.is_cancelled:
+            event = supervisor.next_event(0.1)
+            if event is False:
+                continue
+            self.post_message(self.Progressed(event))
+            if event is None:
+                return
+
+    @on(Progressed)
+    def _progressed(self, message: Progressed) -> None:
+        event = message.event
+        if isinstance(event, Logged):
+            self.stage = event.message
+        elif isinstance(event, (self.done, Failed)):
+            self.result = event
+        elif event is None and self.running:
+            self.running = False
+            ok = isinstance(self.result, self.done)
+            if self.result is None:
+                self.update(Text("the worker ended without a result: see its log in the run folder", style="red"))
+            elif isinstance(self.result, Failed):
+                hint = f"\nhint: {self.result.hint}" if self.result.hint else ""
+                self.update(Text(f"failed: {self.result.message}{hint}", style="red"))
+            self.post_message(self.Ended(self, ok, self.result))
+            return
+        self._tick()
+
+    def _tick(self) -> None:
+        if not self.running:
+            return
+        elapsed = time.monotonic() - self.started
+        spin = SPINNER[int(elapsed * 4) % len(SPINNER)]
+        self.update(Text.assemble((f"{spin} ", "bold cyan"), self.stage, (f"  {elapsed:.0f} s", "dim")))
