@@ -1,6 +1,7 @@
 """The training recipe, top to bottom: setup -> plan -> train -> evaluate -> save -> summarize."""
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass, field
@@ -9,9 +10,12 @@ from pathlib import Path
 
 from fttui.config import RunConfig
 from fttui.engine.artifacts import save_trained, write_model_card, write_summary
+from fttui.engine.calibration import AnonymousPeak, longest_example, memory_record
 from fttui.engine.callbacks import EventCallback, StopCallback
 from fttui.engine.dataset import prepare_data
 from fttui.engine.device import choose_placement, peak_memory_mb
+from fttui.engine.distributed import current_world, finish, full_state_dict, strategy, unwrapped
+from fttui.engine.layerwise import layerwise_optimizer
 from fttui.engine.methods import apply_method, count_parameters
 from fttui.engine.models import infer_task, load_model, load_model_config, load_tokenizer, resolve_model
 from fttui.engine.samples import make_sampler
@@ -35,6 +39,7 @@ class RunOutcome:
     status: str  # "planned" | "completed" | "stopped"
     summary: dict = field(default_factory=dict)
     model: object = None  # the trained model, for callers in the same process (tests, "try it")
+    trainer: object = None  # the Trainer, for tests that inspect what its optimizer really updates
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
@@ -54,6 +59,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
 
     stop = stop or threading.Event()
     started_at = time.time()
+    world = current_world()  # several ranks under torchrun: all train, rank 0 reports and writes
     placement = choose_placement(config.training.device, config.training.precision)
     source = resolve_model(config.model.name)
     task = infer_task(load_model_config(source, config), config.model.task)
@@ -63,10 +69,11 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         sink.emit(Logged(f"{data.truncated_rows} of {len(data.train)} training rows are longer than "
                          f"{config.training.max_length} tokens and were truncated", "warning"))
     set_seed(config.training.seed)
+    memory = AnonymousPeak()  # its baseline: Python, torch and the data, before the model is loaded
     model = load_model(source, config, task, data.labels, placement, tokenizer)
     model = apply_method(model, config, task, source.path)
     trainable, total = count_parameters(model)
-    steps = planned_steps(len(data.train), config)
+    steps = planned_steps(len(data.train), config, world.size)
     sink.emit(Planned(
         task=task, method=config.method.name, model=config.model.name, data_format=data.layout.format,
         train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
@@ -78,16 +85,30 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         return RunOutcome("planned", model=model)
     assert run_dir is not None, "a training run needs a run directory"
     sink.emit(Logged(f"precision: {placement.reason}"))
+    used = strategy(config, world)
+    if used != "single":
+        sink.emit(Logged(f"{world.size} processes train with {used.upper()}: each takes "
+                         f"{config.training.batch_size} examples per step, {world.size * config.training.batch_size} in all"))
+    elif config.training.distributed != "auto":
+        sink.emit(Logged(f"training.distributed={config.training.distributed} needs several processes "
+                         "(fttui --preset ... --nproc N); training in one", "warning"))
     collator = (DataCollatorWithPadding(tokenizer) if task == "seq-cls"
                 else DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding=True))
     has_eval = data.eval is not None
-    sampler = make_sampler(tokenizer, data.sample_prompts, config.training.max_new_tokens) if has_eval else None
-    events = EventCallback(sink, config.training.batch_size * config.training.gradient_accumulation,
+    # Sample generations need the whole model in one process: rank 0 of plain data parallelism only.
+    samples = has_eval and world.is_main and used in ("single", "ddp")
+    sampler = make_sampler(tokenizer, data.sample_prompts, config.training.max_new_tokens) if samples else None
+    events = EventCallback(sink, config.training.batch_size * config.training.gradient_accumulation * world.size,
                            config.training.overfitting_patience, sampler)
     stopper = StopCallback(stop)
+    args = training_arguments(config, run_dir, placement, has_eval, world)
+    optimizer_setup, lr_note = layerwise_optimizer(model, config, args)  # None unless method.layer_lr_decay
+    if lr_note:
+        sink.emit(Logged(lr_note))
     trainer = Trainer(
         model=model,
-        args=training_arguments(config, run_dir, placement, has_eval),
+        args=args,
+        optimizer_cls_and_kwargs=optimizer_setup,
         train_dataset=data.train,
         eval_dataset=data.eval,
         data_collator=collator,
@@ -95,6 +116,11 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None,
         callbacks=[events, stopper, *callbacks(config, has_eval)],
     )
+    if task == "seq-cls":
+        # Classification heads average their loss per batch and ignore num_items_in_batch, although their
+        # forward takes **kwargs; left to think otherwise, the Trainer (transformers 5) multiplies the loss
+        # by the number of ranks and skips the division by gradient_accumulation: N x the gradient.
+        trainer.model_accepts_loss_kwargs = False
     checkpoint = last_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
         raise ConfigError(f"{run_dir} has no checkpoint to resume from", "start it again with fttui --preset "
@@ -109,8 +135,12 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         events.baseline = False
     sink.emit(Started(run_dir=str(run_dir), max_steps=steps, epochs=config.training.epochs,
                       trainable_params=trainable, total_params=total, device=placement.device,
-                      precision=placement.precision, resumed_from_step=resumed_step))
-    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+                      precision=placement.precision, world_size=world.size, resumed_from_step=resumed_step))
+    memory.start()
+    try:
+        result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    finally:
+        training_mb = memory.stop()
     if events.nonfinite_loss:
         raise TrainingError("the loss became NaN or infinite",
                             "lower training.learning_rate, or use training.precision=fp32")
@@ -124,7 +154,14 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
             metrics = {f"eval_{key}": value for key, value in last.metrics.items()}
         else:
             metrics = trainer.evaluate()
-    output = save_trained(trainer.model, tokenizer, run_dir, config.method.name, data.labels)
+    state_dict = full_state_dict(trainer)  # FSDP/DeepSpeed: gathered from every rank's shard
+    if not world.is_main:  # its share is trained; rank 0 saves, summarises and reports for all
+        logging.getLogger("fttui").info("trained %s steps on rank %s of %s (%s)", trainer.state.global_step,
+                                        world.rank, world.size, status)
+        finish()
+        return RunOutcome(status)
+    output = save_trained(unwrapped(trainer), tokenizer, run_dir, config.method.name, data.labels, state_dict,
+                          base_model=source.reference, base_model_path=source.path)
     summary = {
         "status": status,
         "task": task,
@@ -144,11 +181,20 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "total_params": total,
         "device": placement.device,
         "precision": placement.precision,
+        "world_size": world.size,
+        "distributed": used,
         "peak_memory_mb": round(peak_memory_mb(placement.device), 1),
         "output_path": str(output),
         "started_at": started_at,
         "finished_at": time.time(),
     }
+    steps_run = trainer.state.global_step - resumed_step
+    runtime = result.metrics.get("train_runtime")
+    summary.update(model=config.model.name, batch_size=config.training.batch_size,
+                   seconds_per_step=round(runtime / steps_run, 4) if runtime and steps_run > 0 else None)
+    summary.update(memory_record(unwrapped(trainer), config, task, placement.device, placement.precision,
+                                 min(longest_example(data.train), config.training.max_length),
+                                 summary["peak_memory_mb"], training_mb))
     if best_step is not None:
         summary["best_step"] = best_step
         summary["best_metric"] = trainer.state.best_metric
@@ -168,4 +214,5 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     write_summary(run_dir, summary)
     write_model_card(run_dir, config, summary, output)
     sink.emit(Finished(status=status, summary=summary, output_path=str(output)))
-    return RunOutcome(status, summary, trainer.model)
+    finish()
+    return RunOutcome(status, summary, unwrapped(trainer), trainer)

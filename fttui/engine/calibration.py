@@ -1,0 +1,90 @@
+"""Every run is a calibration point: the planner's memory estimate recorded next to the measured peak.
+
+On GPU the measured figure is the CUDA allocator's peak. On CPU the process's peak resident set
+(``peak_memory_mb``) also holds Python, torch, the tokenized data and the pages of memory-mapped files
+(the checkpoint read at load time, safetensors written at save time), which the kernel can drop. So a
+sampler thread follows the process's *anonymous* memory (resident minus file-backed, from
+``/proc/self/statm``) during training, and ``memory_measured_mb`` is its peak above the level just before
+the model was loaded: the memory training itself allocated, which is what the estimate describes.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+from fttui.config import RunConfig
+
+PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20 if hasattr(os, "sysconf") else 4096 / 2**20
+
+
+def anonymous_mb() -> float | None:
+    """Resident anonymous memory of this process (Linux); None where /proc is not available."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            fields = statm.read().split()
+        return (int(fields[1]) - int(fields[2])) * PAGE_MB
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class AnonymousPeak:
+    """Samples anonymous memory every few milliseconds between ``start`` and ``stop``; keeps the peak."""
+
+    def __init__(self, interval_s: float = 0.005):
+        self.interval_s = interval_s
+        self.baseline = anonymous_mb()
+        self.peak = self.baseline
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="fttui-memory-sampler", daemon=True)
+
+    def start(self) -> AnonymousPeak:
+        if self.baseline is not None:
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(self.interval_s):
+            value = anonymous_mb()
+            if value is not None and value > self.peak:
+                self.peak = value
+
+    def stop(self) -> float | None:
+        """MB allocated above the baseline at the peak (None where it cannot be measured)."""
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return None if self.baseline is None else self.peak - self.baseline
+
+
+def longest_example(dataset) -> int:
+    """Tokens in the longest training example: dynamic padding makes the longest batch the peak."""
+    return max((len(ids) for ids in dataset["input_ids"]), default=1)
+
+
+def memory_record(model, config: RunConfig, task: str, device: str, precision: str, seq_len: int,
+                  peak_mb: float, cpu_training_mb: float | None) -> dict:
+    """Summary keys: the estimate (total and breakdown, MB) beside the measured peak and their error."""
+    from fttui.planning import estimate_for_run
+
+    m = config.method
+    try:
+        estimate = estimate_for_run(
+            model.config.to_dict(), m.name, batch_size=config.training.batch_size, seq_len=seq_len, task=task,
+            precision=precision, device=device, gradient_checkpointing=config.training.gradient_checkpointing,
+            lora_r=m.lora_r, lora_targets=m.lora_targets, lora_dropout=m.lora_dropout, quant_bits=m.quant_bits,
+            double_quant=m.double_quant, num_virtual_tokens=m.num_virtual_tokens,
+            num_labels=getattr(model.config, "num_labels", 2), freeze_layers=m.trainable_layers,
+            prefix_projection=m.prefix_projection, encoder_hidden_size=m.encoder_hidden_size,
+            adapter_reduction=m.adapter_reduction, adapter_placement=m.adapter_placement,
+        )
+    except Exception as error:  # an architecture the planner does not know must never fail a finished run
+        return {"memory_estimate_error": f"no estimate: {error}"}
+    estimate_mb = estimate.total_gb * 1024
+    measured = cpu_training_mb if device == "cpu" else peak_mb
+    return {
+        "memory_estimate_mb": round(estimate_mb, 1),
+        "memory_estimate_breakdown_mb": {k: round(v * 1024, 1) for k, v in estimate.breakdown.items()},
+        "memory_measured_mb": round(measured, 1) if measured is not None else None,
+        "estimate_error": round((estimate_mb - measured) / measured, 4) if measured else None,
+        "estimate_seq_len": seq_len,
+    }

@@ -1,0 +1,30 @@
+"""Each run records the planner's memory estimate beside the measured peak; on CPU they agree within 20%.
+
+Runs go through the real CLI in a fresh process each, because the peak resident set is per process.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+# freeze is left out: its estimate is ~30% above the measured peak on CPU (README, "measured error").
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_estimate_is_within_20_percent_of_the_measured_cpu_peak(tmp_path, method):
+    out = tmp_path / method
+    command = [sys.executable, "-m", "fttui", "--preset", "quickstart", "--output-dir", str(out),
+               "--set", f"method.name={method}", "--set", "training.max_steps=6",
+               "--set", "training.baseline_eval=false", "--set", "data.eval=null"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    breakdown = summary["memory_estimate_breakdown_mb"]
+    assert summary["memory_estimate_mb"] == pytest.approx(sum(breakdown.values()), abs=1.0)
+    assert 0 < summary["memory_measured_mb"] < summary["peak_memory_mb"]
+    if method == "full":  # fp32 master weights + AdamW: gradients and two optimizer states per parameter
+        assert breakdown["optimizer"] == pytest.approx(2 * breakdown["gradients"], rel=0.01)
+    assert abs(summary["estimate_error"]) <= 0.20, summary
+    assert summary["seconds_per_step"] > 0 and summary["batch_size"] == 16 and summary["model"] == "builtin"
