@@ -67,7 +67,7 @@ class MethodScreen(WizardStep):
             best = rec.recommended or "-"
             intro.update(Text.assemble(("Recommended: ", "bold"), (best, "bold green"),
                                        f"   budget {rec.budget.memory_gb:.1f} {unit} ({rec.budget.source}). "
-                                       "Rows in grey are not trainable with fttui yet.", *[f"\n{n}" for n in rec.notes]))
+                                       "Rows in grey do not apply to this model.", *[f"\n{n}" for n in rec.notes]))
             table.add_columns("method", "fits", f"memory of {rec.budget.memory_gb:.0f} GB", "batch", "trainable",
                               "why")
             for plan in rec.methods:
@@ -152,7 +152,8 @@ class MethodScreen(WizardStep):
             return
         plan = self.plans.get(method)
         if method not in backend.TRAINABLE or (plan is not None and not plan.applicable):
-            self.set_status(f"{plan.label if plan else method} is not trainable with fttui yet: pick another")
+            reason = plan.reason if plan is not None and plan.reason else "it does not apply to this model"
+            self.set_status(f"{plan.label if plan else method} cannot train here ({reason}): pick another")
             return
         if plan is not None and not plan.fits:
             budget = self.draft.recommendation.budget
