@@ -20,7 +20,8 @@ from fttui.engine.methods import apply_method, count_parameters
 from fttui.engine.models import infer_task, load_model, load_model_config, load_tokenizer, resolve_model
 from fttui.engine.samples import make_sampler
 from fttui.engine.sink import Sink
-from fttui.engine.trainer_setup import callbacks, classification_metrics, planned_steps, training_arguments
+from fttui.engine.trainer_setup import (callbacks, classification_metrics, planned_steps, rng_preserved,
+                                        training_arguments)
 from fttui.errors import ConfigError, TrainingError
 from fttui.events import Finished, Logged, Planned, Started
 
@@ -131,7 +132,8 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     baseline = {}
     if has_eval and config.training.baseline_eval and checkpoint is None:
         events.baseline = True
-        baseline = trainer.evaluate()
+        with rng_preserved():
+            baseline = trainer.evaluate()
         events.baseline = False
     sink.emit(Started(run_dir=str(run_dir), max_steps=steps, epochs=config.training.epochs,
                       trainable_params=trainable, total_params=total, device=placement.device,

@@ -1,6 +1,7 @@
 """Build the Trainer's arguments, metrics and callbacks from a RunConfig."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 from pathlib import Path
@@ -98,3 +99,21 @@ def callbacks(config: RunConfig, has_eval: bool):
     if config.training.early_stopping_patience and has_eval:
         return [EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience)]
     return []
+
+
+@contextlib.contextmanager
+def rng_preserved():
+    """Run something (the baseline evaluation) without moving any random stream training draws from,
+    so a run trains identically with or without it."""
+    import random
+
+    import torch
+
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)

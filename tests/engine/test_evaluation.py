@@ -16,7 +16,7 @@ from fttui.engine.metrics import OverfitWatch, classification_report
 from fttui.engine.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.errors import DataError
-from fttui.events import Evaluated, Logged
+from fttui.events import Evaluated, Logged, StepLogged
 from fttui.runner.run_dir import create_run_dir
 
 
@@ -100,6 +100,18 @@ def test_classification_run_records_baseline_and_full_report(tmp_path, tiny_bert
     shown = lambda key: f"{summary[key]:.4f}"  # noqa: E731
     assert f"| accuracy | {shown('baseline_eval_accuracy')} | {shown('eval_accuracy')} |" in card
     assert "Confusion matrix" in card
+
+
+def test_the_baseline_evaluation_does_not_change_how_the_model_trains(tmp_path, tiny_bert, sentiment_file):
+    def losses(baseline: bool):
+        sink, folder = ListSink(), tmp_path / str(baseline)
+        folder.mkdir()
+        run(_config(tiny_bert, sentiment_file, folder, eval_=0.25, max_steps=5, baseline_eval=baseline,
+                    learning_rate=5e-2), folder, sink)
+        return [e.loss for e in sink.events if isinstance(e, StepLogged)]
+
+    with_baseline, without = losses(True), losses(False)
+    assert len(with_baseline) == 5 and with_baseline == without
 
 
 def test_causal_lm_baseline_perplexity_and_the_same_sample_prompts_at_every_eval(tmp_path, tiny_llama, alpaca_file):
