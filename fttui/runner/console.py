@@ -56,8 +56,9 @@ class ConsoleRenderer:
             self.progress.update(self.task, completed=event.step, total=event.max_steps, stats=stats, eta=_eta(event.eta_s))
         elif isinstance(event, Evaluated):
             shown = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items()
-                              if v is not None and k not in ("runtime", "samples_per_second", "steps_per_second"))
-            self.console.print(f"eval at step {event.step}: {shown}")
+                              if v is not None and k not in ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time"))
+            where = "base model, before training" if event.baseline else f"eval at step {event.step}"
+            self.console.print(f"{where}: {shown}")
         elif isinstance(event, CheckpointSaved):
             self.console.print(f"checkpoint saved: {event.path}", style="dim")
         elif isinstance(event, Logged):
@@ -91,7 +92,11 @@ class ConsoleRenderer:
                            f"({_fmt(s.get('train_samples_per_second'), '.1f')} samples/s)")
         for key in ("eval_accuracy", "eval_f1_macro", "eval_loss", "perplexity"):
             if s.get(key) is not None:
-                self.console.print(f"  {key}: {s[key]:.4f}")
+                before = s.get(f"baseline_{key}")
+                shown = f"{before:.4f} -> {s[key]:.4f}" if isinstance(before, (int, float)) else f"{s[key]:.4f}"
+                self.console.print(f"  {key}: {shown}")
+        if s.get("best_step") is not None or (s.get("stop_reason") or "").startswith("early"):
+            self.console.print(f"  best step: {s.get('best_step')}; {s.get('stop_reason')}")
         kind = saved_folder(s.get("method") or "lora")
         self.console.print(f"  {kind}: {event.output_path}")
 
