@@ -5,6 +5,7 @@ of the bundled data (paths shown are relative), with a fixed hardware report and
 """
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from pathlib import Path
@@ -159,3 +160,13 @@ def write_run(runs: Path, name: str, events: list, summary: dict | None = None) 
     if summary is not None:
         (folder / "summary.json").write_text(json.dumps(summary))
     return folder
+
+
+def drive(app, body, size=(100, 32)):
+    """Run ``body(pilot)`` against ``app`` in a headless terminal of ``size``."""
+    async def main():
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await body(pilot)
+
+    asyncio.run(main())

@@ -1,7 +1,6 @@
 """Bad values in every form give inline errors and keep the user on the step; nothing crashes."""
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 from textual.widgets import Input, Static
@@ -14,16 +13,7 @@ from fttui.tui.screens.review import ReviewScreen
 from fttui.tui.widgets.form import parse
 from fttui.tui.widgets.modals import PathModal
 
-from .conftest import RUN_NAME, recorded_events, wait_for, write_run
-
-
-def drive(app, body, size=(100, 32)):
-    async def main():
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause()
-            await body(pilot)
-
-    asyncio.run(main())
+from .conftest import drive, RUN_NAME, recorded_events, wait_for, write_run
 
 
 async def set_field(pilot, field_id: str, text: str) -> None:

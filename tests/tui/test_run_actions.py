@@ -1,7 +1,6 @@
 """Runs screen actions with a fake backend: Resume, Continue (epochs validated inline), Export, and Try it."""
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,18 +13,9 @@ from fttui.tui.screens.runs import RunsScreen
 from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot
 
-from .conftest import RUN_NAME, FakeBackend, recorded_events, wait_for, write_run
+from .conftest import drive, RUN_NAME, FakeBackend, recorded_events, wait_for, write_run
 
 STOPPED = "quickstart-20260101-110000"
-
-
-def drive(app, body, size=(100, 32)):
-    async def main():
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause()
-            await body(pilot)
-
-    asyncio.run(main())
 
 
 def _runs(workdir) -> tuple[Path, Path]:

@@ -5,7 +5,6 @@ and ask the base and the fine-tuned model the same sentence.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot
 from fttui.tui.widgets.modals import ConfirmModal
 
-from .conftest import wait_for
+from .conftest import drive, wait_for
 
 SHORT = ["training.batch_size=8", "training.logging_steps=1", "training.save_steps=2", "data.max_train_rows=64",
          "data.max_eval_rows=16", "training.baseline_eval=false"]
@@ -47,15 +46,6 @@ def _run(config, stop_at: int | None = None) -> Path:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     return _run(_config(tmp_path_factory.mktemp("real") / "runs", "done", "training.max_steps=8"))
-
-
-def drive(app, body, size=(100, 32)):
-    async def main():
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause()
-            await body(pilot)
-
-    asyncio.run(main())
 
 
 async def _runs_screen(pilot, runs: Path, count: int = 1) -> RunsScreen:

@@ -1,7 +1,6 @@
 """The Train screen fed recorded events by fake supervisors: points, stop, quit, re-attach, failures."""
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -13,16 +12,7 @@ from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot, smooth
 from fttui.tui.widgets.modals import ChoiceModal, ConfirmModal
 
-from .conftest import RUN_NAME, recorded_events, wait_for, write_run
-
-
-def drive(app, body, size=(100, 32)):
-    async def main():
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause()
-            await body(pilot)
-
-    asyncio.run(main())
+from .conftest import drive, RUN_NAME, recorded_events, wait_for, write_run
 
 
 def test_every_point_reaches_the_plot_and_redraws_coalesce(make_app):
