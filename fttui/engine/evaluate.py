@@ -10,7 +10,7 @@ from fttui.atomic import write_json
 from fttui.engine.device import choose_placement
 from fttui.engine.samples import make_sampler
 from fttui.engine.trained import describe_run, load_base_model, load_run_tokenizer, load_tuned
-from fttui.engine.trainer_setup import classification_metrics
+from fttui.engine.trainer_setup import classification_metrics, data_collator
 
 
 class _Details:
@@ -28,18 +28,16 @@ def _prepared(run, data_path: str, tokenizer):
 
 
 def _score(model, run, prepared, tokenizer, placement, workdir: str) -> dict:
-    from transformers import (DataCollatorForSeq2Seq, DataCollatorWithPadding, PrinterCallback, Trainer,
-                              TrainingArguments)
+    from transformers import PrinterCallback, Trainer, TrainingArguments
 
     holder = _Details()
-    collator = (DataCollatorWithPadding(tokenizer) if run.task == "seq-cls"
-                else DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding=True))
     args = TrainingArguments(output_dir=workdir, per_device_eval_batch_size=run.config.training.eval_batch_size
                              or run.config.training.batch_size * 2, use_cpu=placement.device == "cpu",
                              bf16=placement.precision == "bf16", fp16=placement.precision == "fp16",
                              bf16_full_eval=False, report_to="none", disable_tqdm=True,
                              remove_unused_columns=False, label_names=["labels"])
-    trainer = Trainer(model=model, args=args, eval_dataset=prepared.train, data_collator=collator,
+    trainer = Trainer(model=model, args=args, eval_dataset=prepared.train,
+                      data_collator=data_collator(run.task, tokenizer),
                       processing_class=tokenizer,
                       compute_metrics=classification_metrics(run.labels, holder) if run.task == "seq-cls" else None)
     trainer.remove_callback(PrinterCallback)  # it prints metric dicts to stdout, which --json owns

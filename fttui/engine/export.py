@@ -14,7 +14,7 @@ import torch
 from fttui.atomic import replacing_dir
 from fttui.config import RunConfig
 from fttui.config.presets import read_yaml, validate_config
-from fttui.config.schema import FULL_MODEL_METHODS, PROMPT_METHODS, saved_folder
+from fttui.config.schema import FULL_MODEL_METHODS, PROMPT_METHODS
 from fttui.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -32,11 +32,6 @@ def _check_target(out: Path) -> None:
     """Refuse to replace anything but an empty folder or an earlier fttui export."""
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
         raise ConfigError(f"{out} exists and is not an earlier fttui export", "choose a new folder for --out")
-
-
-def _labels(trained: Path) -> list[str] | None:
-    path = trained / "labels.json"
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def load_base(config: RunConfig, task: str, labels: list[str] | None, dtype: torch.dtype):
@@ -62,14 +57,12 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
     """
     from transformers import AutoTokenizer
 
-    say = progress or (lambda message: None)
+    from fttui.engine.trained import describe_run, load_tuned
 
-    config = load_run_config(run_dir)
-    method = config.method.name
+    say = progress or (lambda message: None)
+    run = describe_run(run_dir)
+    method, trained, labels = run.config.method.name, run.folder, run.labels
     full_model = method in FULL_MODEL_METHODS  # full, bitfit, freeze: the run saved the whole model
-    trained = run_dir / saved_folder(method)
-    if not trained.is_dir():
-        raise ConfigError(f"{run_dir} has no {trained.name}/ yet", f"finish the run first: fttui --resume {run_dir}")
     if merge and method in PROMPT_METHODS:
         raise ConfigError(f"{method} tuning cannot be merged into the model's weights (its virtual tokens are inputs)",
                           "export without --merge; load it with peft's AutoPeftModel")
@@ -79,25 +72,15 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
                           "export without --merge and load with fttui.engine.bottleneck.load_from_folder, "
                           "or train with method.name=lora (mergeable)")
     _check_target(out)
-    summary_path = run_dir / "summary.json"
-    task = json.loads(summary_path.read_text()).get("task") if summary_path.is_file() else config.model.task
-    labels = _labels(trained)
     notes = []
     with replacing_dir(out) as tmp:
         if full_model or merge:
-            if full_model:
-                from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
-
-                say(f"loading the fine-tuned model in {dtype}")
-                auto = AutoModelForSequenceClassification if task == "seq-cls" else AutoModelForCausalLM
-                model = auto.from_pretrained(trained, dtype=DTYPES[dtype])
-            else:
-                from fttui.engine.methods import load_adapter
-
-                say(f"loading the base model in {dtype}")
-                base = load_base(config, task, labels, DTYPES[dtype])
+            say(f"loading the fine-tuned model in {dtype}" if full_model
+                else f"loading the base model in {dtype} with the adapter on it")
+            model = load_tuned(run, DTYPES[dtype])  # an adapter goes on the unquantized base, even after QLoRA
+            if not full_model:
                 say("merging the adapter into the base weights")
-                model = load_adapter(base, trained).merge_and_unload()
+                model = model.merge_and_unload()
                 if method == "qlora":
                     notes.append(f"merged into the base model loaded in {dtype}, not into its quantized weights")
             say("saving the model as safetensors")

@@ -20,8 +20,8 @@ from fttui.engine.methods import apply_method, count_parameters
 from fttui.engine.models import infer_task, load_model, load_model_config, load_tokenizer, resolve_model
 from fttui.engine.samples import make_sampler
 from fttui.engine.sink import Sink
-from fttui.engine.trainer_setup import (callbacks, classification_metrics, planned_steps, rng_preserved,
-                                        training_arguments)
+from fttui.engine.trainer_setup import (callbacks, classification_metrics, data_collator, planned_steps,
+                                        rng_preserved, training_arguments)
 from fttui.errors import ConfigError, TrainingError
 from fttui.events import Finished, Logged, Planned, Started
 
@@ -56,7 +56,7 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Event | None = None,
         dry_run: bool = False, resume: bool = False) -> RunOutcome:
     """Run (or with ``dry_run`` only plan) one fine-tuning job; ``resume`` continues from the last checkpoint."""
-    from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, Trainer, set_seed
+    from transformers import Trainer, set_seed
 
     stop = stop or threading.Event()
     started_at = time.time()
@@ -93,8 +93,6 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     elif config.training.distributed != "auto":
         sink.emit(Logged(f"training.distributed={config.training.distributed} needs several processes "
                          "(fttui --preset ... --nproc N); training in one", "warning"))
-    collator = (DataCollatorWithPadding(tokenizer) if task == "seq-cls"
-                else DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding=True))
     has_eval = data.eval is not None
     # Sample generations need the whole model in one process: rank 0 of plain data parallelism only.
     samples = has_eval and world.is_main and used in ("single", "ddp")
@@ -112,7 +110,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         optimizer_cls_and_kwargs=optimizer_setup,
         train_dataset=data.train,
         eval_dataset=data.eval,
-        data_collator=collator,
+        data_collator=data_collator(task, tokenizer),
         processing_class=tokenizer,
         compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None,
         callbacks=[events, stopper, *callbacks(config, has_eval)],

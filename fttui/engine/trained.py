@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from fttui.config import RunConfig
+from fttui.config.schema import saved_folder
 from fttui.errors import ConfigError
 
 
@@ -24,10 +25,9 @@ def describe_run(run_dir: Path) -> TrainedRun:
     from fttui.engine.export import load_run_config
 
     config = load_run_config(run_dir)
-    folder = next((run_dir / name for name in ("model", "adapter") if (run_dir / name).is_dir()), None)
-    if folder is None:
-        raise ConfigError(f"{run_dir} has no trained model or adapter yet",
-                          f"finish the run first: fttui --resume {run_dir}")
+    folder = run_dir / saved_folder(config.method.name)  # model/ when base weights trained, else adapter/
+    if not folder.is_dir():
+        raise ConfigError(f"{run_dir} has no {folder.name}/ yet", f"finish the run first: fttui --resume {run_dir}")
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     task = summary.get("task") or config.model.task

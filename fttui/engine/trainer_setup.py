@@ -79,6 +79,15 @@ def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bo
     )
 
 
+def data_collator(task: str, tokenizer):
+    """Pads each batch to its longest row; causal-LM labels are padded with -100 so padding carries no loss."""
+    from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding
+
+    if task == "seq-cls":
+        return DataCollatorWithPadding(tokenizer)
+    return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding=True)
+
+
 def classification_metrics(label_names: list[str], events):
     """compute_metrics for the Trainer: scalars returned, confusion matrix handed to the event callback."""
 
