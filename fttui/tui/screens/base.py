@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from fttui.tui.draft import Draft
+from fttui.tui.widgets.footer import Footer
 
 STEP_NAMES = ("Hardware", "Model", "Method", "Dataset", "Hyperparameters", "Review")
 

@@ -19,13 +19,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from fttui.errors import FttuiError
 from fttui.events import Event, Exported, Failed, Logged, TryAnswered
 from fttui.runner.run_dir import CONFIG_FILE, SUMMARY_FILE
 from fttui.tui.runs import shown_path
 from fttui.tui.widgets.job import JobStatus
+from fttui.tui.widgets.footer import Footer
 
 DTYPES = ("float32", "bfloat16", "float16")
 ANSWERS_SHOWN = 6

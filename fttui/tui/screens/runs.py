@@ -15,13 +15,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from fttui.events import Evaluated, Started, StepLogged, parse_event
 from fttui.runner.run_dir import CONFIG_FILE, EVENTS_FILE
 from fttui.tui.runs import RunInfo, list_runs, shown_path
 from fttui.tui.screens.run_actions import EpochsModal, ExportModal
 from fttui.tui.widgets.loss_plot import LossPlot
+from fttui.tui.widgets.footer import Footer
 
 SHOWN_METRICS = ("eval_accuracy", "eval_f1_macro", "eval_loss", "perplexity", "train_loss")
 RESUMABLE = ("stopped", "interrupted", "failed")
