@@ -1,16 +1,18 @@
 """How responsive the wizard is: ``fttui --help`` time, time to the first screen, key-press latency under load.
 
-    python bench/tui_responsiveness.py [--presses 20]
+    python bench/tui_responsiveness.py [--presses 20] [--earlier-runs 40]
 
 Key-press latency is measured while a real training run (the quickstart preset, long enough) keeps both
 CPU cores busy and the Train screen is following it live: each figure is the time from a key event reaching the app until
 the first frame that shows its effect has been composed (the app runs headless, so the frame is built
-but not written to a terminal). Targets (issue 4): --help < 0.5 s, first screen < 2 s, key press < 100 ms.
+but not written to a terminal). The runs folder holds earlier runs (finished ones with 500 logged steps, and
+two interrupted ones, whose worker the Runs screen looks for), as a user's would after a while. Targets (issue 4): --help < 0.5 s, first screen < 2 s, key press < 100 ms.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import statistics
 import subprocess
@@ -55,6 +57,31 @@ def first_screen_seconds(runs_dir: Path, runs: int = 5) -> float:
                              capture_output=True, text=True, check=True).stdout
         times.append(float(out.strip().splitlines()[-1]))
     return statistics.median(times)
+
+
+def add_earlier_runs(runs_dir: Path, count: int) -> None:
+    """Finished runs of 500 logged steps each, and two interrupted ones: what the Runs screen lists."""
+    from fttui.config import dump_config, load_config
+    from fttui.events import Evaluated, Finished, Started, StepLogged
+    from fttui.runner.run_dir import CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE
+
+    config = dump_config(load_config("quickstart", []))
+    for index in range(count):
+        run = runs_dir / f"earlier-{index:03d}"
+        run.mkdir(parents=True)
+        (run / CONFIG_FILE).write_text(config)
+        events = [Started(run_dir=str(run), max_steps=500, epochs=3.0, trainable_params=74498,
+                          total_params=22788484, device="cpu", precision="bf16", time=1767268800.0 + index)]
+        events += [StepLogged(step=s, max_steps=500, epoch=s / 167, loss=0.7 / (1 + s / 100), learning_rate=2e-4,
+                              samples_per_second=80.0, elapsed_s=s * 0.1, eta_s=(500 - s) * 0.1)
+                   for s in range(1, 501)]
+        events += [Evaluated(step=s, epoch=s / 167, metrics={"loss": 0.5, "accuracy": 0.8}) for s in (250, 500)]
+        interrupted = index < 2
+        if not interrupted:
+            summary = {"status": "completed", "global_step": 500, "eval_accuracy": 0.8, "eval_loss": 0.5}
+            events.append(Finished(status="completed", summary=summary, output_path=str(run / "adapter")))
+            (run / SUMMARY_FILE).write_text(json.dumps(summary))
+        (run / EVENTS_FILE).write_text("".join(event.to_json() + "\n" for event in events))
 
 
 def idle_supervisor():
@@ -156,9 +183,11 @@ async def measure(app, pilot, plot, results, presses: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=20, help="key presses per kind (default 20)")
+    parser.add_argument("--earlier-runs", type=int, default=40, help="runs already in the runs folder (default 40)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fttui-bench-") as work:
         runs = Path(work) / "runs"
+        add_earlier_runs(runs, args.earlier_runs)
         help_s = fttui_help_seconds()
         first_s = first_screen_seconds(runs)
         print(f"fttui --help:                 {help_s * 1000:7.0f} ms  (median of 7; target < 500 ms)")

@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fttui.events import Event, Failed, Finished, Planned, Started, StepLogged, parse_event
@@ -49,18 +49,18 @@ class RunInfo:
         return ""
 
 
-def worker_pid(run_dir: Path) -> int | None:
-    """The pid of a training worker writing to ``run_dir``, found from process command lines."""
+def worker_pids() -> dict[str, int]:
+    """Training workers running on this machine, by the resolved run folder each one writes to."""
     import psutil
 
-    target = str(Path(run_dir).resolve())
+    found = {}
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info.get("cmdline") or []
         if "fttui.engine.worker" in cmd and "--run-dir" in cmd:
             index = cmd.index("--run-dir") + 1
-            if index < len(cmd) and str(Path(cmd[index]).resolve()) == target:
-                return proc.pid
-    return None
+            if index < len(cmd):
+                found[str(Path(cmd[index]).resolve())] = proc.pid
+    return found
 
 
 TAIL_BYTES = 64 * 1024
@@ -83,16 +83,59 @@ def head_and_tail(path: Path) -> tuple[Event | None, list[Event]]:
     return first, [event for event in map(parse_event, lines) if event is not None]
 
 
-def read_run(path: Path, find_pid: bool = True) -> RunInfo:
-    """What a run folder says about itself: how its last worker ended, else whether a worker still runs.
+UNDECIDED = "undecided"  # events began but no worker said how it ended: running, or interrupted
 
-    A resumed run holds several workers' events one after the other; only the last one's say counts.
+
+def read_run(path: Path, find_pid: bool = True) -> RunInfo:
+    """What a run folder says about itself: how its last worker ended, else whether a worker still runs."""
+    info = _read_files(path)
+    if info.status == UNDECIDED:
+        _decide(info, worker_pids() if find_pid else {})
+    return info
+
+
+def _decide(info: RunInfo, pids: dict[str, int]) -> None:
+    info.pid = pids.get(str(info.path.resolve()))
+    info.status = "running" if info.pid else "interrupted"
+
+
+_parsed: dict[Path, tuple[tuple, RunInfo]] = {}  # per run folder: the files' stamp, and what they said
+
+
+def _stamp(path: Path) -> tuple:
+    """Sizes and modification times of the files a run's status is read from: unchanged means same answer."""
+    stamp = []
+    for name in (CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE):
+        try:
+            stat = (path / name).stat()
+            stamp.append((stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            stamp.append(None)
+    return (*stamp, (path / "adapter").is_dir())
+
+
+def _read_files(path: Path) -> RunInfo:
+    """``_parse_run`` once per change of the run's files: revisiting the Runs screen re-reads nothing unchanged.
+
+    Finished runs never change, so a runs folder of many runs costs a few stat calls per visit instead of
+    parsing every config and event tail again (which held the GIL the UI needs for a fifth of a second).
     """
+    stamp = _stamp(path)
+    cached = _parsed.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = _parsed[path] = (stamp, _parse_run(path))
+    info = cached[1]
+    return replace(info, metrics=dict(info.metrics))
+
+
+def _parse_run(path: Path) -> RunInfo:
+    """A resumed run holds several workers' events one after the other; only the last one's say counts."""
     info = RunInfo(path=path, status="new", started=path.stat().st_mtime)
     try:
         import yaml
 
-        config = yaml.safe_load((path / CONFIG_FILE).read_text(encoding="utf-8")) or {}
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ten times faster
+        config = yaml.load((path / CONFIG_FILE).read_text(encoding="utf-8"), Loader=loader) or {}
         info.method = str(config.get("method", {}).get("name", "?"))
         info.model = str(config.get("model", {}).get("name", "?"))
     except (OSError, ValueError, AttributeError):
@@ -121,8 +164,7 @@ def read_run(path: Path, find_pid: bool = True) -> RunInfo:
     if ended is not None:
         info.status = ended
     elif first is not None:
-        info.pid = worker_pid(path) if find_pid else None
-        info.status = "running" if info.pid else "interrupted"
+        info.status = UNDECIDED
     if info.adapter is None and (path / "adapter").is_dir():
         info.adapter = path / "adapter"
     return info
@@ -133,7 +175,14 @@ def list_runs(runs_dir: Path) -> list[RunInfo]:
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
-    found = [read_run(p) for p in runs_dir.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file()]
+    found = [_read_files(p) for p in runs_dir.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file()]
+    listed = {info.path for info in found}
+    for gone in [path for path in _parsed if path.parent == runs_dir and path not in listed]:
+        del _parsed[gone]  # deleted folders
+    undecided = [info for info in found if info.status == UNDECIDED]
+    pids = worker_pids() if undecided else {}  # one scan of the process table for all unfinished runs
+    for info in undecided:
+        _decide(info, pids)
     return sorted(found, key=lambda r: (r.started, r.name), reverse=True)
 
 

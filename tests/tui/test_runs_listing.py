@@ -1,0 +1,77 @@
+"""Listing the runs folder: unchanged runs are not parsed again, one process scan serves every unfinished run."""
+from __future__ import annotations
+
+import os
+
+from fttui.events import Finished, StepLogged
+from fttui.tui import runs as listing
+
+from .conftest import recorded_events, write_run
+
+
+def counting(monkeypatch, name: str) -> list:
+    calls: list = []
+    original = getattr(listing, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(listing, name, counted)
+    return calls
+
+
+def test_unchanged_runs_are_not_parsed_again_and_a_changed_one_is(tmp_path, monkeypatch):
+    events = recorded_events()
+    finished = next(e for e in events if isinstance(e, Finished))
+    for index in range(3):
+        write_run(tmp_path / "runs", f"done-{index}", events, finished.summary)
+    unfinished = write_run(tmp_path / "runs", "going", [e for e in events if not isinstance(e, Finished)])
+    parsed = counting(monkeypatch, "_parse_run")
+
+    first = listing.list_runs(tmp_path / "runs")
+    assert len(parsed) == 4
+    assert sorted(run.status for run in first) == ["completed", "completed", "completed", "interrupted"]
+    first[0].metrics["eval_accuracy"] = -1.0  # what a caller does to its copy stays in its copy
+
+    again = listing.list_runs(tmp_path / "runs")
+    assert len(parsed) == 4  # nothing changed: nothing parsed
+    assert all(run.metrics.get("eval_accuracy") != -1.0 for run in again)
+
+    with open(unfinished / "events.jsonl", "a") as handle:
+        handle.write(StepLogged(step=999, max_steps=999, epoch=4.0, loss=0.1).to_json() + "\n")
+        handle.write(finished.to_json() + "\n")
+    latest = {run.name: run for run in listing.list_runs(tmp_path / "runs")}
+    assert len(parsed) == 5 and parsed[-1][0] == unfinished
+    assert latest["going"].status == "completed" and latest["going"].step == 999
+
+
+def test_one_process_scan_decides_every_unfinished_run(tmp_path, monkeypatch):
+    events = [e for e in recorded_events() if not isinstance(e, Finished)]
+    folders = [write_run(tmp_path / "runs", f"unfinished-{index}", events) for index in range(3)]
+    scans: list = []
+
+    def fake_scan():
+        scans.append(1)
+        return {str(folders[1].resolve()): os.getpid()}  # a worker still writes to the second one
+
+    monkeypatch.setattr(listing, "worker_pids", fake_scan)
+    found = {run.name: run for run in listing.list_runs(tmp_path / "runs")}
+    assert len(scans) == 1
+    assert found["unfinished-1"].status == "running" and found["unfinished-1"].pid == os.getpid()
+    assert found["unfinished-0"].status == found["unfinished-2"].status == "interrupted"
+    listing.list_runs(tmp_path / "runs")
+    assert len(scans) == 2  # a worker may have died since: unfinished runs are asked about on every visit
+
+
+def test_a_deleted_run_leaves_the_listing_and_the_cache(tmp_path):
+    import shutil
+
+    events = recorded_events()
+    finished = next(e for e in events if isinstance(e, Finished))
+    kept = write_run(tmp_path / "runs", "kept", events, finished.summary)
+    gone = write_run(tmp_path / "runs", "gone", events, finished.summary)
+    assert {run.name for run in listing.list_runs(tmp_path / "runs")} == {"kept", "gone"}
+    shutil.rmtree(gone)
+    assert [run.name for run in listing.list_runs(tmp_path / "runs")] == ["kept"]
+    assert gone not in listing._parsed and kept in listing._parsed
