@@ -227,3 +227,50 @@ def test_the_runs_screen_is_kept_and_reads_only_what_was_appended(make_app, work
         assert screen.curves[path][0] == (run / "events.jsonl").stat().st_size > offset  # read on from there
 
     drive(app, body)
+
+
+def test_revisiting_runs_changes_only_what_changed(make_app, workdir):
+    from textual.widgets import DataTable
+
+    events = recorded_events()
+    finished = next(e for e in events if isinstance(e, Finished))
+    cut = next(i for i, e in enumerate(events) if isinstance(e, StepLogged) and e.step >= 20)
+    older = write_run(workdir / "runs", "older-20251231-120000", events, finished.summary)
+    live = write_run(workdir / "runs", RUN_NAME, events[:cut])
+    app = make_app(None)
+
+    async def visit(pilot, screen, done, what):
+        await pilot.press("escape")
+        app.action_runs()
+        await pilot.pause()
+        assert app.screen is screen
+        await wait_for(pilot, done, what=what)
+
+    async def body(pilot):
+        app.action_runs()
+        await pilot.pause()
+        screen = app.screen
+        table, plot = screen.query_one(DataTable), screen.query_one(LossPlot)
+
+        def key(run):  # rows are keyed by the run's folder as listed
+            return str(screen.runs_dir / run.name)
+
+        await wait_for(pilot, lambda: table.row_count == 2 and plot.train_steps, what="the runs and a curve")
+        await pilot.pause(0.6)  # the plot's pending redraws are done
+        rows = dict(table.rows)
+        redraws = plot.redraws
+        await visit(pilot, screen, lambda: screen.visits == 2, "the second visit")
+        await pilot.pause(0.2)
+        assert dict(table.rows) == rows and all(table.rows[k] is rows[k] for k in rows)  # not rebuilt
+        assert plot.redraws == redraws  # same run, nothing appended: not redrawn
+        with open(live / "events.jsonl", "a") as handle:
+            handle.write("".join(e.to_json() + "\n" for e in events[cut:]))
+        await visit(pilot, screen, lambda: str(table.get_row(key(live))[1]) == "completed", "the finished run")
+        assert all(table.rows[k] is rows[k] for k in rows)
+        assert table.get_row(key(live))[4] == "60/60"
+        table.move_cursor(row=table.get_row_index(key(older)))
+        write_run(workdir / "runs", "newest-20260102-120000", events, finished.summary)
+        await visit(pilot, screen, lambda: table.row_count == 3, "the new run")
+        assert screen.current().name == older.name  # the cursor stays on the run it was on
+
+    drive(app, body)

@@ -57,6 +57,9 @@ class RunsScreen(Screen):
         self.runs: dict[str, RunInfo] = {}
         self.visits = 0  # the first visit loads in on_mount
         self.curves: dict[Path, tuple[int, list, list]] = {}  # per run: bytes read, train and eval points
+        self.rows: dict[str, tuple] = {}  # the table's cells per run, as shown
+        self.columns: list = []
+        self.plotted: tuple[Path, int] | None = None  # the run on the plot, and how far into its events
 
     def compose(self) -> ComposeResult:
         yield Static(Text.assemble((" fttui ", "bold reverse"), "  Runs  ", (str(self.runs_dir), "dim")),
@@ -68,7 +71,7 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("run", "status", "method", "model", "steps", "result", "when")
+        self.columns = table.add_columns("run", "status", "method", "model", "steps", "result", "when")
         table.focus()
         self.action_reload()
 
@@ -95,24 +98,36 @@ class RunsScreen(Screen):
         if not self.is_current:  # hidden by now (or under a dialog): the next visit reloads
             return
         table = self.query_one(DataTable)
-        selected = self.current()
-        table.clear()
         self.runs = {str(run.path): run for run in message.runs}
-        for run in message.runs:
-            steps = f"{run.step}/{run.max_steps}" if run.max_steps else "-"
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started)) if run.started else "-"
-            table.add_row(run.name, Text(run.status, style=STATUS_STYLE.get(run.status, "")), run.method,
-                          run.model if len(run.model) < 24 else "…" + run.model[-23:], steps,
-                          run.headline_metric(), when, key=str(run.path))
-        if selected is not None and str(selected.path) in self.runs:  # keep the cursor on the same run
-            table.move_cursor(row=table.get_row_index(str(selected.path)), animate=False)
+        rows = {str(run.path): self._cells(run) for run in message.runs}
+        if list(rows) == list(self.rows):  # the same runs: change only the cells that changed (a live run's step)
+            for key, cells in rows.items():
+                for column, new, old in zip(self.columns, cells, self.rows[key]):
+                    if new != old:
+                        table.update_cell(key, column, new, update_width=True)
+        else:  # rebuilding the table costs a full re-render: only when runs came or went
+            selected = self.current()
+            table.clear()
+            for key, cells in rows.items():
+                table.add_row(*cells, key=key)
+            if selected is not None and str(selected.path) in self.runs:  # keep the cursor on the same run
+                table.move_cursor(row=table.get_row_index(str(selected.path)), animate=False)
+        self.rows = rows
         if not message.runs:
             self.query_one("#run-detail", Static).update(
                 Text(f"No runs in {self.runs_dir} yet: finish the wizard to start one.", style="dim"))
             self.query_one(LossPlot).clear()
             self.query_one(LossPlot).flush()
+            self.plotted = None
         else:
             self.show_run(self.current())
+
+    @staticmethod
+    def _cells(run: RunInfo) -> tuple:
+        steps = f"{run.step}/{run.max_steps}" if run.max_steps else "-"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started)) if run.started else "-"
+        return (run.name, Text(run.status, style=STATUS_STYLE.get(run.status, "")), run.method,
+                run.model if len(run.model) < 24 else "…" + run.model[-23:], steps, run.headline_metric(), when)
 
     def current(self) -> RunInfo | None:
         table = self.query_one(DataTable)
@@ -192,6 +207,9 @@ class RunsScreen(Screen):
         if message.path != getattr(self, "shown", None) or not self.is_current:
             return
         self.curves[message.path] = (message.offset, message.train, message.evals)
+        if self.plotted == (message.path, message.offset):
+            return  # already drawn, and nothing was appended since
+        self.plotted = (message.path, message.offset)
         run = self.runs.get(str(message.path))
         plot = self.query_one(LossPlot)
         plot.clear()

@@ -58,6 +58,7 @@ class LossPlot(PlotextPlot):
         self.redraws = 0
         self._cache_key = None
         self._cache = None
+        self._drawn_size = None
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -92,6 +93,7 @@ class LossPlot(PlotextPlot):
             return
         self.dirty = False
         self.redraws += 1
+        self._drawn_size = self.size
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -114,8 +116,9 @@ class LossPlot(PlotextPlot):
             plt.title(f"{self.title}: waiting for the first logged step")
         self.refresh()
 
-    def on_resize(self) -> None:
-        self.dirty = True  # the envelope depends on the width
+    def on_resize(self, event) -> None:
+        if event.size != self._drawn_size:  # screens send Resize on every visit, mostly with the same size
+            self.dirty = True  # the envelope depends on the width
 
     def render(self):
         """Build the plot only when its data, size or theme changed (plotext builds are not cheap)."""
