@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.events import DescendantFocus
@@ -17,6 +17,7 @@ from textual.widgets import Input
 
 from fttui.errors import FttuiError
 from fttui.tui.backend import Backend, lower_priority
+from fttui.tui.collector import IdleCollector
 from fttui.tui.draft import Draft
 from fttui.tui.screens.base import StepResult
 from fttui.tui.screens.dataset import DatasetScreen
@@ -31,6 +32,7 @@ from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.modals import ChoiceModal
 
 RUNS_SCREEN = "runs"
+COLLECT_CHECK_S = 0.5
 STEPS = (HardwareScreen, ModelScreen, MethodScreen, DatasetScreen, HyperparamsScreen, ReviewScreen)
 
 
@@ -49,13 +51,21 @@ class FttuiApp(App):
         self.live: list = []  # supervisors of runs this UI shows that may still be going
         self.step = 0
         self.start_step = start_step  # None: start on an empty screen (tests push their own)
+        self.collector = IdleCollector()
 
     def on_mount(self) -> None:
-        import gc
-
-        gc.freeze()  # everything loaded so far is long-lived: keep it out of the collector's scans
+        self.collector.start()
+        self.set_interval(COLLECT_CHECK_S, self.collector.tick)
         if self.start_step is not None:
             self.show_step(self.start_step)
+
+    def on_unmount(self) -> None:
+        self.collector.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.input_seen()  # full garbage collections wait until input pauses
+        await super().on_event(event)
 
     @on(DescendantFocus)
     def _no_blink(self, event: DescendantFocus) -> None:
