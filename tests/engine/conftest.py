@@ -76,3 +76,28 @@ def chat_file(tmp_path):
         {"role": "assistant", "content": "done"},
     ]} for i in range(12)]
     return write_jsonl(tmp_path / "chat.jsonl", rows)
+
+
+@pytest.fixture
+def stop_after():
+    """``stop_after(step)`` -> (sink, stop flag): the sink collects events and raises the flag at ``step``."""
+    import threading
+
+    from fttui.engine.sink import ListSink
+    from fttui.events import StepLogged
+
+    class StopAfter(ListSink):
+        def __init__(self, stop: threading.Event, step: int):
+            super().__init__()
+            self.stop, self.step = stop, step
+
+        def emit(self, event):
+            super().emit(event)
+            if isinstance(event, StepLogged) and event.step >= self.step:
+                self.stop.set()
+
+    def make(step: int):
+        stop = threading.Event()
+        return StopAfter(stop, step), stop
+
+    return make

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 
 import pytest
 import torch
@@ -173,18 +172,7 @@ def test_layer_lr_decay_gives_lower_layers_lower_rates(tmp_path, tiny_bert, sent
     assert any("layer-wise learning rates" in getattr(e, "message", "") for e in sink.events)
 
 
-class StopAfter(ListSink):
-    def __init__(self, stop: threading.Event, step: int):
-        super().__init__()
-        self.stop, self.step = stop, step
-
-    def emit(self, event):
-        super().emit(event)
-        if isinstance(event, StepLogged) and event.step >= self.step:
-            self.stop.set()
-
-
-def test_layer_lr_decay_resumes_into_the_same_groups(tmp_path, tiny_bert, sentiment_file):
+def test_layer_lr_decay_resumes_into_the_same_groups(tmp_path, tiny_bert, sentiment_file, stop_after):
     def losses(events):
         return {e.step: e.loss for e in events if isinstance(e, StepLogged)}
 
@@ -193,8 +181,7 @@ def test_layer_lr_decay_resumes_into_the_same_groups(tmp_path, tiny_bert, sentim
     straight = ListSink()
     run(make_config(tiny_bert, "seq-cls", "freeze", settings, 5e-3, sentiment_file, straight_dir, steps=10),
         straight_dir, straight)
-    stop = threading.Event()
-    first = StopAfter(stop, 4)
+    first, stop = stop_after(4)
     config = make_config(tiny_bert, "seq-cls", "freeze", settings, 5e-3, sentiment_file, split_dir, steps=10)
     assert run(config, split_dir, first, stop).status == "stopped"
     second = ListSink()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
@@ -11,19 +10,6 @@ from fttui.engine.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.errors import ConfigError
 from fttui.events import Started, StepLogged
-
-
-class StopAfter(ListSink):
-    """Collects events and raises the stop flag once a given step has been logged."""
-
-    def __init__(self, stop: threading.Event, step: int):
-        super().__init__()
-        self.stop, self.step = stop, step
-
-    def emit(self, event):
-        super().emit(event)
-        if isinstance(event, StepLogged) and event.step >= self.step:
-            self.stop.set()
 
 
 def _config(model, train, run_dir, **training):
@@ -41,14 +27,13 @@ def _losses(events):
     return {e.step: e.loss for e in events if isinstance(e, StepLogged)}
 
 
-def test_interrupted_then_resumed_matches_uninterrupted(tmp_path, tiny_bert, sentiment_file):
+def test_interrupted_then_resumed_matches_uninterrupted(tmp_path, tiny_bert, sentiment_file, stop_after):
     straight_dir, split_dir = tmp_path / "straight", tmp_path / "split"
     straight_dir.mkdir(), split_dir.mkdir()
     straight = ListSink()
     run(_config(tiny_bert, sentiment_file, straight_dir), straight_dir, straight)
 
-    stop = threading.Event()
-    first = StopAfter(stop, 5)
+    first, stop = stop_after(5)
     outcome = run(_config(tiny_bert, sentiment_file, split_dir), split_dir, first, stop)
     assert outcome.status == "stopped"
     stopped_at = outcome.summary["global_step"]
