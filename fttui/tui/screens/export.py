@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 from rich import box
@@ -177,16 +178,9 @@ class ExportScreen(Screen):
         if not destination:
             status.show("give a folder", ok=False)
             return
-        try:
-            supervisor = self.app.backend.start_export(self.run_dir, Path(destination), True, str(dtype))
-        except FttuiError as error:
-            status.show(error.message, ok=False)
-            return
-        except OSError as error:
-            status.show(f"cannot start the export worker: {error}", ok=False)
-            return
-        self.query_one("#merge", Button).disabled = True
-        status.start(supervisor, "starting the export worker (it loads the base model)")
+        start = partial(self.app.backend.start_export, self.run_dir, Path(destination), True, str(dtype))
+        if status.launch(start, "starting the export worker (it loads the base model)"):
+            self.query_one("#merge", Button).disabled = True
 
     @on(JobStatus.Ended, "#merge-result")
     def _merged(self, message: JobStatus.Ended) -> None:

@@ -5,6 +5,7 @@ open to show its progress and its result.
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from textual import on
@@ -15,7 +16,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from fttui.config.schema import FULL_MODEL_METHODS, PROMPT_METHODS
-from fttui.errors import FttuiError
 from fttui.events import Exported
 from fttui.tui.runs import shown_path
 from fttui.tui.widgets.job import JobStatus
@@ -135,16 +135,9 @@ class ExportModal(ModalScreen[None]):
             return
         merge = self.query_one("#export-merge", Checkbox).value and self.method != "full"
         dtype = str(self.query_one("#export-dtype", Select).value)
-        try:
-            supervisor = self.app.backend.start_export(self.run_dir, Path(destination), merge, dtype)
-        except FttuiError as error:  # not a run folder: say it, stay open
-            status.show(error.message, ok=False)
-            return
-        except OSError as error:
-            status.show(f"cannot start the export worker: {error}", ok=False)
-            return
-        self.query_one("#export-go", Button).disabled = True
-        status.start(supervisor, "starting the export worker")
+        start = partial(self.app.backend.start_export, self.run_dir, Path(destination), merge, dtype)
+        if status.launch(start, "starting the export worker"):
+            self.query_one("#export-go", Button).disabled = True
 
     @on(JobStatus.Ended)
     def _ended(self, message: JobStatus.Ended) -> None:

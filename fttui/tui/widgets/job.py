@@ -54,6 +54,24 @@ class JobStatus(Static):
         self._tick()
         self.follow()
 
+    def launch(self, start, stage: str) -> bool:
+        """Start a worker with ``start()`` and follow it; a refusal or an OS error is shown here instead.
+
+        Returns whether the job started, so the caller can disable its button until ``Ended``.
+        """
+        from fttui.errors import FttuiError
+
+        try:
+            supervisor = start()
+        except FttuiError as error:  # e.g. not a run folder: say it, stay usable
+            self.show(error.message, ok=False)
+            return False
+        except OSError as error:
+            self.show(f"cannot start the worker: {error}", ok=False)
+            return False
+        self.start(supervisor, stage)
+        return True
+
     def show(self, text: str, ok: bool) -> None:
         """A message of the caller's (e.g. a field left empty), in the same place as results."""
         self.running = False
