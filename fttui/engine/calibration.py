@@ -1,11 +1,11 @@
 """Every run is a calibration point: the planner's memory estimate recorded next to the measured peak.
 
 On GPU the measured figure is the CUDA allocator's peak. On CPU the process's peak resident set
-(``peak_memory_mb``) also holds Python, torch, the tokenized data and the pages of memory-mapped files
-(the checkpoint read at load time, safetensors written at save time), which the kernel can drop. So a
-sampler thread follows the process's *anonymous* memory (resident minus file-backed, from
-``/proc/self/statm``) during training, and ``memory_measured_mb`` is its peak above the level just before
-the model was loaded: the memory training itself allocated, which is what the estimate describes.
+(``peak_memory_mb``) also holds Python, torch, the tokenized data and library pages faulted in along the
+way, none of which the estimate describes. So a sampler thread follows the process's *anonymous* memory
+(resident minus file-backed, from ``/proc/self/statm``) during training, and ``memory_measured_mb`` is its
+peak above the level just before the model was loaded, plus the resident pages of the memory-mapped weight
+files (transformers maps safetensors, so frozen weights stay file-backed): the memory training needs.
 """
 from __future__ import annotations
 
@@ -27,6 +27,33 @@ def anonymous_mb() -> float | None:
         return None
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def mapped_weights_mb(smaps: str = "/proc/self/smaps") -> float:
+    """Resident pages of memory-mapped weight files that are still the file's (not copied on write).
+
+    transformers maps safetensors checkpoints instead of copying them, so frozen weights never become
+    anonymous memory; they are RAM the run needs all the same. Weights a run updates are copied on their
+    first write and from then on count as anonymous memory, so they are not counted twice.
+    """
+    total_kb, weights = 0, False
+    try:
+        with open(smaps, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                head = line.split(None, 1)[0]
+                if not head.endswith(":"):  # a mapping's header line: "start-end perms offset dev inode [path]"
+                    fields = line.split()
+                    weights = len(fields) >= 6 and fields[-1].endswith(WEIGHT_SUFFIXES)
+                elif weights and head == "Rss:":
+                    total_kb += int(line.split()[1])
+                elif weights and head == "Anonymous:":
+                    total_kb -= int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return total_kb / 1024
+
+
 class AnonymousPeak:
     """Samples anonymous memory every few milliseconds between ``start`` and ``stop``; keeps the peak."""
 
@@ -34,6 +61,7 @@ class AnonymousPeak:
         self.interval_s = interval_s
         self.baseline = anonymous_mb()
         self.peak = self.baseline
+        self.mapped_baseline = mapped_weights_mb()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="fttui-memory-sampler", daemon=True)
 
@@ -49,11 +77,18 @@ class AnonymousPeak:
                 self.peak = value
 
     def stop(self) -> float | None:
-        """MB allocated above the baseline at the peak (None where it cannot be measured)."""
+        """MB training needed: anonymous memory above the baseline at the peak, plus the mapped weights.
+
+        Weights a run updates are copied on their first write, so by the end they count as anonymous memory
+        and no longer as mapped: reading the mapped pages once, at the end, counts every weight once.
+        None where it cannot be measured.
+        """
         self._done.set()
         if self._thread.is_alive():
             self._thread.join()
-        return None if self.baseline is None else self.peak - self.baseline
+        if self.baseline is None:
+            return None
+        return self.peak - self.baseline + max(mapped_weights_mb() - self.mapped_baseline, 0.0)
 
 
 def longest_example(dataset) -> int:
