@@ -23,7 +23,12 @@ Why each term is what it is (GB here means GiB, 2**30 bytes, as nvidia-smi and t
   its gradient and the input gradient coexist: (out + 12) bytes per token x vocab.
 * cuda_context + allocator_overhead: ~0.6 GB for the CUDA context, cuBLAS workspace and kernels (HF measured
   1.3 GB on CUDA 11; CUDA 12 lazy loading needs less), and 10% of the transient memory (activations, logits)
-  for the caching allocator's fragmentation; weights and optimizer states are allocated once. 0 on CPU.
+  for the caching allocator's fragmentation; weights and optimizer states are allocated once. On CPU, no
+  context, and 20% of the transient memory: glibc keeps freed activations in its per-thread arenas (fitted
+  to measured runs of three methods at two batch sizes; ``bench/calibrate_cpu.py``).
+* CPU (``base_fp32``): fttui keeps the frozen base in fp32 and trains under bf16 autocast, which casts each
+  linear weight for its matmul and keeps the copy for backward (2 bytes per weight on the backward path);
+  the residual stream stays fp32.
 """
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ ATTENTIONS = ("sdpa", "flash", "eager")
 TASKS = ("auto", "causal-lm", "seq-cls")
 CUDA_CONTEXT_GB = 0.6
 ALLOCATOR_OVERHEAD = 0.10
+CPU_ALLOCATOR_OVERHEAD = 0.20  # glibc keeps freed activations in per-thread arenas (fitted on MiniLM, 6 runs)
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,11 @@ def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
         param_bytes = 2 if s.adapter_half and s.precision != "fp32" else 4
         base = total if s.method != "bitfit" else total - trainable
         weights = (4 if s.base_fp32 else half) * base + param_bytes * trainable  # a new head is a trainable copy (modules_to_save)
+    if s.base_fp32 and s.precision != "fp32" and s.method != "full":
+        # CPU autocast casts each fp32 linear weight to half for its matmul, and autograd keeps that copy
+        # for the backward pass through it: every block's linears, or only the trainable top blocks of freeze
+        cast = trainable if s.method == "freeze" else shape.linear_weight_params
+        weights += 2 * cast
     gradients = param_bytes * trainable
     state_bytes = {"adamw": 2 * param_bytes, "adamw-8bit": 2, "paged-adamw": 8, "paged-adamw-8bit": 2}
     optimizer = trainable * state_bytes[s.optimizer]
@@ -173,7 +184,8 @@ def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
     cuda = s.device == "cuda"
     context = CUDA_CONTEXT_GB if s.cuda_context_gb is None else s.cuda_context_gb
     breakdown["cuda_context"] = context * GB if cuda else 0.0
-    breakdown["allocator_overhead"] = ALLOCATOR_OVERHEAD * (activations + logits) if cuda else 0.0
+    overhead = ALLOCATOR_OVERHEAD if cuda else CPU_ALLOCATOR_OVERHEAD
+    breakdown["allocator_overhead"] = overhead * (activations + logits)
     if s.optimizer.startswith("paged"):
         notes.append("paged optimizer: its states can page out to CPU RAM under memory pressure")
     breakdown_gb = {k: round(v / GB, 4) for k, v in breakdown.items()}
@@ -271,7 +283,8 @@ class _Ctx:
 def _activations(shape: ModelShape, s: Settings, task: str, notes: list[str]) -> tuple[float, float]:
     """Bytes autograd keeps for backward (incl. one block of workspace), and the loss's logits peak."""
     a = 4 if s.precision == "fp32" else 2
-    r = 4 if s.precision == "fp32" or (s.method == "full" and not s.pure_half) else 2
+    # the residual stream keeps the weights' dtype: fp32 for mixed-precision full training and an fp32 base
+    r = 4 if s.precision == "fp32" or s.base_fp32 or (s.method == "full" and not s.pure_half) else 2
     full_like = s.method in ("full", "freeze")
     lora = s.method in ("lora", "dora", "qlora", "qlora-8bit")
     targets = frozenset(shape.resolve_targets(s.targets)) if lora else frozenset()
