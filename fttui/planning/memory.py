@@ -67,12 +67,12 @@ class Settings:
     attention: str = "sdpa"
     optimizer: str = "adamw"
     lora_r: int = 8
-    lora_targets: tuple[str, ...] | None = None  # None: the family's default; QLoRA: every linear layer
+    lora_targets: tuple[str, ...] | None = None  # None: every linear layer of the blocks (the engine's default)
 
     @property
     def targets(self) -> tuple[str, ...] | None:
-        """LoRA targets as the engine resolves them: QLoRA wraps every linear layer unless told otherwise."""
-        return self.lora_targets or (("all-linear",) if self.method.startswith("qlora") else None)
+        """LoRA targets as the engine resolves them: every linear layer unless told otherwise."""
+        return self.lora_targets or ("all-linear",)
     lora_dropout: float = 0.05
     adapter_half: bool = False  # adapters in half precision (the QLoRA repository) instead of fp32
     freeze_layers: int = 2  # freeze: how many top blocks train

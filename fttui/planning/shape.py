@@ -95,7 +95,6 @@ class ModelShape:
     lm_head_params: int
     other_params: int  # final norms, pooler, position-bias tables
     other_bias_params: int = 0
-    default_lora_targets: tuple[str, ...] = ()
     torch_dtype: str | None = None
     embedding_dropout: float = 0.0
     extra_linears: tuple[Linear, ...] = ()  # linear layers outside the blocks (counted in other_params), e.g. a pooler
@@ -124,9 +123,9 @@ class ModelShape:
         return tuple(dict.fromkeys(m.name for b in self.blocks for m in b.linears))
 
     def resolve_targets(self, targets) -> tuple[str, ...]:
-        """Target names as given, ``None`` for the family default, ``all-linear`` for every linear layer."""
+        """Target names as given; ``None`` or ``all-linear`` for every linear layer (fttui's default)."""
         if not targets:
-            return self.default_lora_targets
+            return self.lora_target_names
         wanted = [t.strip() for t in targets if t.strip()]
         if wanted == ["all-linear"]:
             return self.lora_target_names
@@ -166,7 +165,7 @@ class ModelShape:
         data.pop("blocks")
         data.pop("extra_linears")
         data.update(total_params=self.total_params, lora_target_names=list(self.lora_target_names),
-                    default_lora_targets=list(self.default_lora_targets), warnings=list(self.warnings))
+                    warnings=list(self.warnings))
         return data
 
 
@@ -257,7 +256,6 @@ def _llama_like(config: dict, family: str, where: str) -> dict:
                    Linear("o_proj", q_dim, h, o_bias, "attn_out"),
                    Linear("gate_up_proj", h, 2 * inter, mlp_bias, "mlp_in", "mlp"),
                    Linear("down_proj", inter, h, mlp_bias, "mlp_mid", "mlp", ia3="in")]
-        targets = ("qkv_proj",)
     else:
         linears = [Linear("q_proj", h, q_dim, qkv_bias, "attn_in"),
                    Linear("k_proj", h, kv_dim, qkv_bias, "attn_in", ia3="out"),
@@ -269,7 +267,6 @@ def _llama_like(config: dict, family: str, where: str) -> dict:
         else:
             linears += [Linear("up_proj", h, inter, mlp_bias, "mlp_in", "mlp")]
         linears += [Linear("down_proj", inter, h, mlp_bias, "mlp_mid", "mlp", ia3="in")]
-        targets = ("q_proj", "v_proj")
     norms = 4 if family in ("gemma2", "gemma3_text") else 2
     qk_norms = {"qwen3": 2 * head_dim, "gemma3_text": 2 * head_dim, "olmo2": q_dim + kv_dim}
     norm_params = norms * h + qk_norms.get(family, 0)
@@ -284,7 +281,7 @@ def _llama_like(config: dict, family: str, where: str) -> dict:
     return dict(family=family, kind="decoder", hidden_size=h, num_kv_heads=kv_heads, vocab_size=vocab,
                 context_length=config.get("max_position_embeddings"), tied_embeddings=tied, blocks=(block,),
                 embedding_params=vocab * h, lm_head_params=0 if tied else vocab * h,
-                other_params=0 if family == "olmo" else h, default_lora_targets=targets)
+                other_params=0 if family == "olmo" else h)
 
 
 def _phi(config: dict, where: str) -> dict:
@@ -305,7 +302,7 @@ def _phi(config: dict, where: str) -> dict:
     return dict(family="phi", kind="decoder", hidden_size=h, num_kv_heads=kv_heads, vocab_size=vocab,
                 context_length=config.get("max_position_embeddings"), tied_embeddings=tied, blocks=(block,),
                 embedding_params=vocab * h, lm_head_params=0 if tied else vocab * h + vocab, other_params=2 * h,
-                other_bias_params=h + (0 if tied else vocab), default_lora_targets=("q_proj", "v_proj"),
+                other_bias_params=h + (0 if tied else vocab),
                 embedding_dropout=float(config.get("embd_pdrop") or 0.0))
 
 
@@ -325,7 +322,7 @@ def _gpt2(config: dict, where: str) -> dict:
     return dict(family="gpt2", kind="decoder", hidden_size=h, num_kv_heads=heads, vocab_size=vocab,
                 context_length=positions, tied_embeddings=tied, blocks=(block,),
                 embedding_params=vocab * h + positions * h, lm_head_params=0 if tied else vocab * h,
-                other_params=2 * h, other_bias_params=h, default_lora_targets=("c_attn",),
+                other_params=2 * h, other_bias_params=h,
                 embedding_dropout=float(config.get("embd_pdrop", 0.1) or 0.0))
 
 
@@ -346,7 +343,7 @@ def _bert(config: dict, family: str, where: str) -> dict:
     return dict(family="roberta" if family != "bert" else "bert", kind="encoder", hidden_size=h, num_kv_heads=heads,
                 vocab_size=vocab, context_length=positions - offset, tied_embeddings=False, blocks=(block,),
                 embedding_params=(vocab + positions + types) * h + 2 * h, lm_head_params=0,
-                other_params=h * h + h, other_bias_params=2 * h, default_lora_targets=("query", "value"),
+                other_params=h * h + h, other_bias_params=2 * h,
                 extra_linears=(Linear("dense", h, h, True, "pooler"),),
                 embedding_dropout=float(config.get("hidden_dropout_prob", 0.1) or 0.0))
 
@@ -378,7 +375,7 @@ def _t5(config: dict, family: str, where: str) -> dict:
     return dict(family="t5", kind="encoder-decoder", hidden_size=h, num_kv_heads=heads, vocab_size=vocab,
                 context_length=config.get("n_positions"), tied_embeddings=tied, blocks=(enc, dec),
                 embedding_params=vocab * h, lm_head_params=0 if tied else vocab * h,
-                other_params=2 * buckets * heads + 2 * h, default_lora_targets=("q", "v"),
+                other_params=2 * buckets * heads + 2 * h,
                 embedding_dropout=drop)
 
 
@@ -396,4 +393,4 @@ def _bloom(config: dict, where: str) -> dict:
     return dict(family="bloom", kind="decoder", hidden_size=h, num_kv_heads=heads, vocab_size=vocab,
                 context_length=config.get("seq_length"), tied_embeddings=tied, blocks=(block,),
                 embedding_params=vocab * h + 2 * h, lm_head_params=0 if tied else vocab * h, other_params=2 * h,
-                other_bias_params=2 * h, default_lora_targets=("query_key_value",))
+                other_bias_params=2 * h)

@@ -57,7 +57,7 @@ def test_grouped_query_attention_and_targets():
     assert (linears["k_proj"].in_features, linears["k_proj"].out_features) == (4096, 1024)
     assert shape.num_kv_heads == 8 and shape.num_layers == 32 and shape.context_length == 32768
     assert shape.lora_target_names == ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-    assert shape.default_lora_targets == ("q_proj", "v_proj")
+    assert shape.resolve_targets(None) == shape.lora_target_names  # LoRA's default: every linear layer
 
 
 def test_family_specific_module_names():
@@ -68,7 +68,8 @@ def test_family_specific_module_names():
         "q", "k", "v", "o", "wi_0", "wi_1", "wo")
     t5_small = shape_from_config(reference("google-t5--t5-small.json"))
     assert t5_small.lora_target_names == ("q", "k", "v", "o", "wi", "wo")
-    assert shape_from_config(reference("microsoft--Phi-3-mini-4k-instruct.json")).default_lora_targets == ("qkv_proj",)
+    assert shape_from_config(reference("microsoft--Phi-3-mini-4k-instruct.json")).lora_target_names == (
+        "qkv_proj", "o_proj", "gate_up_proj", "down_proj")
 
 
 def test_tied_embeddings_defaults():
@@ -84,8 +85,9 @@ def test_tied_embeddings_defaults():
 
 def test_lora_parameter_arithmetic():
     shape = shape_from_config(reference("meta-llama--Llama-2-7b-hf.json"))
-    assert shape.lora_params(8) == 32 * 2 * 8 * (4096 + 4096)  # q_proj and v_proj by default
+    assert shape.lora_params(8, ["q_proj", "v_proj"]) == 32 * 2 * 8 * (4096 + 4096)
     assert shape.lora_params(8, ["all-linear"]) == 19_988_480  # what peft reports for r=8 on all linear layers
+    assert shape.lora_params(8) == 19_988_480  # every linear layer by default
     assert shape.lora_params(8, ["q_proj"], dora=True) == 32 * (8 * 8192 + 4096)
     assert shape.ia3_params() == 32 * (4096 + 4096 + 11008)
 

@@ -34,8 +34,9 @@ def describe(shape, task_setting: str) -> Text:
     task = inferred if task_setting == "auto" else task_setting
     text.append("task: ", style="bold")
     text.append(f"{task}" + (" (inferred from the config)" if task_setting == "auto" else "") + "\n")
-    text.append("LoRA targets by default: ", style="dim")
-    text.append(", ".join(shape.default_lora_targets) or "-", style="dim")
+    text.append("LoRA targets by default: every linear layer (", style="dim")
+    text.append(", ".join(shape.lora_target_names) or "-", style="dim")
+    text.append(")", style="dim")
     for warning in shape.warnings:
         text.append(f"\nnote: {warning}", style="yellow")
     return text
