@@ -81,7 +81,7 @@ class MethodSection(Section):
     lora_alpha: int = Field(16, gt=0, description="LoRA scaling numerator (scale = alpha / r).")
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
     lora_targets: list[str] | None = Field(
-        None, description="Module names LoRA wraps (e.g. [q_proj, v_proj]); default chosen per architecture."
+        None, description="Module names LoRA wraps (e.g. [q_proj, v_proj]); default: every linear layer of the blocks."
     )
     use_rslora: bool = Field(False, description="LoRA/DoRA/QLoRA: scale by alpha/sqrt(r) (rank-stabilized), steadier at high ranks.")
     quant_bits: Literal[4, 8] = Field(4, description="QLoRA: 4-bit NF4 (default) or 8-bit LLM.int8 base weights.")
