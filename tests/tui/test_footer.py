@@ -1,14 +1,14 @@
 """The footer every screen shows: right keys after screen switches, rebuilt only when they change, no leak."""
 from __future__ import annotations
 
-import asyncio
-
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets._footer import FooterKey
 
 from fttui.tui.widgets.footer import Footer, stale_key_watchers
+
+from .conftest import drive
 
 
 class Keys(Screen):
@@ -40,44 +40,45 @@ def shown(screen) -> list[tuple[str, bool]]:
     return [(key.description, key.has_class("-disabled")) for key in screen.query_one(Footer).query(FooterKey)]
 
 
-def test_keys_are_right_after_switching_screens_and_old_keys_are_let_go():
-    async def scenario():
-        app = Bare()
-        async with app.run_test(size=(80, 24)) as pilot:
-            keys = Keys()
-            await app.push_screen(keys)
-            await pilot.pause()
-            assert shown(keys) == [("Stop", False), ("Export", False)]
-            for _ in range(12):
-                await app.push_screen(Other())
-                await pilot.pause()
-                assert shown(app.screen) == [("Back", False)]
-                await app.pop_screen()
-                await pilot.pause()
-            assert shown(keys) == [("Stop", False), ("Export", False)]
-            # textual's own footer keeps every replaced key alive through its `compact` watchers
-            assert stale_key_watchers(keys.query_one(Footer)) == 0
+async def visit_other(app, pilot) -> None:
+    await app.push_screen(Other())
+    await pilot.pause()
+    assert shown(app.screen) == [("Back", False)]
+    await app.pop_screen()
+    await pilot.pause()
 
-    asyncio.run(scenario())
+
+def test_keys_are_right_after_switching_screens_and_old_keys_are_let_go():
+    app = Bare()
+
+    async def body(pilot):
+        keys = Keys()
+        await app.push_screen(keys)
+        await pilot.pause()
+        assert shown(keys) == [("Stop", False), ("Export", False)]
+        for _ in range(12):
+            await visit_other(app, pilot)
+        assert shown(keys) == [("Stop", False), ("Export", False)]
+        # textual's own footer keeps every replaced key alive through its `compact` watchers
+        assert stale_key_watchers(keys.query_one(Footer)) == 0
+
+    drive(app, body, size=(80, 24))
 
 
 def test_footer_is_rebuilt_when_its_keys_change_and_only_then():
-    async def scenario():
-        app = Bare()
-        async with app.run_test(size=(80, 24)) as pilot:
-            keys = Keys()
-            await app.push_screen(keys)
-            await pilot.pause()
-            first = list(keys.query(FooterKey))
-            await app.push_screen(Other())
-            await pilot.pause()
-            await app.pop_screen()
-            await pilot.pause()
-            assert list(keys.query(FooterKey)) == first  # same keys: the same widgets, not rebuilt
-            keys.can_export = False
-            keys.refresh_bindings()
-            await pilot.pause()
-            await pilot.pause()
-            assert shown(keys) == [("Stop", False), ("Export", True)]
+    app = Bare()
 
-    asyncio.run(scenario())
+    async def body(pilot):
+        keys = Keys()
+        await app.push_screen(keys)
+        await pilot.pause()
+        first = list(keys.query(FooterKey))
+        await visit_other(app, pilot)
+        assert list(keys.query(FooterKey)) == first  # same keys: the same widgets, not rebuilt
+        keys.can_export = False
+        keys.refresh_bindings()
+        await pilot.pause()
+        await pilot.pause()
+        assert shown(keys) == [("Stop", False), ("Export", True)]
+
+    drive(app, body, size=(80, 24))
