@@ -26,7 +26,7 @@ from fttui.errors import FttuiError
 from fttui.events import Event, Exported, Failed, Logged, TryAnswered
 from fttui.runner.run_dir import CONFIG_FILE, SUMMARY_FILE
 from fttui.tui.runs import shown_path
-from fttui.tui.widgets.job import JobStatus
+from fttui.tui.widgets.job import JobStatus, forward_events
 from fttui.tui.widgets.footer import Footer
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -237,16 +237,7 @@ class ExportScreen(Screen):
 
     @work(thread=True, exclusive=True, group="try", exit_on_error=False)
     def follow_try(self, session) -> None:
-        from textual.worker import get_current_worker
-
-        worker = get_current_worker()
-        while not worker.is_cancelled:
-            event = session.next_event(0.2)
-            if event is False:
-                continue
-            self.post_message(self.TryEvent(event))
-            if event is None:
-                return
+        forward_events(session, lambda event: self.post_message(self.TryEvent(event)), timeout=0.2)
 
     @on(TryEvent)
     def _try_event(self, message: TryEvent) -> None:

@@ -17,6 +17,23 @@ from fttui.events import Event, Failed, Logged
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
+def forward_events(source, post, timeout: float = 0.1) -> None:
+    """In a thread worker: ``post`` each event of ``source`` (a supervisor), then None when its stream ends.
+
+    Stops early when the worker is cancelled (its screen went away).
+    """
+    from textual.worker import get_current_worker
+
+    worker = get_current_worker()
+    while not worker.is_cancelled:
+        event = source.next_event(timeout)
+        if event is False:  # nothing yet
+            continue
+        post(event)
+        if event is None:
+            return
+
+
 class JobStatus(Static):
     DEFAULT_CSS = "JobStatus { height: auto; }"
 
@@ -79,16 +96,7 @@ class JobStatus(Static):
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def follow(self) -> None:
-        from textual.worker import get_current_worker
-
-        worker, supervisor = get_current_worker(), self.supervisor
-        while not worker.is_cancelled:
-            event = supervisor.next_event(0.1)
-            if event is False:
-                continue
-            self.post_message(self.Progressed(event))
-            if event is None:
-                return
+        forward_events(self.supervisor, lambda event: self.post_message(self.Progressed(event)))
 
     @on(Progressed)
     def _progressed(self, message: Progressed) -> None:
