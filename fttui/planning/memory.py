@@ -68,11 +68,6 @@ class Settings:
     optimizer: str = "adamw"
     lora_r: int = 8
     lora_targets: tuple[str, ...] | None = None  # None: every linear layer of the blocks (the engine's default)
-
-    @property
-    def targets(self) -> tuple[str, ...] | None:
-        """LoRA targets as the engine resolves them: every linear layer unless told otherwise."""
-        return self.lora_targets or ("all-linear",)
     lora_dropout: float = 0.05
     adapter_half: bool = False  # adapters in half precision (the QLoRA repository) instead of fp32
     freeze_layers: int = 2  # freeze: how many top blocks train
@@ -220,7 +215,7 @@ def _trainable(shape: ModelShape, s: Settings, task: str, new_head: int, notes: 
             notes.append(f"freeze: the model has only {top.count} layers in its last stack; all of them train")
         return freeze_params(shape, k, new_head if task == "seq-cls" else shape.lm_head_params)
     if m in ("lora", "dora", "qlora", "qlora-8bit"):
-        return shape.lora_params(s.lora_r, s.targets, dora=m == "dora") + new_head
+        return shape.lora_params(s.lora_r, s.lora_targets, dora=m == "dora") + new_head
     if m == "ia3":
         return shape.ia3_params() + new_head
     if m == "adapter":
@@ -287,7 +282,7 @@ def _activations(shape: ModelShape, s: Settings, task: str, notes: list[str]) ->
     r = 4 if s.precision == "fp32" or s.base_fp32 or (s.method == "full" and not s.pure_half) else 2
     full_like = s.method in ("full", "freeze")
     lora = s.method in ("lora", "dora", "qlora", "qlora-8bit")
-    targets = frozenset(shape.resolve_targets(s.targets)) if lora else frozenset()
+    targets = frozenset(shape.resolve_targets(s.lora_targets)) if lora else frozenset()
     ctx = _Ctx(a, r, s, targets, full_like, full_like)
     b = s.batch_size
     src = s.seq_len + (s.num_virtual_tokens if s.method in VIRTUAL_TOKEN_METHODS else 0)
