@@ -10,15 +10,12 @@ import fttui.planning as planning
 from fttui.cli import main
 from fttui.planning.memory import METHODS
 
-LLAMA_8B = dict(model_type="llama", hidden_size=4096, intermediate_size=14336, num_attention_heads=32,
-                num_key_value_heads=8, num_hidden_layers=32, vocab_size=128256, max_position_embeddings=8192)
-
 
 @pytest.fixture
-def llama_config(tmp_path) -> Path:
+def llama_config(tmp_path, llama8b_config) -> Path:
     path = tmp_path / "llama-3-8b" / "config.json"
     path.parent.mkdir()
-    path.write_text(json.dumps(LLAMA_8B))
+    path.write_text(json.dumps(llama8b_config))
     return path
 
 

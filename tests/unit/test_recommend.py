@@ -3,21 +3,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
-
 from fttui.planning import load_shape
 from fttui.planning.memory import METHODS, Settings
 from fttui.planning.recommend import Budget, budget_from_hardware, measured_cpu_seconds, rank
-from fttui.planning.shape import shape_from_config
-
-LLAMA_8B = dict(model_type="llama", hidden_size=4096, intermediate_size=14336, num_attention_heads=32,
-                num_key_value_heads=8, num_hidden_layers=32, vocab_size=128256, max_position_embeddings=8192,
-                tie_word_embeddings=False)  # Meta-Llama-3-8B
-
-
-@pytest.fixture(scope="module")
-def llama8b():
-    return shape_from_config(LLAMA_8B, source="llama-3-8b")
 
 
 def plans(result):

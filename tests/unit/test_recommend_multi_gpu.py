@@ -10,17 +10,9 @@ from fttui.planning.memory import Settings, estimate
 from fttui.planning.recommend import Budget, measured_cpu_seconds, rank
 from fttui.planning.shape import shape_from_config
 
-LLAMA_8B = dict(model_type="llama", hidden_size=4096, intermediate_size=14336, num_attention_heads=32,
-                num_key_value_heads=8, num_hidden_layers=32, vocab_size=128256, max_position_embeddings=8192,
-                tie_word_embeddings=False)
 LLAMA_1B = dict(model_type="llama", hidden_size=2048, intermediate_size=5632, num_attention_heads=32,
                 num_key_value_heads=4, num_hidden_layers=22, vocab_size=32000, max_position_embeddings=2048,
                 tie_word_embeddings=False)  # TinyLlama-1.1B
-
-
-@pytest.fixture(scope="module")
-def llama8b():
-    return shape_from_config(LLAMA_8B, source="llama-8b")
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +68,9 @@ def test_ddp_buckets_can_tip_a_method_into_fsdp(llama1b):
     assert two["full"].fits and two["full"].multi_gpu.startswith("FSDP over 2 GPUs")
 
 
-def test_qlora_is_never_planned_with_fsdp():
+def test_qlora_is_never_planned_with_fsdp(llama8b_config):
     """The engine refuses FSDP for quantized weights, so planning must not count on it."""
-    big = shape_from_config({**LLAMA_8B, "num_hidden_layers": 160}, source="llama-40b")
+    big = shape_from_config({**llama8b_config, "num_hidden_layers": 160}, source="llama-40b")
     plans = by_method(rank(big, Budget("cuda", 16.0, 8, "x"), Settings(seq_len=1024)))
     for method in ("qlora", "qlora-8bit"):
         assert not plans[method].fits and "cannot shard" in plans[method].multi_gpu
