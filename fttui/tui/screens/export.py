@@ -26,8 +26,8 @@ from fttui.errors import FttuiError
 from fttui.events import Event, Exported, Failed, Logged, TryAnswered
 from fttui.runner.run_dir import CONFIG_FILE, SUMMARY_FILE
 from fttui.tui.runs import shown_path
-from fttui.tui.widgets.job import JobStatus, forward_events
 from fttui.tui.widgets.footer import Footer
+from fttui.tui.widgets.job import JobStatus, forward_events
 
 DTYPES = ("float32", "bfloat16", "float16")
 ANSWERS_SHOWN = 6

@@ -21,8 +21,8 @@ from fttui.events import Evaluated, Started, StepLogged, parse_event
 from fttui.runner.run_dir import CONFIG_FILE, EVENTS_FILE
 from fttui.tui.runs import RunInfo, list_runs, shown_path
 from fttui.tui.screens.run_actions import EpochsModal, ExportModal
-from fttui.tui.widgets.loss_plot import LossPlot
 from fttui.tui.widgets.footer import Footer
+from fttui.tui.widgets.loss_plot import LossPlot
 
 SHOWN_METRICS = ("eval_accuracy", "eval_f1_macro", "eval_loss", "perplexity", "train_loss")
 RESUMABLE = ("stopped", "interrupted", "failed")

@@ -22,9 +22,9 @@ from textual.widgets import ProgressBar, RichLog, Static
 from fttui.events import CheckpointSaved, Evaluated, Event, Failed, Finished, Logged, Planned, Started, StepLogged
 from fttui.tui.resources import memory_text
 from fttui.tui.runs import shown_path
+from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.loss_plot import LossPlot
 from fttui.tui.widgets.modals import ConfirmModal
-from fttui.tui.widgets.footer import Footer
 
 MEMORY_EVERY_S = 1.0
 HEADLINE_METRICS = ("accuracy", "f1_macro", "loss", "perplexity")
