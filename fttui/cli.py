@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fttui {__version__}")
     parser.add_argument("--web", action="store_true", help="serve the wizard in a browser on localhost (textual-serve)")
     parser.add_argument("--port", type=int, metavar="N", help="port for --web (default 8000)")
+    parser.add_argument("--token", metavar="TOKEN", help="--web: the secret the URL must carry (default: a random one)")
+    parser.add_argument("--no-token", action="store_true", help="--web: no token (only on a machine nobody else uses)")
+    parser.add_argument("--max-sessions", type=int, metavar="N", help="--web: browser tabs served at once (default 2)")
     run = parser.add_argument_group("headless run")
     run.add_argument("--preset", metavar="PATH", help="run this preset headless (a YAML path or a shipped name)")
     run.add_argument(
@@ -75,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             return int(_command_module(args.command).run(args))
         if args.preset and args.resume:
             raise FttuiError("--preset and --resume do not go together", "a resumed run uses the config in its folder")
-        if args.port is not None and not args.web:
-            raise FttuiError("--port goes with --web", "e.g. fttui --web --port 8123")
+        web_flags = [flag for flag, given in (("--port", args.port is not None), ("--token", args.token is not None),
+                     ("--no-token", args.no_token), ("--max-sessions", args.max_sessions is not None)) if given]
+        if web_flags and not args.web:
+            raise FttuiError(f"{web_flags[0]} goes with --web", "e.g. fttui --web --port 8123")
         if args.web and (args.preset or args.resume):
             raise FttuiError("--web serves the wizard; it does not go with --preset or --resume",
                              "run headless without --web, or open the wizard with: fttui --web")
@@ -89,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         if any(getattr(args, flag) is not None for flag in LAUNCH_FLAGS):
             raise FttuiError("--nproc, --nnodes, --node-rank and --master-* need --preset or --resume",
                              "e.g. fttui --preset my.yaml --nproc 2")
-        return _open_wizard(web=args.web, port=args.port or 8000)
+        return _open_wizard(web=args.web, port=args.port or 8000, token=args.token, use_token=not args.no_token,
+                            max_sessions=2 if args.max_sessions is None else args.max_sessions)
     except FttuiError as error:
         print(render_error(error), file=sys.stderr)
         return int(error.exit_code)
@@ -98,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
 
 
-def _open_wizard(web: bool = False, port: int = 8000) -> int:
+def _open_wizard(web: bool = False, port: int = 8000, **web_options) -> int:
     try:
         from fttui.tui.app import run_app
     except ImportError:
@@ -106,4 +112,4 @@ def _open_wizard(web: bool = False, port: int = 8000) -> int:
             "the wizard is not part of this build yet",
             "run headless instead: fttui --preset quickstart",
         ) from None
-    return int(run_app(web=web, port=port))
+    return int(run_app(web=web, port=port, **web_options))

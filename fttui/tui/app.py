@@ -196,18 +196,18 @@ class FttuiApp(App):
                                                 ("cancel", "Cancel")], title="Quit", danger="stop"), answered)
 
 
-def run_app(web: bool = False, runs_dir: str = "runs", host: str = "localhost", port: int = 8000) -> int:
+def run_app(web: bool = False, runs_dir: str = "runs", port: int = 8000, token: str | None = None,
+            use_token: bool = True, max_sessions: int = 2) -> int:
     """Entry point for ``fttui`` (and ``fttui --web``, which serves the same app through textual-serve)."""
     if web:
         import shlex
         import sys
 
         try:
-            from textual_serve.server import Server
+            from fttui.tui.web import serve_wizard
         except ImportError:
             raise FttuiError("fttui --web needs textual-serve", "pip install textual-serve") from None
         # Each browser tab gets its own `fttui` process (in this folder, so runs/ is the same one).
-        Server(f"{shlex.quote(sys.executable)} -m fttui", host=host, port=port, title="fttui").serve()
-        return 0
+        return serve_wizard(f"{shlex.quote(sys.executable)} -m fttui", port, token, use_token, max_sessions)
     FttuiApp(runs_dir=runs_dir).run()
     return 0
