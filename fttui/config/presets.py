@@ -14,10 +14,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from fttui.config.safe_yaml import RefusedYAML, excerpt, loads, short_repr
 from fttui.config.schema import RunConfig
 from fttui.errors import ConfigError
 
 PRESETS_PACKAGE = "fttui.presets"
+MAX_PROBLEMS = 20
 PATH_FIELDS = (("data", "train"), ("data", "eval"), ("model", "name"), ("training", "deepspeed_config"))
 
 
@@ -51,12 +53,18 @@ def find_preset(reference: str) -> Path:
 
 
 def read_yaml(path: Path) -> dict:
+    """A preset or run config as a mapping; bad or hostile YAML is a ConfigError naming file and line."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = loads(path.read_text(encoding="utf-8"))
+    except RefusedYAML as exc:
+        where = f"{path}:{exc.problem_mark.line + 1}" if exc.problem_mark else str(path)
+        raise ConfigError(f"{where}: {exc.problem}", exc.hint) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ConfigError(f"{where}: not valid YAML ({excerpt(str(getattr(exc, 'problem', exc)))})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})", "save the file as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"cannot read preset {path}: {exc.strerror}") from None
     if data is None:
@@ -73,7 +81,7 @@ def _field_annotation(path: list[str]) -> Any:
     for depth, key in enumerate(path):
         fields = model.model_fields
         if key not in fields:
-            where = ".".join(path[: depth + 1])
+            where = excerpt(".".join(path[: depth + 1]))
             close = difflib.get_close_matches(key, fields.keys(), n=1)
             hint = (f"did you mean {'.'.join([*path[:depth], close[0]])}?" if close
                     else f"valid keys: {', '.join(fields)}")
@@ -120,16 +128,18 @@ def apply_overrides(raw: dict, overrides: list[str], problems: list[str] | None 
 def _parse_override(item: str) -> tuple[list[str], Any]:
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"--set {item!r}: expected section.key=value", "e.g. --set training.epochs=2")
+        raise ConfigError(f"--set {excerpt(item)!r}: expected section.key=value", "e.g. --set training.epochs=2")
     path = key.strip().split(".")
     if len(path) != 2:
-        raise ConfigError(f"--set {key}: use section.key (e.g. training.batch_size)")
+        raise ConfigError(f"--set {excerpt(key)}: use section.key (e.g. training.batch_size)")
     annotation = _field_annotation(path)
     if _is_plain_string(annotation):
         optional = annotation is not str
         return path, None if optional and text.strip() in ("null", "~", "") else text
     try:
-        return path, yaml.safe_load(text) if text.strip() else None
+        return path, loads(text) if text.strip() else None
+    except RefusedYAML as exc:
+        raise ConfigError(f"--set {'.'.join(path)}: {exc.problem}", exc.hint) from None
     except yaml.YAMLError:
         return path, text
 
@@ -153,20 +163,22 @@ def _did_you_mean(loc: tuple) -> str:
 def _validation_lines(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        loc = excerpt(".".join(str(part) for part in err["loc"])) or "(top level)"
         if err["type"] == "extra_forbidden":
             lines.append(f"{loc}: unknown key{_did_you_mean(err['loc'])}")
         elif err["type"] == "missing":
             lines.append(f"{loc}: required, but not given")
         else:
-            got = err.get("input")
-            shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-            lines.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}{shown}")
+            got = err.get("input")  # a short excerpt only: the value may be megabytes (or an alias bomb)
+            shown = "" if isinstance(got, dict) or got is None else f" (got {short_repr(got)})"
+            lines.append(f"{loc}: {excerpt(err['msg'].removeprefix('Value error, '), 300)}{shown}")
     return lines
 
 
 def _problems_error(lines: list[str], source: str) -> ConfigError:
     count = len(lines)
+    if count > MAX_PROBLEMS:  # a list of 10,000 bad items needs its first lines, not a screenful per item
+        lines = [*lines[:MAX_PROBLEMS], f"... and {count - MAX_PROBLEMS} more"]
     summary = f"{source}: {count} problem{'s' if count != 1 else ''} in the configuration:\n  " + "\n  ".join(lines)
     return ConfigError(summary, "fix the keys above in the preset or with --set section.key=value")
 

@@ -134,11 +134,12 @@ def _parse_run(path: Path) -> RunInfo:
     try:
         import yaml
 
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ten times faster
-        config = yaml.load((path / CONFIG_FILE).read_text(encoding="utf-8"), Loader=loader) or {}
+        from fttui.config.safe_yaml import loads  # libyaml speed, refuses alias bombs and duplicate keys
+
+        config = loads((path / CONFIG_FILE).read_text(encoding="utf-8")) or {}
         info.method = str(config.get("method", {}).get("name", "?"))
         info.model = str(config.get("model", {}).get("name", "?"))
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
         pass
     first, events = head_and_tail(path / EVENTS_FILE) if (path / EVENTS_FILE).is_file() else (None, [])
     ended = None

@@ -42,8 +42,10 @@ def run_task(run_dir: Path) -> str:
     try:
         import yaml
 
-        return str(yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))["model"]["task"])
-    except (OSError, ValueError, KeyError, TypeError):
+        from fttui.config.safe_yaml import loads
+
+        return str(loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))["model"]["task"])
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
         return "auto"
 
 

@@ -290,8 +290,10 @@ def _configured_max_steps(run_dir: Path) -> int | None:
     try:
         import yaml
 
-        config = yaml.safe_load((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8")) or {}
+        from fttui.config.safe_yaml import loads
+
+        config = loads((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8")) or {}
         value = (config.get("training") or {}).get("max_steps")
         return int(value) if value else None
-    except (OSError, ValueError, AttributeError, TypeError):
+    except (OSError, ValueError, AttributeError, TypeError, yaml.YAMLError):
         return None

@@ -15,6 +15,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static
 
+from fttui.config.safe_yaml import loads
+
 NO_VALUE = ""
 
 
@@ -61,8 +63,8 @@ def parse(text: str, annotation) -> Any:
     if _is_list(annotation) and not text.startswith("["):
         return [part.strip() for part in text.split(",") if part.strip()]
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return loads(text)
+    except yaml.YAMLError:  # RefusedYAML too: the text then fails validation as a plain string
         return text
 
 
