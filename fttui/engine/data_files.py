@@ -59,7 +59,7 @@ def _read_file(path: Path) -> Rows:
     try:
         if kind == "parquet":
             return _read_parquet(path)
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Excel and Notepad start files with a BOM
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text (byte {exc.start})", "save the file as UTF-8") from None
     except OSError as exc:
