@@ -196,9 +196,9 @@ def parse_event(line: str) -> Event | None:
 
 
 def read_events(path) -> list[Event]:
-    """All events of a run's ``events.jsonl`` (a torn last line from a crash is skipped)."""
+    """All events of a run's ``events.jsonl`` (a torn or garbled line from a crash is skipped, never fatal)."""
     events = []
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             event = parse_event(line)
             if event is not None:

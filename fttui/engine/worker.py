@@ -34,6 +34,19 @@ def _events_stream():
     return events
 
 
+def open_events_log(path: Path):
+    """Append to a run's events; a line torn by a killed worker is ended first, else the next event joins it."""
+    handle = open(path, "a", encoding="utf-8")
+    if handle.tell() > 0:
+        with open(path, "rb") as tail:
+            tail.seek(-1, os.SEEK_END)
+            torn = tail.read(1) != b"\n"
+        if torn:
+            handle.write("\n")
+            handle.flush()
+    return handle
+
+
 def _install_stop_handler(stop: threading.Event) -> None:
     def handle(signum, frame):
         if stop.is_set():
@@ -70,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if rank == 0:
         sinks = [StreamSink(events_out, "stdout")]
         if run_dir is not None:
-            sinks.append(StreamSink(open(run_dir / "events.jsonl", "a", encoding="utf-8"), "events.jsonl"))
+            sinks.append(StreamSink(open_events_log(run_dir / "events.jsonl"), "events.jsonl"))
         sink = TeeSink(*sinks)
     else:
         sink = NullSink()
