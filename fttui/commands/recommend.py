@@ -10,6 +10,8 @@ EPILOG = """examples:
   fttui recommend --model ./my-model --gpus 4 --gpu-memory 80 --seq-len 4096 --json
 estimates are GB = GiB (as nvidia-smi shows) and include CUDA context and allocator overhead"""
 ABSOLUTE_POSITIONS = ("bert", "roberta", "gpt2")
+# Upper bounds far past any real machine or model: beyond them an estimate is noise, or inf/NaN in --json.
+FLAG_LIMITS = {"seq_len": 10_000_000, "batch_size": 1_000_000, "gpus": 4096, "lora_r": 1024, "gpu_memory": 4096}
 
 
 def register(subparsers) -> None:
@@ -44,11 +46,13 @@ def run(args) -> int:
     from fttui.planning import Settings, load_shape
     from fttui.planning.recommend import budget_from_hardware, measured_cpu_seconds, rank
 
-    for flag in ("seq_len", "batch_size", "gpus", "lora_r", "gpu_memory"):
+    for flag, limit in FLAG_LIMITS.items():
         value = getattr(args, flag)
-        if value is not None and value <= 0:
+        if value is not None and not 0 < value <= limit:  # NaN fails every comparison, so it lands here too
             name = "--" + flag.replace("_", "-")
-            raise ConfigError(f"{name} must be greater than 0, got {value:g}", f"e.g. {name} {_example(flag)}")
+            unit = " GB" if flag == "gpu_memory" else ""
+            raise ConfigError(f"{name} must be greater than 0 and at most {limit:,}{unit}, got {value}",
+                              f"e.g. {name} {_example(flag)}")
     shape = load_shape(args.model, args.revision)
     context = shape.context_length
     seq_len = args.seq_len or min(512, context or 512)

@@ -160,6 +160,25 @@ def _did_you_mean(loc: tuple) -> str:
     return f" (did you mean {'.'.join([*map(str, loc[:-1]), close[0]])}?)" if close else ""
 
 
+RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number")
+BOUND_WORDS = (("gt", "greater than"), ("ge", "at least"), ("lt", "less than"), ("le", "at most"))
+
+
+def _allowed_range(loc: tuple) -> str:
+    """``greater than 0 and at most 1000`` from the field's own bounds: pydantic's message names only one side."""
+    model: Any = RunConfig
+    field = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            break
+        field = fields[part]
+        model = field.annotation
+    bounds = [f"{words} {getattr(m, attr)}" for m in (field.metadata if field else [])
+              for attr, words in BOUND_WORDS if getattr(m, attr, None) is not None]
+    return " and ".join(bounds)
+
+
 def _validation_lines(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
@@ -171,7 +190,11 @@ def _validation_lines(exc: ValidationError) -> list[str]:
         else:
             got = err.get("input")  # a short excerpt only: the value may be megabytes (or an alias bomb)
             shown = "" if isinstance(got, dict) or got is None else f" (got {short_repr(got)})"
-            lines.append(f"{loc}: {excerpt(err['msg'].removeprefix('Value error, '), 300)}{shown}")
+            message = excerpt(err["msg"].removeprefix("Value error, "), 300)
+            allowed = _allowed_range(err["loc"]) if err["type"] in RANGE_ERRORS else ""
+            if allowed:
+                message = f"must be {'a finite number, ' if err['type'] == 'finite_number' else ''}{allowed}"
+            lines.append(f"{loc}: {message}{shown}")
     return lines
 
 

@@ -25,9 +25,9 @@ def _label_text(value):
 
 
 class Section(BaseModel):
-    """Unknown keys are errors (a typo must never be silently ignored)."""
+    """Unknown keys are errors (a typo must never be silently ignored); so are inf and NaN in number fields."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ModelSection(Section):
@@ -78,7 +78,7 @@ class MethodSection(Section):
                             "freeze (top blocks only) or adapter (bottleneck adapters)."
     )
     lora_r: int = Field(8, gt=0, le=1024, description="LoRA rank: larger learns more, costs more memory.")
-    lora_alpha: int = Field(16, gt=0, description="LoRA scaling numerator (scale = alpha / r).")
+    lora_alpha: int = Field(16, gt=0, le=65536, description="LoRA scaling numerator (scale = alpha / r).")
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
     lora_targets: list[str] | None = Field(
         None, description="Module names LoRA wraps (e.g. [q_proj, v_proj]); default: every linear layer of the blocks."
@@ -120,11 +120,11 @@ class MethodSection(Section):
 
 
 class TrainingSection(Section):
-    epochs: float = Field(3.0, gt=0, description="Passes over the training data (ignored when max_steps is set).")
-    max_steps: int | None = Field(None, gt=0, description="Stop after this many optimizer steps (overrides epochs).")
-    batch_size: int = Field(16, gt=0, description="Examples per device per step.")
-    eval_batch_size: int | None = Field(None, gt=0, description="Examples per eval step (default: 2x batch_size).")
-    gradient_accumulation: int = Field(1, gt=0, description="Steps to accumulate before each optimizer update.")
+    epochs: float = Field(3.0, gt=0, le=1000, description="Passes over the training data (ignored when max_steps is set).")
+    max_steps: int | None = Field(None, gt=0, le=10**9, description="Stop after this many optimizer steps (overrides epochs).")
+    batch_size: int = Field(16, gt=0, le=65536, description="Examples per device per step.")
+    eval_batch_size: int | None = Field(None, gt=0, le=65536, description="Examples per eval step (default: 2x batch_size).")
+    gradient_accumulation: int = Field(1, gt=0, le=65536, description="Steps to accumulate before each optimizer update.")
     learning_rate: float | None = Field(
         None, gt=0, lt=1, description="Peak learning rate; default depends on the method (full 2e-5, LoRA 2e-4...)."
     )
@@ -133,13 +133,13 @@ class TrainingSection(Section):
     scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
         "linear", description="Learning-rate schedule after warm-up."
     )
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    weight_decay: float = Field(0.0, ge=0, le=10, description="AdamW weight decay.")
     max_grad_norm: float = Field(1.0, gt=0, description="Clip gradients to this norm.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="Compute precision; auto uses bf16 where the CPU/GPU supports it, else fp16/fp32."
     )
     gradient_checkpointing: bool = Field(False, description="Recompute activations to save memory (slower).")
-    seed: int = Field(42, description="Random seed for data order and initialisation.")
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed for data order and initialisation.")
     logging_steps: int = Field(10, gt=0, description="Log loss every N steps.")
     eval_steps: int | None = Field(None, gt=0, description="Evaluate every N steps (default: once per epoch).")
     save_steps: int = Field(200, gt=0, description="Write a checkpoint every N steps.")
