@@ -54,11 +54,17 @@ def run(args) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"no run folder at {run_dir}", "list runs with: ls runs/")
-    from fttui.engine.evaluate import evaluate_run
-    from fttui.engine.quiet import quiet_libraries
+    from fttui.runner.lock import claim
 
-    quiet_libraries()
-    result = evaluate_run(run_dir, args.data, baseline=not args.no_baseline)
+    lock = claim(run_dir, "eval")  # refused while a worker trains there
+    try:
+        from fttui.engine.evaluate import evaluate_run
+        from fttui.engine.quiet import quiet_libraries
+
+        quiet_libraries()
+        result = evaluate_run(run_dir, args.data, baseline=not args.no_baseline)
+    finally:
+        lock.release()
     if args.json:
         print(json.dumps(result))
     else:

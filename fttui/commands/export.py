@@ -36,12 +36,17 @@ def run(args) -> int:
         check_repo_id(args.push_to_hub)
         hub_token()  # fail before the (possibly long) export when there is no token
     out = Path(args.out) if args.out else run_dir / "hub-export"
-    from fttui.engine.export import export_run
-    from fttui.engine.quiet import quiet_libraries
+    from fttui.runner.lock import claim
 
-    quiet_libraries()
+    lock = claim(run_dir, "export")  # refused while a worker trains there: its adapter is not final yet
+    try:
+        from fttui.engine.export import export_run
+        from fttui.engine.quiet import quiet_libraries
 
-    result = export_run(run_dir, out, merge=args.merge, dtype=args.dtype)
+        quiet_libraries()
+        result = export_run(run_dir, out, merge=args.merge, dtype=args.dtype)
+    finally:
+        lock.release()
     if args.push_to_hub:
         from fttui.hub import push_folder
 

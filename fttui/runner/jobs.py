@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from fttui.errors import ConfigError
+from fttui.runner.lock import claim
 from fttui.runner.run_dir import CONFIG_FILE
 from fttui.runner.supervisor import Supervisor
 
@@ -29,8 +30,9 @@ def _config_of(run_dir: Path) -> Path:
 def start_export(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32") -> Supervisor:
     """Export in a worker: ``log`` events while it works, then ``exported`` (or ``failed``)."""
     args = ["--out", str(Path(out).expanduser().resolve()), "--dtype", dtype] + (["--merge"] if merge else [])
-    supervisor = Supervisor(_config_of(run_dir), None, mode="export", log_path=Path(run_dir) / EXPORT_LOG,
-                            extra_args=args)
+    config = _config_of(run_dir)
+    supervisor = Supervisor(config, None, mode="export", log_path=Path(run_dir) / EXPORT_LOG,
+                            extra_args=args, lock=claim(Path(run_dir), "export"))
     supervisor.start()
     return supervisor
 
@@ -41,7 +43,8 @@ class TrySession(Supervisor):
     STDIN = subprocess.PIPE
 
     def __init__(self, run_dir: Path):
-        super().__init__(_config_of(run_dir), None, mode="try", log_path=Path(run_dir) / TRY_LOG)
+        config = _config_of(run_dir)
+        super().__init__(config, None, mode="try", log_path=Path(run_dir) / TRY_LOG, lock=claim(Path(run_dir), "try"))
 
     def ask(self, text: str) -> bool:
         """Queue one prompt; False when the worker is gone (its last event says why)."""

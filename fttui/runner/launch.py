@@ -7,6 +7,7 @@ from pathlib import Path
 from fttui.atomic import write_text
 from fttui.config import RunConfig, dump_config
 from fttui.runner.distributed import Launch, check_launch
+from fttui.runner.lock import claim
 from fttui.runner.preflight import preflight
 from fttui.runner.run_dir import CONFIG_FILE, LOG_FILE, create_run_dir
 from fttui.runner.supervisor import Supervisor
@@ -19,8 +20,8 @@ def start_run(config: RunConfig, output_dir: str | None = None, launch: Launch |
     """
     preflight(config)
     check_launch(launch or Launch(), config)
-    run_dir = create_run_dir(config, output_dir)
-    supervisor = Supervisor(run_dir / CONFIG_FILE, run_dir, log_path=run_dir / LOG_FILE, launch=launch)
+    run_dir, lock = create_run_dir(config, output_dir)
+    supervisor = Supervisor(run_dir / CONFIG_FILE, run_dir, log_path=run_dir / LOG_FILE, launch=launch, lock=lock)
     supervisor.start()
     return run_dir, supervisor
 
@@ -33,14 +34,20 @@ def resume_run(run_dir: Path, overrides: list[str] | None = None, launch: Launch
     config_path = Path(run_dir) / CONFIG_FILE
     if not config_path.is_file():
         raise ConfigError(f"{run_dir} is not a run folder (no {CONFIG_FILE})", "give a folder under runs/ made by fttui")
-    problems: list[str] = []
-    raw = apply_overrides(read_yaml(config_path), overrides or [], problems)
-    config = validate_config(raw, str(config_path), problems)
-    preflight(config)
-    check_launch(launch or Launch(), config)
-    if overrides:
-        write_text(config_path, dump_config(config))
-    supervisor = Supervisor(config_path, Path(run_dir), mode="resume", log_path=Path(run_dir) / LOG_FILE, launch=launch)
+    lock = claim(Path(run_dir), "resume")  # before anything is read or written: a worker may still train there
+    try:
+        problems: list[str] = []
+        raw = apply_overrides(read_yaml(config_path), overrides or [], problems)
+        config = validate_config(raw, str(config_path), problems)
+        preflight(config)
+        check_launch(launch or Launch(), config)
+        if overrides:
+            write_text(config_path, dump_config(config))
+    except BaseException:
+        lock.release()
+        raise
+    supervisor = Supervisor(config_path, Path(run_dir), mode="resume", log_path=Path(run_dir) / LOG_FILE,
+                            launch=launch, lock=lock)
     supervisor.start()
     return supervisor
 

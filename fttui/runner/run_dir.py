@@ -8,6 +8,7 @@ from pathlib import Path
 from fttui.atomic import write_text
 from fttui.config import RunConfig, dump_config
 from fttui.errors import ConfigError
+from fttui.runner.lock import LOCK_FILE, RunLock, claim
 
 CONFIG_FILE = "config.yaml"
 EVENTS_FILE = "events.jsonl"
@@ -20,25 +21,47 @@ def run_name(config: RunConfig) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
 
 
-def create_run_dir(config: RunConfig, output_dir: str | None = None) -> Path:
-    """Create the run folder (never reusing a non-empty one) and save the resolved config in it."""
+def create_run_dir(config: RunConfig, output_dir: str | None = None) -> tuple[Path, RunLock]:
+    """Create and claim the run folder (never reusing a non-empty one) and save the resolved config in it.
+
+    The claim is atomic: of two ``fttui`` started together on one ``--output-dir`` exactly one gets it, and
+    two runs named alike in the same second get folders of their own.
+    """
     explicit = output_dir or config.output.dir
     if explicit:
         path = Path(explicit).expanduser()
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise ConfigError(
-                f"output folder {path} already exists and is not empty",
-                "choose a new folder with --output-dir, or remove the old one",
-            )
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"output folder {path} already exists and is not a folder",
+                              "choose a new folder with --output-dir")
+        _make_folder(path, exist_ok=True)
+        lock = claim(path, "train", new=True)
+        if any(entry.name != LOCK_FILE for entry in path.iterdir()):
+            lock.release()
+            lock.path.unlink(missing_ok=True)  # ours: made a moment ago by the O_EXCL claim
+            raise ConfigError(f"output folder {path} already exists and is not empty",
+                              "choose a new folder with --output-dir, or remove the old one")
     else:
         base = Path(config.output.runs_dir).expanduser() / f"{run_name(config)}-{time.strftime('%Y%m%d-%H%M%S')}"
         path, n = base, 1
-        while path.exists():
+        while not _make_folder(path, exist_ok=False):
             n += 1
             path = base.with_name(f"{base.name}-{n}")
+        lock = claim(path, "train", new=True)
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        write_text(path / CONFIG_FILE, dump_config(config))
+    except BaseException:
+        lock.release()
+        raise
+    return path, lock
+
+
+def _make_folder(path: Path, exist_ok: bool) -> bool:
+    """mkdir; False when ``exist_ok`` is off and the folder exists already (somebody else's)."""
+    try:
+        path.mkdir(parents=True, exist_ok=exist_ok)
+    except FileExistsError:
+        return False
     except OSError as exc:
-        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror}") from None
-    write_text(path / CONFIG_FILE, dump_config(config))
-    return path
+        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror}",
+                          "choose a writable place with --output-dir or output.runs_dir") from None
+    return True

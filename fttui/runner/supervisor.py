@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fttui.events import Event, parse_event
 from fttui.runner.distributed import Launch, launcher_command, launcher_env
+from fttui.runner.lock import RunLock
 
 STOP_TIMEOUT_S = 120.0
 WORKER = "fttui.engine.worker"
@@ -28,7 +29,8 @@ class Supervisor:
     STDIN = subprocess.DEVNULL  # a worker that takes requests (``try``) gets a pipe instead
 
     def __init__(self, config_path: Path, run_dir: Path | None, mode: str = "train", log_path: Path | None = None,
-                 scratch_dir: Path | None = None, extra_args: list[str] | None = None, launch: Launch | None = None):
+                 scratch_dir: Path | None = None, extra_args: list[str] | None = None, launch: Launch | None = None,
+                 lock: RunLock | None = None):
         worker_args = ["--config", str(config_path), "--mode", mode]
         if run_dir is not None:
             worker_args += ["--run-dir", str(run_dir)]
@@ -40,6 +42,8 @@ class Supervisor:
             self.command = [sys.executable, "-m", WORKER, *worker_args]
         self.log_path = log_path
         self.scratch_dir = scratch_dir  # removed when the worker ends (dry runs and previews)
+        self.lock = lock  # the run folder's claim: the worker inherits it, it is released when the worker ends
+        self.notes = [lock.note] if lock is not None and lock.note else []  # for the user, before any event
         self.events: queue.Queue[Event | None] = queue.Queue()
         self.raw_lines: list[str] = []
         self.process: subprocess.Popen | None = None
@@ -51,12 +55,21 @@ class Supervisor:
         env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
         if self.launch.distributed:
             env.update(launcher_env(STOP_TIMEOUT_S))
-        self.process = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stderr=log, stdin=self.STDIN,
-            env=env, start_new_session=True, text=True, encoding="utf-8", bufsize=1,
-        )
-        if log is not subprocess.DEVNULL:
-            log.close()
+        try:
+            self.process = subprocess.Popen(
+                self.command, stdout=subprocess.PIPE, stderr=log, stdin=self.STDIN,
+                env=env, start_new_session=True, text=True, encoding="utf-8", bufsize=1,
+                pass_fds=(self.lock.fd,) if self.lock else (),
+            )
+        except BaseException:
+            if self.lock:
+                self.lock.release()
+            raise
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()
+        if self.lock:
+            self.lock.set_worker(self.process.pid)
         threading.Thread(target=self._read, name="fttui-events", daemon=True).start()
 
     def _read(self) -> None:
@@ -69,6 +82,8 @@ class Supervisor:
                     self.events.put(event)
             self.process.wait()
         finally:  # whatever happens, readers must learn that the stream ended
+            if self.lock is not None:
+                self.lock.release()
             if self.scratch_dir is not None:
                 shutil.rmtree(self.scratch_dir, ignore_errors=True)
             self.events.put(None)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fttui.events import Event, Failed, Finished, Planned, Started, StepLogged, parse_event
+from fttui.runner.lock import TRAINING, holder
 from fttui.runner.run_dir import CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE
 
 
@@ -49,20 +50,6 @@ class RunInfo:
         return ""
 
 
-def worker_pids() -> dict[str, int]:
-    """Training workers running on this machine, by the resolved run folder each one writes to."""
-    import psutil
-
-    found = {}
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info.get("cmdline") or []
-        if "fttui.engine.worker" in cmd and "--run-dir" in cmd:
-            index = cmd.index("--run-dir") + 1
-            if index < len(cmd):
-                found[str(Path(cmd[index]).resolve())] = proc.pid
-    return found
-
-
 TAIL_BYTES = 64 * 1024
 
 
@@ -86,16 +73,18 @@ def head_and_tail(path: Path) -> tuple[Event | None, list[Event]]:
 UNDECIDED = "undecided"  # events began but no worker said how it ended: running, or interrupted
 
 
-def read_run(path: Path, find_pid: bool = True) -> RunInfo:
+def read_run(path: Path) -> RunInfo:
     """What a run folder says about itself: how its last worker ended, else whether a worker still runs."""
     info = _read_files(path)
     if info.status == UNDECIDED:
-        _decide(info, worker_pids() if find_pid else {})
+        _decide(info)
     return info
 
 
-def _decide(info: RunInfo, pids: dict[str, int]) -> None:
-    info.pid = pids.get(str(info.path.resolve()))
+def _decide(info: RunInfo) -> None:
+    """A run whose events stop without an end: running while a worker holds its claim, else interrupted."""
+    claimed = holder(info.path)
+    info.pid = claimed.signal_pid if claimed is not None and claimed.purpose in TRAINING else None
     info.status = "running" if info.pid else "interrupted"
 
 
@@ -180,10 +169,9 @@ def list_runs(runs_dir: Path) -> list[RunInfo]:
     listed = {info.path for info in found}
     for gone in [path for path in _parsed if path.parent == runs_dir and path not in listed]:
         del _parsed[gone]  # deleted folders
-    undecided = [info for info in found if info.status == UNDECIDED]
-    pids = worker_pids() if undecided else {}  # one scan of the process table for all unfinished runs
-    for info in undecided:
-        _decide(info, pids)
+    for info in found:
+        if info.status == UNDECIDED:  # asked on every visit: a worker may have ended since
+            _decide(info)
     return sorted(found, key=lambda r: (r.started, r.name), reverse=True)
 
 
@@ -193,7 +181,8 @@ class TailSupervisor:
     POLL_S = 0.05
 
     def __init__(self, run_dir: Path, pid: int | None = None):
-        self.path = Path(run_dir) / EVENTS_FILE
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / EVENTS_FILE
         self.pid = pid
         self.offset = 0
         self.buffer = ""
@@ -219,14 +208,11 @@ class TailSupervisor:
                     self.ended = True
 
     def _alive(self) -> bool:
+        """A worker still trains there: it holds the run's claim (a pid alone could have been reused)."""
         if self.pid is None:
             return False
-        import psutil
-
-        try:
-            return psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            return False
+        claimed = holder(self.run_dir)
+        return claimed is not None and claimed.purpose in TRAINING
 
     def next_event(self, timeout: float = 0.2):
         deadline = time.monotonic() + timeout

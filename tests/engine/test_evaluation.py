@@ -154,8 +154,9 @@ def test_early_stopping_stops_at_the_expected_step_and_loads_the_best_weights(tm
 
 def test_fttui_eval_scores_a_saved_run_on_another_file(tmp_path, tiny_bert, sentiment_file):
     config = _config(tiny_bert, sentiment_file, tmp_path / "run", max_steps=8)
-    run_dir = create_run_dir(config)
+    run_dir, lock = create_run_dir(config)
     run(config, run_dir, ListSink())
+    lock.release()  # as the supervisor does when its worker ends
     other = write_jsonl(tmp_path / "held_out.jsonl", [{"text": f"it was {w}", "label": lab}
                                                        for w, lab in [("great", "pos"), ("awful", "neg")] * 5])
     result = evaluate_run(run_dir, other)
@@ -171,8 +172,9 @@ def test_fttui_eval_scores_a_saved_run_on_another_file(tmp_path, tiny_bert, sent
 
 def test_fttui_eval_rejects_labels_the_model_never_saw(tmp_path, tiny_bert, sentiment_file):
     config = _config(tiny_bert, sentiment_file, tmp_path / "run", max_steps=2)
-    run_dir = create_run_dir(config)
+    run_dir, lock = create_run_dir(config)
     run(config, run_dir, ListSink())
+    lock.release()  # as the supervisor does when its worker ends
     other = write_jsonl(tmp_path / "odd.jsonl", [{"text": "meh", "label": "neutral"}, {"text": "ok", "label": "pos"}])
     with pytest.raises(DataError, match="neutral"):
         evaluate_run(run_dir, other, save=False)

@@ -46,8 +46,9 @@ def trained_run(tmp_path_factory, tiny_bert, sentiment_file):
         "method": {"name": "lora"}, "training": {"max_steps": 2, "batch_size": 8, "precision": "fp32"},
         "output": {"dir": str(folder)},
     })
-    run_dir = create_run_dir(config)
+    run_dir, lock = create_run_dir(config)
     run(config, run_dir, ListSink())
+    lock.release()  # as the supervisor does when its worker ends
     return run_dir
 
 

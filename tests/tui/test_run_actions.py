@@ -189,13 +189,13 @@ def test_a_resumed_run_is_judged_by_its_last_worker_and_long_files_by_their_tail
     steps = [StepLogged(step=n, max_steps=5000, epoch=n / 100, loss=0.5) for n in range(21, 2021)]
     run = write_run(workdir / "runs", STOPPED, first_part + [stopped] + resumed + steps, stopped.summary)
     assert (run / "events.jsonl").stat().st_size > 2 * TAIL_BYTES
-    info = read_run(run, find_pid=False)
+    info = read_run(run)
     assert info.status == "interrupted"  # the resumed worker has not finished (and is not running here)
     assert (info.step, info.max_steps) == (2020, 5000)
     assert info.started == first_part[0].time
     with open(run / "events.jsonl", "a") as handle:
         handle.write(finished.to_json() + "\n")
-    assert read_run(run, find_pid=False).status == "completed"
+    assert read_run(run).status == "completed"
 
 
 def test_the_runs_screen_is_kept_and_reads_only_what_was_appended(make_app, workdir):

@@ -46,22 +46,22 @@ def test_unchanged_runs_are_not_parsed_again_and_a_changed_one_is(tmp_path, monk
     assert latest["going"].status == "completed" and latest["going"].step == 999
 
 
-def test_one_process_scan_decides_every_unfinished_run(tmp_path, monkeypatch):
+def test_the_run_folder_claim_decides_every_unfinished_run(tmp_path):
+    from fttui.runner.lock import claim
+
     events = [e for e in recorded_events() if not isinstance(e, Finished)]
     folders = [write_run(tmp_path / "runs", f"unfinished-{index}", events) for index in range(3)]
-    scans: list = []
-
-    def fake_scan():
-        scans.append(1)
-        return {str(folders[1].resolve()): os.getpid()}  # a worker still writes to the second one
-
-    monkeypatch.setattr(listing, "worker_pids", fake_scan)
+    lock = claim(folders[1], "resume")  # a worker still trains in the second one
+    lock.set_worker(os.getpid())
     found = {run.name: run for run in listing.list_runs(tmp_path / "runs")}
-    assert len(scans) == 1
     assert found["unfinished-1"].status == "running" and found["unfinished-1"].pid == os.getpid()
     assert found["unfinished-0"].status == found["unfinished-2"].status == "interrupted"
-    listing.list_runs(tmp_path / "runs")
-    assert len(scans) == 2  # a worker may have died since: unfinished runs are asked about on every visit
+    reader = claim(folders[0], "export")  # an export is no training: the run is still interrupted
+    assert {run.name: run for run in listing.list_runs(tmp_path / "runs")}["unfinished-0"].status == "interrupted"
+    reader.release()
+    lock.release()
+    found = {run.name: run for run in listing.list_runs(tmp_path / "runs")}
+    assert found["unfinished-1"].status == "interrupted"  # asked again on every visit: the worker has ended
 
 
 def test_a_deleted_run_leaves_the_listing_and_the_cache(tmp_path):

@@ -117,7 +117,7 @@ def test_runs_screen_reattaches_to_a_live_run(make_app, workdir):
     events = recorded_events()
     cut = next(i for i, e in enumerate(events) if isinstance(e, StepLogged) and e.step >= 20)
     run = write_run(workdir / "runs", RUN_NAME, events[:cut])
-    info = read_run(run, find_pid=False)
+    info = read_run(run)
     assert info.status == "interrupted"  # no worker process behind it
     live = RunInfo(path=run, status="running", pid=os.getpid())  # stands in for the worker's pid
     app = make_app(None)
