@@ -16,7 +16,16 @@ class ExitCode(enum.IntEnum):
     DATA = 3  # the dataset cannot be used as given
     TRAINING = 4  # training started but failed
     NETWORK = 5  # a hub could not be reached (the local files are intact)
+    HANGUP = 129  # stopped because the terminal closed (SIGHUP)
     INTERRUPTED = 130  # stopped by SIGINT / Stop
+    TERMINATED = 143  # stopped by SIGTERM (a scheduler, timeout, systemd)
+
+    @classmethod
+    def for_signal(cls, signum: int) -> "ExitCode":
+        """The shell's convention, 128 + the signal's number, for the signals that stop a run gracefully."""
+        import signal
+
+        return {signal.SIGHUP: cls.HANGUP, signal.SIGTERM: cls.TERMINATED}.get(signum, cls.INTERRUPTED)
 
 
 class FttuiError(Exception):

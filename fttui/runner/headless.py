@@ -42,22 +42,39 @@ def run_headless(args) -> int:
     return _supervise(supervisor, renderer, run_dir, expect, keep_empty_dir=user_folder)
 
 
+def _say(text: str) -> None:
+    """A line on stderr that a closed terminal (after SIGHUP) cannot turn into a crash."""
+    try:
+        print(text, file=sys.stderr)
+    except OSError:
+        pass
+
+
 def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: type | None = Finished,
                keep_dir: bool = False, keep_empty_dir: bool = False) -> int:
     """Run the worker to the end; ``expect`` is the event that marks success (Finished, or Planned for a dry run).
 
     ``expect=None`` (a machine without rank 0) counts a clean exit of the launcher as success.
     """
-    stops = []
+    stops: list[int] = []
 
-    def on_sigint(signum, frame):
+    def on_signal(signum, frame):
+        """Ctrl-C, a scheduler's SIGTERM or a closed terminal's SIGHUP: stop gracefully; a second one kills."""
         stops.append(signum)
         killed = supervisor.request_stop()
-        print("\nkilled the worker" if killed else
-              "\nstopping at the next step and saving a checkpoint (Ctrl-C again to kill)", file=sys.stderr)
+        name = signal.Signals(signum).name
+        if killed:
+            _say(f"\n{name} again: killed the worker without a new checkpoint; --resume starts from the last "
+                 "checkpoint it saved, if any")
+        elif supervisor.running:
+            _say(f"\n{name}: stopping at the next step and saving a checkpoint ({name} again to kill)")
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, on_signal) for sig in handled}
+    for note in supervisor.notes:
+        _say(f"note: {note}")
     started = failed = succeeded = None
+    drawing = True
     try:
         while True:
             event = supervisor.next_event()
@@ -70,24 +87,34 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: t
                 failed = event
             if expect is not None and isinstance(event, expect):
                 succeeded = event
-            renderer.handle(event)
+            if drawing:
+                try:
+                    renderer.handle(event)
+                except OSError:  # a closed terminal or pipe: the run goes on, its events.jsonl has everything
+                    drawing = False
         code = supervisor.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
-        renderer.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        try:
+            renderer.close()
+        except OSError:
+            pass
     if failed is not None:
-        print(render_error(FttuiError(failed.message, failed.hint)), file=sys.stderr)
+        _say(render_error(FttuiError(failed.message, failed.hint)))
         if run_dir is not None and not keep_dir and not started and failed.exit_code in (ExitCode.USAGE, ExitCode.DATA):
             shutil.rmtree(run_dir, ignore_errors=True)  # bad input: leave nothing behind
             if keep_empty_dir:
                 run_dir.mkdir(exist_ok=True)  # ...but a folder the user made stays, empty as it was
         elif run_dir is not None:
-            print(f"log: {run_dir / LOG_FILE}", file=sys.stderr)
+            _say(f"log: {run_dir / LOG_FILE}")
         return failed.exit_code
-    if stops or supervisor.killed or getattr(succeeded, "status", None) == "stopped":
+    if stops:
+        return int(ExitCode.for_signal(stops[0]))  # 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP
+    if supervisor.killed or getattr(succeeded, "status", None) == "stopped":
         return int(ExitCode.INTERRUPTED)  # also a stop asked elsewhere (another machine's ranks, a kill -INT)
     if (expect is not None and succeeded is None) or code != 0:
         where = f"; see {run_dir / LOG_FILE}" if run_dir is not None else ""
-        print(f"error: the training worker ended unexpectedly (exit code {code}){where}", file=sys.stderr)
+        _say(f"error: the training worker ended unexpectedly (exit code {code}){where}")
         return int(ExitCode.TRAINING)
     return int(ExitCode.OK)

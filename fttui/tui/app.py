@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.events import DescendantFocus
 from textual.widgets import Input
 
-from fttui.errors import FttuiError
+from fttui.errors import ExitCode, FttuiError
 from fttui.tui.backend import Backend, lower_priority
 from fttui.tui.collector import IdleCollector
 from fttui.tui.draft import Draft
@@ -56,11 +56,36 @@ class FttuiApp(App):
     def on_mount(self) -> None:
         self.collector.start()
         self.set_interval(COLLECT_CHECK_S, self.collector.tick)
+        self._catch_signals(True)
         if self.start_step is not None:
             self.show_step(self.start_step)
 
     def on_unmount(self) -> None:
+        self._catch_signals(False)
         self.collector.stop()
+
+    def _catch_signals(self, on: bool) -> None:
+        """SIGTERM (a scheduler, systemd) stops live runs gracefully; SIGHUP (the terminal closed) leaves them
+        running, as "Leave it running" does. Either way the UI exits cleanly instead of dying mid-draw."""
+        import asyncio
+        import signal
+
+        try:
+            loop = asyncio.get_running_loop()
+            for sig, stop_runs in ((signal.SIGTERM, True), (signal.SIGHUP, False)):
+                if on:
+                    loop.add_signal_handler(sig, self.exit_on_signal, sig, stop_runs)
+                else:
+                    loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal here
+            pass
+
+    def exit_on_signal(self, sig: int, stop_runs: bool) -> None:
+        if stop_runs:  # graceful: each worker saves a checkpoint and ends on its own after the UI is gone
+            for supervisor in self.live:
+                if supervisor.running:
+                    supervisor.request_stop()
+        self.exit(return_code=int(ExitCode.for_signal(sig)))
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
@@ -209,5 +234,6 @@ def run_app(web: bool = False, runs_dir: str = "runs", port: int = 8000, token: 
             raise FttuiError("fttui --web needs textual-serve", "pip install textual-serve") from None
         # Each browser tab gets its own `fttui` process (in this folder, so runs/ is the same one).
         return serve_wizard(f"{shlex.quote(sys.executable)} -m fttui", port, token, use_token, max_sessions)
-    FttuiApp(runs_dir=runs_dir).run()
-    return 0
+    app = FttuiApp(runs_dir=runs_dir)
+    app.run()
+    return app.return_code or 0
