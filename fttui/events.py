@@ -43,6 +43,8 @@ class Planned(Event):
     device: str
     precision: str
     labels: list[str] | None = None
+    dropped_rows: int = 0  # training rows over training.max_length that were dropped (data.overlong)
+    bad_rows: int = 0  # training rows that could not be read as the format, skipped (data.max_bad_rows)
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Previewed(Event):
     truncated_fraction: float
     max_length: int
     measured_rows: int  # rows whose length was measured (the first N of train)
+    bad_rows: int = 0  # of the measured rows, those that cannot be read as the format (training skips them)
 
 
 @dataclass

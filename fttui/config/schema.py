@@ -15,7 +15,7 @@ METHODS = ("full", "lora", "dora", "qlora", "prompt", "prefix", "ptuning", "ia3"
 FULL_MODEL_METHODS = ("full", "bitfit", "freeze")  # they change base weights in place: the run saves model/
 PROMPT_METHODS = ("prompt", "prefix", "ptuning")  # learned virtual tokens: no checkpointing, nothing to merge
 LAYERWISE_METHODS = ("full", "freeze")  # the methods method.layer_lr_decay applies to
-DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat")
+DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat", "prompt-completion")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -50,7 +50,7 @@ class DataSection(Section):
         0.1,
         description="Eval data: a file, a hub split name, a fraction of train (0-0.5) held out, or null for none.",
     )
-    format: Literal["auto", "classification", "text", "alpaca", "chat"] = Field(
+    format: Literal["auto", "classification", "text", "alpaca", "chat", "prompt-completion"] = Field(
         "auto", description="How rows are read; auto detects it from the columns."
     )
     text_column: str | None = Field(None, description="Column holding the text (classification and plain text).")
@@ -62,6 +62,12 @@ class DataSection(Section):
     max_train_rows: int | None = Field(None, gt=0, description="Use only the first N training rows.")
     max_eval_rows: int | None = Field(None, gt=0, description="Use only the first N eval rows.")
     system_prompt: str | None = Field(None, description="System message prepended to chat and instruction data.")
+    overlong: Literal["truncate", "drop", "error"] = Field(
+        "truncate", description="Rows over training.max_length: truncate (trim the prompt from the left), drop, or error."
+    )
+    max_bad_rows: int | None = Field(
+        None, ge=0, description="Unreadable rows skipped before the run stops with their file:line (default: 1% of rows)."
+    )
 
     @field_validator("eval")
     @classmethod

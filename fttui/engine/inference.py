@@ -58,13 +58,12 @@ class TryModels:
         """The user's text as training showed it: inside the instruction or chat template the run learned."""
         if self.task == "seq-cls" or self.data_format not in ("alpaca", "chat"):
             return text
-        from fttui.engine.dataset import prompt_text
-        from fttui.engine.formats import render_segments
+        from fttui.engine.chat import Renderer
 
-        messages = [{"role": "user", "content": text}, {"role": "assistant", "content": "-"}]
+        messages = [{"role": "user", "content": text}]
         if self.run.config.data.system_prompt:
             messages.insert(0, {"role": "system", "content": self.run.config.data.system_prompt})
-        return prompt_text(render_segments(messages, self.tokenizer))
+        return Renderer(self.tokenizer).prompt(messages)  # the template the run saved with its tokenizer
 
     def _both(self, answer):
         """``answer(model)`` for the base and then the fine-tuned model."""

