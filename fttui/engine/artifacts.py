@@ -9,9 +9,26 @@ from fttui.config import RunConfig, dump_config
 from fttui.config.schema import FULL_MODEL_METHODS, saved_folder
 
 
+def remember_format(model, tokenizer) -> None:
+    """Make the model stop where its template ends a turn: its config and generation config take the
+    tokenizer's EOS (and the end-of-turn token), so a saved or merged model generates as it was trained."""
+    from fttui.engine.chat import stop_token_ids
+
+    stops = stop_token_ids(tokenizer)
+    if not stops:
+        return
+    model.config.eos_token_id = stops[0]
+    generation = getattr(model, "generation_config", None)
+    if generation is not None:
+        generation.eos_token_id = stops if len(stops) > 1 else stops[0]
+        generation.pad_token_id = tokenizer.pad_token_id
+
+
 def save_trained(model, tokenizer, run_dir: Path, method: str, labels: list[str] | None,
                  state_dict: dict | None = None, base_model: str = "", base_model_path: str = "") -> Path:
     """PEFT or bottleneck adapter (``adapter/``) or full model (``model/``), safetensors, with tokenizer; atomic.
+
+    The tokenizer carries the chat template the run trained with (the fallback included) and its EOS.
 
     ``state_dict`` is the full set of weights when they were sharded over several ranks (FSDP, DeepSpeed).
     Bottleneck adapters record ``base_model`` (as the user named it) and its resolved path.

@@ -15,6 +15,7 @@ from fttui.atomic import replacing_dir
 from fttui.config import RunConfig
 from fttui.config.presets import read_yaml, validate_config
 from fttui.config.schema import FULL_MODEL_METHODS, PROMPT_METHODS
+from fttui.engine.artifacts import remember_format
 from fttui.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -83,9 +84,12 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
                 model = model.merge_and_unload()
                 if method == "qlora":
                     notes.append(f"merged into the base model loaded in {dtype}, not into its quantized weights")
+            tokenizer = AutoTokenizer.from_pretrained(trained)  # with the chat template and EOS the run trained with
+            if run.task == "causal-lm":
+                remember_format(model, tokenizer)
             say("saving the model as safetensors")
             model.save_pretrained(tmp, safe_serialization=True)
-            AutoTokenizer.from_pretrained(trained).save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
             if labels is not None:
                 (tmp / "labels.json").write_text(json.dumps(labels) + "\n")
             kind = "merged model" if merge and not full_model else "model"

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from fttui.config import RunConfig
-from fttui.engine.artifacts import save_trained, write_model_card, write_summary
+from fttui.engine.artifacts import remember_format, save_trained, write_model_card, write_summary
 from fttui.engine.calibration import AnonymousPeak, longest_example, memory_record
 from fttui.engine.callbacks import EventCallback, StopCallback
 from fttui.engine.dataset import prepare_data
@@ -24,6 +24,7 @@ from fttui.engine.trainer_setup import (build_trainer, callbacks, classification
                                         rng_preserved, training_arguments)
 from fttui.errors import ConfigError, TrainingError
 from fttui.events import Finished, Logged, Planned, Started
+from fttui.runner.checkpoints import describe_skipped, last_intact_checkpoint
 
 
 def _stop_reason(config: RunConfig, status: str, step: int, planned: int) -> str:
@@ -41,16 +42,6 @@ class RunOutcome:
     summary: dict = field(default_factory=dict)
     model: object = None  # the trained model, for callers in the same process (tests, "try it")
     trainer: object = None  # the Trainer, for tests that inspect what its optimizer really updates
-
-
-def last_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint of a run (one with trainer_state.json), or None."""
-    found = []
-    for path in (run_dir / "checkpoints").glob("checkpoint-*"):
-        suffix = path.name.rsplit("-", 1)[-1]
-        if suffix.isdigit() and (path / "trainer_state.json").is_file():
-            found.append((int(suffix), path))
-    return max(found)[1] if found else None
 
 
 def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Event | None = None,
@@ -75,6 +66,8 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     set_seed(config.training.seed)
     memory = AnonymousPeak()  # its baseline: Python, torch and the data, before the model is loaded
     model = load_model(source, config, task, data.labels, placement, tokenizer)
+    if task == "causal-lm":
+        remember_format(model, tokenizer)  # saved with model/ and used by the sample generations
     model = apply_method(model, config, task, source.path)
     trainable, total = count_parameters(model)
     steps = planned_steps(len(data.train), config, world.size)
@@ -116,9 +109,12 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         # forward takes **kwargs; left to think otherwise, the Trainer (transformers 5) multiplies the loss
         # by the number of ranks and skips the division by gradient_accumulation: N x the gradient.
         trainer.model_accepts_loss_kwargs = False
-    checkpoint = last_checkpoint(run_dir) if resume else None
+    checkpoint, skipped = last_intact_checkpoint(run_dir) if resume else (None, [])
+    for line in describe_skipped(skipped, checkpoint):  # cut short by a kill or a full disk: say so, use an older one
+        sink.emit(Logged(line, "warning"))
     if resume and checkpoint is None:
-        raise ConfigError(f"{run_dir} has no checkpoint to resume from", "start it again with fttui --preset "
+        raise ConfigError(f"{run_dir} has no {'intact ' if skipped else ''}checkpoint to resume from",
+                          "start it again with fttui --preset "
                           f"{run_dir / 'config.yaml'} (a run saves checkpoints every training.save_steps steps)")
     resumed_step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
     if checkpoint is not None:
