@@ -207,3 +207,28 @@ def read_events(path) -> list[Event]:
             if event is not None:
                 events.append(event)
     return events
+
+
+# What the Trainer adds to evaluate()'s result that says how the evaluation ran, not how the model did.
+BOOKKEEPING_SUFFIXES = ("_runtime", "_per_second", "_preparation_time")
+BOOKKEEPING_KEYS = ("epoch", "eval_epoch", "runtime")  # the names without their "eval_" prefix too
+
+
+def is_model_metric(key: str, value) -> bool:
+    """A number about the model (loss, accuracy, ...), not about the run (runtime, epoch)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and key not in BOOKKEEPING_KEYS
+            and not key.endswith(BOOKKEEPING_SUFFIXES))
+
+
+def sample_line(sample: dict, prompt_chars: int = 60, output_chars: int = 120) -> str:
+    """A sample generation on one line: the prompt's end from a word boundary, then the output; ⏎ for newlines."""
+    def flat(text: str) -> str:
+        return " ⏎ ".join(part.strip() for part in str(text).strip().splitlines() if part.strip())
+
+    prompt, output = flat(sample.get("prompt", "")), flat(sample.get("output", ""))
+    if len(prompt) > prompt_chars:
+        cut = prompt[-prompt_chars:]
+        prompt = "…" + (cut.split(" ", 1)[1] if " " in cut else cut)
+    if len(output) > output_chars:
+        output = output[:output_chars].rsplit(" ", 1)[0] + "…"
+    return f"{prompt} → {output}"

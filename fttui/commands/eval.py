@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 
@@ -17,10 +18,11 @@ def register(subparsers) -> None:
 
 
 def _render(result: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=True)
+    from fttui.runner.console import make_console
+
+    console = make_console()  # the result is the command's output: stdout, so `> result.txt` keeps it
     before = result.get("baseline", {}).get("metrics", {})
     after = result["tuned"]["metrics"]
     table = Table(title=f"{result['run_dir']} on {result['data']} ({result['rows']} rows)")
@@ -45,7 +47,7 @@ def _render(result: dict) -> None:
     for sample in result["tuned"]["details"].get("samples", []):
         console.print(f"[bold]prompt[/]: {sample['prompt'][-200:]}\n[bold]output[/]: {sample['output']}\n")
     if "saved_to" in result:
-        console.print(f"saved to {result['saved_to']}")
+        print(f"saved to {result['saved_to']}", file=sys.stderr)
 
 
 def run(args) -> int:

@@ -28,10 +28,11 @@ def run(args) -> int:
 
 
 def render(report, console=None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    from fttui.runner.console import make_console
+
+    console = console or make_console()
     if report.gpus:
         table = Table(title="GPUs", title_justify="left")
         for column in ("#", "name", "memory total", "free", "used", "compute", "bf16", "util"):

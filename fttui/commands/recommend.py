@@ -111,12 +111,12 @@ def _as_json(shape, settings, result) -> dict:
 
 
 def _render(shape, settings, result) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from fttui.planning import resolve_task
+    from fttui.runner.console import make_console
 
-    console = Console()
+    console = make_console()
     b = result.budget
     where = (f"{b.count} x {b.memory_gb:.1f} GB GPU" if b.device == "cuda" else f"CPU, {b.memory_gb:.1f} GB RAM")
     console.print(f"[bold]{shape.source}[/bold]: {shape.family}, {shape.total_params / 1e6:,.1f}M parameters, "

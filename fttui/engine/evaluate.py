@@ -11,6 +11,7 @@ from fttui.engine.device import choose_placement
 from fttui.engine.samples import make_sampler
 from fttui.engine.trained import describe_run, load_base_model, load_run_tokenizer, load_tuned
 from fttui.engine.trainer_setup import classification_metrics, data_collator
+from fttui.events import is_model_metric
 
 
 class _Details:
@@ -42,8 +43,7 @@ def _score(model, run, prepared, tokenizer, placement, workdir: str) -> dict:
                       compute_metrics=classification_metrics(run.labels, holder) if run.task == "seq-cls" else None)
     trainer.remove_callback(PrinterCallback)  # it prints metric dicts to stdout, which --json owns
     raw = trainer.evaluate()
-    metrics = {key.removeprefix("eval_"): value for key, value in raw.items()
-               if isinstance(value, (int, float)) and not key.endswith(("_runtime", "_per_second"))}
+    metrics = {key.removeprefix("eval_"): value for key, value in raw.items() if is_model_metric(key, value)}
     if run.task != "seq-cls" and "loss" in metrics:
         metrics["perplexity"] = math.exp(min(metrics["loss"], 50))
     details = dict(holder.details)

@@ -8,7 +8,18 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from fttui.config.schema import saved_folder
-from fttui.events import CheckpointSaved, Evaluated, Event, Failed, Finished, Logged, Planned, Started, StepLogged
+from fttui.events import (CheckpointSaved, Evaluated, Event, Failed, Finished, Logged, Planned, Started, StepLogged,
+                          is_model_metric, sample_line)
+
+
+REDIRECTED_WIDTH = 200  # a file or a pipe has no width: lines keep whole rather than wrap at rich's 80
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console for a command's output; redirected to a file, it does not wrap metric lines at 80 columns."""
+    stream = sys.stderr if stderr else sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(stderr=stderr, width=None if tty else REDIRECTED_WIDTH, soft_wrap=not tty)
 
 
 def _fmt(value, spec=".4f", missing="-"):
@@ -26,7 +37,7 @@ class ConsoleRenderer:
     """Human output: progress on stderr's terminal, plan and results as text."""
 
     def __init__(self, console: Console | None = None):
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console(stderr=True)
         self.progress: Progress | None = None
         self.task = None
 
@@ -55,10 +66,11 @@ class ConsoleRenderer:
             stats = f"epoch {event.epoch:.2f}  loss {_fmt(event.loss)}  {_fmt(event.samples_per_second, '.1f')} samples/s"
             self.progress.update(self.task, completed=event.step, total=event.max_steps, stats=stats, eta=_eta(event.eta_s))
         elif isinstance(event, Evaluated):
-            shown = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items()
-                              if v is not None and k not in ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time"))
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if is_model_metric(k, v))
             where = "base model, before training" if event.baseline else f"eval at step {event.step}"
             self.console.print(f"{where}: {shown}")
+            for sample in event.details.get("samples", [])[:2]:  # what the causal LM writes, as the wizard shows
+                self.console.print(f"  {sample_line(sample)}", style="dim", markup=False, highlight=False)
         elif isinstance(event, CheckpointSaved):
             self.console.print(f"checkpoint saved: {event.path}", style="dim")
         elif isinstance(event, Logged):

@@ -110,8 +110,28 @@ def test_eval_command_prints_before_and_after_and_saves_json(trained_run, sentim
     result = json.loads(captured.out)
     assert result["rows"] == 48 and set(result) >= {"baseline", "tuned", "saved_to"}
     assert main(["eval", str(trained_run), "--data", sentiment_file, "--no-baseline"]) == 0
-    table = capsys.readouterr().err
+    captured = capsys.readouterr()
+    table = captured.out  # the result is the command's output: `fttui eval ... > result.txt` keeps it
     assert "accuracy" in table and "confusion matrix" in table and "base model" not in table
+    assert "model_preparation_time" not in table and "epoch" not in table  # how it ran, not how the model did
+    assert captured.err.startswith("saved to ")
+
+
+def test_eval_and_export_print_their_result_and_no_library_noise(trained_run, sentiment_file, tmp_path):
+    import subprocess
+    import sys
+
+    long_name = tmp_path / ("a-data-file-with-a-long-name-" * 3 + ".jsonl")
+    long_name.write_text(open(sentiment_file).read())
+    evaluated = subprocess.run([sys.executable, "-m", "fttui", "eval", str(trained_run), "--data", str(long_name)],
+                               capture_output=True, text=True, timeout=180)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert evaluated.stderr.strip().startswith("saved to ") and len(evaluated.stderr.strip().splitlines()) == 1
+    assert any(str(long_name) in line for line in evaluated.stdout.splitlines())  # a file is not wrapped at 80
+    exported = subprocess.run([sys.executable, "-m", "fttui", "export", str(trained_run), "--out",
+                               str(tmp_path / "merged"), "--merge"], capture_output=True, text=True, timeout=180)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stderr.strip().splitlines() == [f"wrote merged model to {tmp_path / 'merged'}"]
 
 
 def test_eval_command_on_a_missing_file_is_a_clear_data_error(trained_run, capsys, tmp_path):

@@ -19,7 +19,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ProgressBar, RichLog, Static
 
-from fttui.events import CheckpointSaved, Evaluated, Event, Failed, Finished, Logged, Planned, Started, StepLogged
+from fttui.events import (CheckpointSaved, Evaluated, Event, Failed, Finished, Logged, Planned, Started, StepLogged,
+                          sample_line)
 from fttui.tui.resources import memory_text
 from fttui.tui.runs import shown_path
 from fttui.tui.widgets.footer import Footer
@@ -173,8 +174,7 @@ class TrainScreen(Screen):
                 self.last_eval = event.metrics
                 log.write(f"eval at step {event.step}: {_metrics_text(event.metrics)}")
             for sample in event.details.get("samples", [])[:2]:
-                log.write(Text(f"  {sample.get('prompt', '')[-60:]!r} → {sample.get('output', '')[:120]!r}",
-                               style="dim"))
+                log.write(Text(f"  {sample_line(sample)}", style="dim"))
         elif isinstance(event, CheckpointSaved):
             self.checkpoints.append(event.path)
             log.write(f"checkpoint at step {event.step}: {shown_path(event.path)}")
