@@ -124,3 +124,17 @@ def test_unknown_roles_and_missing_replies_are_bad_rows_not_crashes(tmp_path, ti
     data, _ = prepared(tiny_llama, path, max_bad_rows=2)
     assert len(data.train) == 3 and data.counts.bad == 2
     assert "'robot'" in data.counts.errors[0] and "no assistant reply" in data.counts.errors[1]
+
+
+def test_the_preview_shows_the_trained_pieces_and_counts_bad_rows(tmp_path, tiny_llama):
+    from fttui.engine.preview import preview
+
+    rows = [{"messages": [{"role": "user", "content": f"hi {i}"}, {"role": "assistant", "content": "hello"}]}
+            for i in range(3)] + [{"messages": [{"role": "user", "content": "no reply"}]}]
+    config = validate_config({"model": {"name": tiny_llama, "task": "causal-lm"},
+                              "data": {"train": write_jsonl(tmp_path / "chat.jsonl", rows), "eval": None}})
+    shown = preview(config)
+    assert shown.bad_rows == 1 and shown.measured_rows == 3
+    segments = shown.examples[0]["segments"]
+    assert [piece for piece, trained in segments if trained] == ["hello[SEP]"]
+    assert "".join(piece for piece, _ in segments) == "### User:\nhi 0\n\n### Assistant:\nhello[SEP]"

@@ -379,6 +379,59 @@ def test_bad_chat_rows_name_the_row(row, needle):
     assert needle in info.value.message
 
 
+# --- read_conversation: tool calls, ShareGPT roles, tools and system columns -------------------
+
+
+def test_sharegpt_function_call_and_observation_become_a_call_and_its_result():
+    from fttui.engine.messages import read_conversation
+
+    row = {"system": "Be terse.", "tools": '[{"name": "lookup", "parameters": {}}]', "conversations": [
+        {"from": "human", "value": "find it"},
+        {"from": "function_call", "value": '{"name": "lookup", "arguments": {"q": "it"}}'},
+        {"from": "observation", "value": "found"},
+        {"from": "gpt", "value": "here it is"},
+        {"from": "human", "value": "thanks"}]}
+    conversation = read_conversation(row, "chat", "t.jsonl line 4", None)
+    assert [m["role"] for m in conversation.messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert conversation.trained == [False, False, True, False, True]  # the trailing user turn is dropped
+    call = conversation.messages[2]["tool_calls"][0]
+    assert call == {"id": "call00001", "type": "function", "function": {"name": "lookup", "arguments": {"q": "it"}}}
+    assert conversation.messages[3]["tool_call_id"] == "call00001"
+    assert conversation.tools == [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
+
+
+def test_openai_tool_call_ids_are_renumbered_to_nine_characters_and_results_follow():
+    from fttui.engine.messages import read_conversation
+
+    row = {"messages": [
+        {"role": "user", "content": "two cities"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_long_a", "type": "function", "function": {"name": "w", "arguments": '{"c": "A"}'}},
+            {"id": "call_long_b", "type": "function", "function": {"name": "w", "arguments": '{"c": "B"}'}}]},
+        {"role": "tool", "tool_call_id": "call_long_b", "content": "b"},
+        {"role": "tool", "tool_call_id": "call_long_a", "content": "a"},
+        {"role": "assistant", "content": "done"}]}
+    messages = read_conversation(row, "chat", "w", None).messages
+    assert [c["id"] for c in messages[1]["tool_calls"]] == ["call00001", "call00002"]
+    assert [messages[2]["tool_call_id"], messages[3]["tool_call_id"]] == ["call00002", "call00001"]
+    assert messages[1]["content"] == "" and messages[1]["tool_calls"][0]["function"]["arguments"] == {"c": "A"}
+
+
+@pytest.mark.parametrize("turn, needle", [
+    ({"from": "function_call", "value": "lookup(q)"}, "must hold JSON"),
+    ({"from": "function_call", "value": '{"arguments": {}}'}, "needs a function name"),
+    ({"role": "assistant", "content": "x", "tool_calls": [{"function": {"name": "f", "arguments": "{oops"}}]},
+     "arguments are not JSON"),
+    ({"role": "assistant", "content": "  "}, "an assistant reply is empty"),
+])
+def test_unreadable_tool_rows_name_the_row(turn, needle):
+    from fttui.engine.messages import read_conversation
+
+    row = {"messages": [{"role": "user", "content": "hi"}, turn]}
+    with pytest.raises(DataError, match=f"^t.jsonl line 2: .*{needle}"):
+        read_conversation(row, "chat", "t.jsonl line 2", None)
+
+
 # --- one rendering, one tokenization, with the real MiniLM tokenizer -------------------------
 
 TEMPLATE_WITH_EOS = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}"
