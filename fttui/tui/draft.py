@@ -6,6 +6,7 @@ so a step can be revisited and the whole thing resolved into a ``RunConfig`` at 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ class Draft:
     recommendation: Any = None  # fttui.planning.recommend.Recommendation
     plan: Any = None  # the MethodPlan the user chose
     preview: Any = None  # fttui.events.Previewed of the current data
+    suggested_name: str | None = None  # the run name the wizard made up last (replaced when the choices change)
 
     @classmethod
     def from_config(cls, config: RunConfig, runs_dir: Path | str | None = None) -> Draft:
@@ -40,6 +42,22 @@ class Draft:
         from fttui.config import load_config
 
         return cls.from_config(load_config("quickstart"), runs_dir)
+
+    def name_run(self) -> str:
+        """Name the run after what it trains (``minilm-lora-train``), unless the user typed a name of their own.
+
+        Every run from the wizard was named "quickstart" after the preset it starts from.
+        """
+        output = self.sections.setdefault("output", {})
+        current = output.get("name")
+        if current not in (None, "", "quickstart", self.suggested_name):
+            return current
+        model = str(self.get("model", "name", "builtin"))
+        model = "minilm" if model == "builtin" else Path(model.rstrip("/")).name
+        data = Path(str(self.get("data", "train", "data"))).stem
+        name = "-".join(part for part in (model, str(self.get("method", "name", "lora")), data) if part)
+        self.suggested_name = output["name"] = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-").lower()[:60]
+        return self.suggested_name
 
     def raw(self) -> dict:
         return copy.deepcopy(self.sections)

@@ -318,3 +318,17 @@ def test_export_merge_and_save_preset(make_app, workdir):
     from fttui.config import load_config
 
     assert load_config(str(workdir / "preset.yaml")).output.name == "quickstart"
+
+
+def test_the_wizard_names_a_run_after_what_it_trains_unless_the_user_named_it():
+    from fttui.tui.draft import Draft
+
+    draft = Draft.quickstart("runs")
+    assert draft.get("output", "name") == "quickstart"
+    assert draft.name_run() == "minilm-lora-train"
+    draft.update("method", {"name": "qlora"})
+    draft.update("model", {"name": "/models/My Llama 3B/"})
+    assert draft.name_run() == "my-llama-3b-qlora-train"  # the made-up name follows the choices
+    draft.update("output", {"name": "sentiment-v2"})
+    draft.update("method", {"name": "dora"})
+    assert draft.name_run() == "sentiment-v2"  # a name the user typed is kept

@@ -119,7 +119,11 @@ def test_runs_screen_reattaches_to_a_live_run(make_app, workdir):
     run = write_run(workdir / "runs", RUN_NAME, events[:cut])
     info = read_run(run)
     assert info.status == "interrupted"  # no worker process behind it
-    live = RunInfo(path=run, status="running", pid=os.getpid())  # stands in for the worker's pid
+    from fttui.runner.lock import claim
+
+    lock = claim(run, "train")  # this process stands in for the worker: it holds the run's claim
+    lock.set_worker(os.getpid())
+    live = RunInfo(path=run, status="running", pid=os.getpid())
     app = make_app(None)
 
     async def body(pilot):
@@ -137,6 +141,7 @@ def test_runs_screen_reattaches_to_a_live_run(make_app, workdir):
         assert screen.status == "completed"
 
     drive(app, body)
+    lock.release()
 
 
 def test_tui_never_loads_torch_or_the_engine():
@@ -173,5 +178,29 @@ def test_overfitting_warning_stands_out_and_the_summary_reads_before_after(make_
         assert "accuracy 0.4167 → 0.7917" in summary and "loss 0.6961 → 0.6586" in summary
         log = "\n".join(strip.text for strip in screen.query_one(RichLog).lines)
         assert "base model, before training: accuracy 0.4167" in log
+
+    drive(app, body)
+
+
+def test_a_finished_run_shows_its_last_step_not_its_last_logged_one(make_app, workdir):
+    """Steps after the last logged one (logging every N steps) still count: 60/60 and a full bar, not 58/60."""
+    from textual.widgets import ProgressBar
+
+    from fttui.tui.runs import list_runs
+
+    events = [e for e in recorded_events() if not (isinstance(e, StepLogged) and e.step == 60)]
+    finished = next(e for e in events if isinstance(e, Finished))
+    write_run(workdir / "runs", "logged-58", events, finished.summary)
+    (listed,) = list_runs(workdir / "runs")
+    assert (listed.step, listed.max_steps) == (60, 60)
+    app = make_app(None)
+    screen = TrainScreen(Path("runs") / "logged-58", ReplaySupervisor(events))
+
+    async def body(pilot):
+        app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.result is not None, what="the end of the run")
+        await pilot.pause()
+        assert "step 60/60" in str(screen.query_one("#progress-text").render())
+        assert screen.query_one(ProgressBar).percentage == 1.0
 
     drive(app, body)

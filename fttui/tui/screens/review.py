@@ -44,6 +44,7 @@ class ReviewScreen(WizardStep):
         return "Start training ▶"
 
     def compose_body(self) -> ComposeResult:
+        self.draft.name_run()
         with VerticalScroll(classes="body"):
             yield SchemaForm(OutputSection, ["name"], self.draft.sections["output"], "output", id="output-form")
             yield Static("", id="review-estimate")

@@ -8,6 +8,7 @@ line of its own (and a notification); the end summary reads before -> after when
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.text import Text
@@ -185,6 +186,11 @@ class TrainScreen(Screen):
         elif isinstance(event, Finished):
             self.result = event
             self.set_status(event.status)
+            final = event.summary.get("global_step")
+            if isinstance(final, int) and self.last_step is not None:  # steps after the last logged one count
+                self.last_step = replace(self.last_step, step=final, eta_s=0.0)
+                bar = self.query_one(ProgressBar)
+                bar.update(total=final if event.status == "completed" else bar.total, progress=final)
             self.show_summary()
         elif isinstance(event, Failed):
             self.result = event
