@@ -90,3 +90,27 @@ def replacing_dir(path: str | os.PathLike):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def fsync_tree(path: str | os.PathLike) -> None:
+    """Flush a folder's files, its subfolders and the folder itself to disk (and the parent's entry for it).
+
+    A checkpoint counts as saved only once this returns: after a power cut the Trainer's files may otherwise be
+    empty or missing although their names are there.
+    """
+    path = os.fspath(path)
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            item = os.path.join(root, name)
+            if not os.path.islink(item):
+                _fsync(item, os.O_RDONLY)
+        _fsync(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    _fsync(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+
+def _fsync(path: str, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

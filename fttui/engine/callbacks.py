@@ -8,10 +8,12 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from fttui.atomic import follow_umask, fsync_tree, write_text
 from fttui.engine.distributed import agree
 from fttui.engine.metrics import OverfitWatch
 from fttui.engine.sink import Sink
 from fttui.events import CheckpointSaved, Evaluated, Logged, StepLogged
+from fttui.runner.checkpoints import CONFIG_COPY
 
 
 def _finite(value):
@@ -86,6 +88,12 @@ class EventCallback(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if path.is_dir():  # the run's config beside the state, modes by the umask, all on disk before it counts
+            config = Path(args.output_dir).parent / "config.yaml"
+            if state.is_world_process_zero and config.is_file():
+                write_text(path / CONFIG_COPY, config.read_text(encoding="utf-8"))
+            follow_umask(path)
+            fsync_tree(path)
         self.sink.emit(CheckpointSaved(step=state.global_step, path=str(path)))
 
 

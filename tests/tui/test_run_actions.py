@@ -28,6 +28,7 @@ def _runs(workdir) -> tuple[Path, Path]:
     stopped = write_run(workdir / "runs", STOPPED, events[:20], stopped_summary)
     (stopped / "checkpoints" / "checkpoint-20").mkdir(parents=True)
     (stopped / "checkpoints" / "checkpoint-20" / "trainer_state.json").write_text("{}")
+    (stopped / "checkpoints" / "checkpoint-20" / "adapter_model.safetensors").write_bytes(b"\x02" + b"\0" * 7 + b"{}")
     return done, stopped
 
 

@@ -280,10 +280,10 @@ class RunsScreen(Screen):
 
 
 def last_checkpoint_name(run_dir: Path) -> str | None:
-    """The newest complete checkpoint (the one ``--resume`` would use), read from the folder names."""
-    found = [int(p.name.rsplit("-", 1)[-1]) for p in (Path(run_dir) / "checkpoints").glob("checkpoint-*")
-             if p.name.rsplit("-", 1)[-1].isdigit() and (p / "trainer_state.json").is_file()]
-    return f"checkpoint-{max(found)}" if found else None
+    """The newest intact checkpoint: the one ``--resume`` would use (damaged newer ones are skipped)."""
+    from fttui.runner.checkpoints import last_intact_checkpoint
+
+    return getattr(last_intact_checkpoint(run_dir)[0], "name", None)
 
 
 def _configured_max_steps(run_dir: Path) -> int | None:
