@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fttui.atomic import write_text
 from fttui.config import RunConfig, dump_config
+from fttui.runner.checkpoints import check_resume_config
 from fttui.runner.distributed import Launch, check_launch
 from fttui.runner.lock import claim
 from fttui.runner.preflight import preflight
@@ -41,6 +42,7 @@ def resume_run(run_dir: Path, overrides: list[str] | None = None, launch: Launch
         config = validate_config(raw, str(config_path), problems)
         preflight(config)
         check_launch(launch or Launch(), config)
+        check_resume_config(Path(run_dir), config.model_dump(mode="json"))  # before a worker loads anything
         if overrides:
             write_text(config_path, dump_config(config))
     except BaseException:
