@@ -25,6 +25,7 @@ from fttui.engine.trainer_setup import (build_trainer, callbacks, classification
 from fttui.errors import ConfigError, TrainingError
 from fttui.events import Finished, Logged, Planned, Started
 from fttui.runner.checkpoints import describe_skipped, last_intact_checkpoint
+from fttui.runner.run_dir import earlier_baseline
 
 
 def _stop_reason(config: RunConfig, status: str, step: int, planned: int) -> str:
@@ -119,7 +120,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     resumed_step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
     if checkpoint is not None:
         sink.emit(Logged(f"resuming from {checkpoint.name}"))
-    baseline = {}
+    baseline = earlier_baseline(run_dir) if checkpoint is not None else {}  # resumed: measured by the first worker
     if has_eval and config.training.baseline_eval and checkpoint is None:
         events.baseline = True
         with rng_preserved():

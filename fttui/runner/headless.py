@@ -12,7 +12,7 @@ from fttui.events import Failed, Finished, Planned, Started
 from fttui.runner.console import ConsoleRenderer, JsonRenderer
 from fttui.runner.distributed import launch_from_args
 from fttui.runner.launch import resume_run, start_run, start_scratch
-from fttui.runner.run_dir import LOG_FILE
+from fttui.runner.run_dir import LOG_FILE, read_summary
 from fttui.runner.supervisor import Supervisor
 
 
@@ -26,6 +26,11 @@ def run_headless(args) -> int:
               f"checkpoints and the result are on machine 0", file=sys.stderr)
     if getattr(args, "resume", None):
         run_dir = Path(args.resume)
+        summary = read_summary(run_dir) or {}
+        if summary.get("status") == "completed" and not args.overrides:  # nothing left to train: do nothing
+            print(f"{run_dir} already completed {summary.get('global_step', '?')} steps; nothing to resume.\n"
+                  f"To train it further: fttui --resume {run_dir} --set training.epochs=N", file=sys.stderr)
+            return int(ExitCode.OK)
         return _supervise(resume_run(run_dir, args.overrides, launch), renderer, run_dir, expect, keep_dir=True)
     config = load_config(args.preset, args.overrides)
     if args.dry_run:

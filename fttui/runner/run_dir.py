@@ -65,3 +65,30 @@ def _make_folder(path: Path, exist_ok: bool) -> bool:
         raise ConfigError(f"cannot create the run folder {path}: {exc.strerror}",
                           "choose a writable place with --output-dir or output.runs_dir") from None
     return True
+
+
+def read_summary(run_dir: Path) -> dict | None:
+    """The run's summary.json, or None when it has none yet (or it is unreadable)."""
+    import json
+
+    try:
+        summary = json.loads((Path(run_dir) / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def earlier_baseline(run_dir: Path) -> dict[str, float]:
+    """The base model's eval metrics measured when the run first started (``eval_*`` keys), for a resumed run.
+
+    A resumed worker does not evaluate the base model again, yet its summary must still read before -> after.
+    """
+    from fttui.events import Evaluated, is_model_metric, read_events
+
+    path = Path(run_dir) / EVENTS_FILE
+    if not path.is_file():
+        return {}
+    for event in read_events(path):
+        if isinstance(event, Evaluated) and event.baseline:
+            return {f"eval_{key}": value for key, value in event.metrics.items() if is_model_metric(key, value)}
+    return {}

@@ -100,3 +100,38 @@ def test_resume_is_refused_while_the_orphaned_worker_trains_then_takes_over(tmp_
     stderr = resumed.stderr.read()
     assert f"took over {out}" in stderr and f"pid {worker}" in stderr and "no longer running" in stderr
     assert "Traceback" not in stderr
+
+
+def test_a_resumed_run_keeps_its_before_and_after_and_a_completed_one_is_left_alone(tmp_path, tiny_bert,
+                                                                                   sentiment_file):
+    preset = tmp_path / "evaluated.yaml"
+    preset.write_text(yaml.safe_dump({
+        "model": {"name": tiny_bert, "task": "seq-cls"}, "data": {"train": sentiment_file, "eval": 0.25},
+        "method": {"name": "lora"},
+        "training": {"max_steps": 8, "batch_size": 4, "logging_steps": 1, "save_steps": 2, "eval_steps": 100},
+    }))
+    out = tmp_path / "run"
+    first = fttui("--preset", str(preset), "--output-dir", str(out), cwd=tmp_path)
+    events = read_until(first, is_checkpoint_after(2))
+    baseline = next(e for e in events if e["event"] == "eval" and e["baseline"])["metrics"]
+    first.send_signal(signal.SIGKILL)  # killed: no summary.json, only events.jsonl remembers the baseline
+    first.wait()
+    deadline = time.monotonic() + 10
+    while holder(out) is not None:  # its worker too
+        os.kill(holder(out).signal_pid, signal.SIGKILL)
+        time.sleep(0.1)
+        assert time.monotonic() < deadline
+    resumed = subprocess.run([sys.executable, "-m", "fttui", "--resume", str(out)], capture_output=True,
+                             text=True, cwd=tmp_path, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["global_step"] == 8
+    assert summary["baseline_eval_loss"] == pytest.approx(baseline["loss"])
+    assert summary["baseline_eval_accuracy"] == pytest.approx(baseline["accuracy"])
+    assert "eval_loss: " in resumed.stderr and " -> " in resumed.stderr  # the console reads before -> after
+    checkpoints = sorted(p.name for p in (out / "checkpoints").iterdir())
+    again = subprocess.run([sys.executable, "-m", "fttui", "--resume", str(out)], capture_output=True, text=True,
+                           cwd=tmp_path, timeout=60)
+    assert again.returncode == 0 and "already completed 8 steps; nothing to resume" in again.stderr
+    assert "--set training.epochs=N" in again.stderr
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == checkpoints  # nothing trained, nothing new
