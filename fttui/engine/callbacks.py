@@ -16,6 +16,11 @@ from fttui.events import CheckpointSaved, Evaluated, Logged, StepLogged
 from fttui.runner.checkpoints import CONFIG_COPY
 
 
+# Not measures of the model: timings, and TRL's count of tokens trained so far and its entropy diagnostic
+# (they stay in train.log with the Trainer's other logs).
+NOT_METRICS = ("_runtime", "_per_second", "num_tokens", "entropy")
+
+
 def _finite(value):
     if value is None:
         return None
@@ -73,7 +78,7 @@ class EventCallback(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
         clean = {k.removeprefix("eval_"): _finite(v) for k, v in (metrics or {}).items()
-                 if isinstance(v, (int, float)) and not k.endswith(("_runtime", "_per_second"))}
+                 if isinstance(v, (int, float)) and not k.endswith(NOT_METRICS)}
         if clean.get("loss") is not None and "accuracy" not in clean:
             clean["perplexity"] = _finite(math.exp(min(clean["loss"], 50)))
         details, self.details = self.details, {}

@@ -57,11 +57,12 @@ def traits(render) -> Traits:
     call = {"id": "call00001", "type": "function", "function": {"name": "fttui_probe_call", "arguments": {}}}
     tool = {"type": "function", "function": {"name": "fttui_probe_tool", "description": "", "parameters": {}}}
     user = {"role": "user", "content": "x"}
-    renders_calls = _shows(render, "fttui_probe_call", [user, {"role": "assistant", "content": "", "tool_calls": [call]}])
-    asked = {"role": "assistant", "content": "", "tool_calls": [call]} if renders_calls else {"role": "assistant", "content": "y"}
+    calling = {"role": "assistant", "content": "", "tool_calls": [call]}
+    renders_calls = _shows(render, "fttui_probe_call", [user, calling])
+    result = {"role": "tool", "tool_call_id": "call00001", "content": "fttui_probe_result"}
+    asked = calling if renders_calls else {"role": "assistant", "content": "y"}
     return Traits(takes_tools=_shows(render, "fttui_probe_tool", [user], [tool]), renders_calls=renders_calls,
-                  tool_role=_shows(render, "fttui_probe_result",
-                                   [user, asked, {"role": "tool", "tool_call_id": "call00001", "content": "fttui_probe_result"}]))
+                  tool_role=_shows(render, "fttui_probe_result", [user, asked, result]))
 
 
 def _call_text(calls: list[dict]) -> str:
@@ -275,8 +276,8 @@ def fit_tokenizer(tokenizer, task: str, fmt: str) -> list[str]:
                               "use a model whose tokenizer defines eos_token")
         tokenizer.eos_token = token
         if task == "causal-lm":
-            notes.append(f"the tokenizer has no EOS token: {token} ({'the chat template ends turns with it' if marker else 'its SEP token'}) "
-                         "is used as EOS and saved with the model")
+            why = "the chat template ends turns with it" if marker else "its SEP token"
+            notes.append(f"the tokenizer has no EOS token: {token} ({why}) is used as EOS and saved with the model")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"

@@ -98,10 +98,11 @@ def _plain(row: dict, layout: Layout, where: str) -> tuple[str, str] | None:
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"{where}: '{layout.text_column}' is missing or empty; columns found: {', '.join(row)}")
         return "", text
-    if layout.format == "prompt-completion" and isinstance(row.get("prompt"), str) and isinstance(row.get("completion"), str):
-        if not row["completion"].strip():
+    prompt, completion = row.get("prompt"), row.get("completion")
+    if layout.format == "prompt-completion" and isinstance(prompt, str) and isinstance(completion, str):
+        if not completion.strip():
             raise DataError(f"{where}: the completion is empty")
-        return row["prompt"], row["completion"]
+        return prompt, completion
     return None
 
 
@@ -178,14 +179,14 @@ def _encode_causal(rows: Rows, layout: Layout, renderer: Renderer, config: RunCo
 def _check_bad_rows(rows: Rows, layout: Layout, counts: RowCounts, cap: int | None) -> None:
     """Past the cap (default 1% of the rows), bad rows stop the run with the first few file:line errors."""
     allowed = int(len(rows) * BAD_ROW_SHARE) if cap is None else cap
-    kept = counts.rows - counts.bad - counts.dropped
-    if counts.bad > allowed or kept == 0:
-        reason = (f"{counts.bad} of {counts.rows} rows cannot be read as {layout.format} data"
-                  + (f" (data.max_bad_rows allows {allowed})" if counts.bad > allowed else "")
-                  if counts.bad else f"no row of {rows.source} fits training.max_length")
-        raise DataError(f"{rows.source}: {reason}:\n  " + "\n  ".join(counts.errors) if counts.errors else reason,
-                        "fix those rows, or raise data.max_bad_rows to skip them" if counts.bad
-                        else "raise training.max_length, or set data.overlong=truncate")
+    if counts.bad > allowed or counts.bad + counts.dropped == counts.rows:
+        if not counts.bad:
+            raise DataError(f"{rows.source}: no row fits training.max_length",
+                            "raise training.max_length, or set data.overlong=truncate")
+        limit = f" (data.max_bad_rows allows {allowed})" if counts.bad > allowed else ""
+        raise DataError(f"{rows.source}: {counts.bad} of {counts.rows} rows cannot be read as {layout.format} "
+                        f"data{limit}:\n  " + "\n  ".join(counts.errors),
+                        "fix those rows, or raise data.max_bad_rows to skip them")
 
 
 def sample_prompts(rows: Rows, layout: Layout, renderer: Renderer, count: int, system_prompt: str | None) -> list[str]:
@@ -240,7 +241,8 @@ def prepare_data(config: RunConfig, task: str, tokenizer) -> PreparedData:
         if config.training.sample_prompts:
             prompts = sample_prompts(eval_rows or train_rows, layout, renderer, config.training.sample_prompts,
                                      data.system_prompt)
-        notes += counts.notes + [note for note in (eval_counts.notes if eval_counts else []) if note not in counts.notes]
+        later = eval_counts.notes if eval_counts else []
+        notes += counts.notes + [note for note in later if note not in counts.notes]
     return PreparedData(
         sample_prompts=prompts,
         train=datasets.Dataset.from_dict(train_cols),

@@ -11,7 +11,7 @@ from pathlib import Path
 from fttui.config import RunConfig
 from fttui.engine.artifacts import remember_format, save_trained, write_model_card, write_summary
 from fttui.engine.calibration import AnonymousPeak, longest_example, memory_record
-from fttui.engine.callbacks import EventCallback, StopCallback
+from fttui.engine.callbacks import NOT_METRICS, EventCallback, StopCallback
 from fttui.engine.dataset import prepare_data
 from fttui.engine.device import choose_placement, peak_memory_mb
 from fttui.engine.distributed import current_world, finish, full_state_dict, strategy, unwrapped
@@ -195,10 +195,11 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         summary["best_metric"] = trainer.state.best_metric
     summary["stop_reason"] = _stop_reason(config, status, trainer.state.global_step, steps)
     for key, value in baseline.items():
-        if key.startswith("eval_") and isinstance(value, (int, float)) and not key.endswith(("_runtime", "_per_second")):
+        if key.startswith("eval_") and isinstance(value, (int, float)) and not key.endswith(NOT_METRICS):
             summary[f"baseline_{key}"] = value
     for key, value in metrics.items():
-        if key.startswith("eval_") and isinstance(value, (int, float)) and not key.endswith(("_runtime", "_per_second", "perplexity")):
+        if (key.startswith("eval_") and isinstance(value, (int, float))
+                and not key.endswith((*NOT_METRICS, "perplexity"))):
             summary[key] = value
     if task == "causal-lm":
         for prefix in ("", "baseline_"):

@@ -57,6 +57,7 @@ def test_sft_run_counts_rows_and_saves_the_template_and_eos(tmp_path, tiny_llama
     # 25 rows: 4 with a 120-word question (truncated to 48 tokens), one without a reply (skipped).
     assert (plan.train_rows, plan.truncated_rows, plan.dropped_rows, plan.bad_rows) == (24, 4, 0, 1)
     assert (summary["train_rows"], summary["truncated_rows"], summary["dropped_rows"], summary["bad_rows"]) == (24, 4, 0, 1)
+    assert 0.0 <= summary["eval_mean_token_accuracy"] <= 1.0 and "eval_num_tokens" not in summary  # TRL's metrics
     warnings = [e.message for e in sink.events if isinstance(e, Logged) and e.level == "warning"]
     assert any("no EOS token" in w and "[SEP]" in w for w in warnings)
     assert any("4 truncated to 48 tokens" in w and "1 unreadable" in w and "line 25" in w for w in warnings)
