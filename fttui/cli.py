@@ -9,7 +9,7 @@ import importlib
 import sys
 
 from fttui import __version__
-from fttui.errors import ExitCode, FttuiError, render_error
+from fttui.errors import DataError, ExitCode, FttuiError, render_error
 
 DESCRIPTION = "Fine-tune language models: a wizard (no arguments) or a headless run (--preset)."
 EPILOG = """examples:
@@ -97,11 +97,39 @@ def main(argv: list[str] | None = None) -> int:
         return _open_wizard(web=args.web, port=args.port or 8000, token=args.token, use_token=not args.no_token,
                             max_sessions=2 if args.max_sessions is None else args.max_sessions)
     except FttuiError as error:
-        print(render_error(error), file=sys.stderr)
-        return int(error.exit_code)
+        return _fail(args, error)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+    except RecursionError:  # a JSON file nested 100k deep, read in this process (eval, export)
+        data = getattr(args, "data", None)
+        return _fail(args, DataError(f"{data or 'an input file'} is nested too deeply to read",
+                                     "each row must be a flat JSON object (or a list of chat messages)"))
+    except Exception as error:  # a full disk or a read-only folder under a command that writes in this process
+        from fttui.disk import write_failure
+
+        places = ("out", "output_dir", "resume", "run_dir")
+        known = write_failure(error, next((getattr(args, key) for key in places if getattr(args, key, None)), None))
+        if known is None and isinstance(error, OSError):
+            shown = f"{error.strerror or error}" + (f": {error.filename}" if error.filename else "")
+            known = FttuiError(shown, "check the path and try again")
+        if known is None:
+            raise  # a bug, not the user's input: its traceback is what a report needs
+        return _fail(args, known)
+
+
+def _fail(args, error: FttuiError) -> int:
+    """Every failure reads the same: ``error:``/``hint:`` on stderr, and with --json one ``failed`` event on stdout."""
+    print(render_error(error), file=sys.stderr)
+    if getattr(args, "json", False):
+        from fttui.events import Failed
+
+        try:
+            print(Failed(kind=type(error).__name__, message=error.message, hint=error.hint,
+                         exit_code=int(error.exit_code)).to_json(), flush=True)
+        except OSError:  # stdout closed: stderr said it already
+            pass
+    return int(error.exit_code)
 
 
 def _open_wizard(web: bool = False, port: int = 8000, **web_options) -> int:

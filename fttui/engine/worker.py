@@ -80,10 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     from fttui.events import Failed
 
     run_dir = Path(args.run_dir) if args.run_dir else None
+    where = Path(args.out) if args.mode == "export" and args.out else run_dir
     if rank == 0:
         sinks = [StreamSink(events_out, "stdout")]
         if run_dir is not None:
-            sinks.append(StreamSink(open_events_log(run_dir / "events.jsonl"), "events.jsonl"))
+            try:
+                sinks.append(StreamSink(open_events_log(run_dir / "events.jsonl"), "events.jsonl"))
+            except OSError as error:  # a full disk or a read-only folder before anything ran: say so on stdout
+                return _report(TeeSink(*sinks), error, where, args.mode in ("train", "resume"))
         sink = TeeSink(*sinks)
     else:
         sink = NullSink()
@@ -111,12 +115,42 @@ def main(argv: list[str] | None = None) -> int:
         sink.emit(Failed(kind=type(error).__name__, message=error.message, hint=error.hint, exit_code=int(error.exit_code)))
         return int(error.exit_code)
     except Exception as error:  # the last line of defence: report, never hang the front end
+        return _report(sink, error, where, args.mode in ("train", "resume"))
+
+
+def _report(sink, error: BaseException, where: Path | None, mode_trains: bool = False) -> int:
+    """Emit the Failed event first: the traceback goes to train.log, which a full disk may refuse."""
+    from fttui.disk import write_failure
+    from fttui.events import Failed
+
+    known = write_failure(error, where, _full_disk_hint(where) if where is not None and mode_trains else None)
+    if known is not None:
+        message, hint, code = known.message, known.hint, int(known.exit_code)
+    else:
+        message = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+        hint, code = None, int(ExitCode.TRAINING)
+    if type(error).__name__ == "OutOfMemoryError":
+        message = "out of memory"
+        hint = "lower training.batch_size or max_length, enable gradient checkpointing, or use qlora"
+    sink.emit(Failed(kind=type(known or error).__name__, message=message, hint=hint, exit_code=code))
+    try:
         traceback.print_exc()
-        message, hint = str(error).splitlines()[0][:300] if str(error) else type(error).__name__, None
-        if type(error).__name__ == "OutOfMemoryError":
-            message, hint = "out of memory", "lower training.batch_size or max_length, enable gradient checkpointing, or use qlora"
-        sink.emit(Failed(kind=type(error).__name__, message=message, hint=hint, exit_code=int(ExitCode.TRAINING)))
-        return int(ExitCode.TRAINING)
+    except OSError:
+        pass
+    return code
+
+
+def _full_disk_hint(run_dir: Path) -> str | None:
+    """Which checkpoint survived, and how to go on from it once there is room."""
+    from fttui.runner.checkpoints import last_intact_checkpoint
+
+    try:
+        checkpoint, _ = last_intact_checkpoint(run_dir)
+    except OSError:
+        return None
+    if checkpoint is None:
+        return None
+    return f"{checkpoint.name} is intact: free some space, then continue from it with fttui --resume {run_dir}"
 
 
 def _finished_run_mode(args, sink, stop: threading.Event) -> int:

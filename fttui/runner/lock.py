@@ -128,7 +128,11 @@ def claim(run_dir: Path, purpose: str, new: bool = False) -> RunLock:
             time.sleep(0.05)
     previous = _read_holder(fd) if exclusive else None
     lock = RunLock(fd, path, Holder(os.getpid(), socket.gethostname(), time.time(), purpose), previous)
-    lock._write()  # a reader writes too, so a trainer turned away can say what holds the run
+    try:
+        lock._write()  # a reader writes too, so a trainer turned away can say what holds the run
+    except OSError:  # a full disk: the caller says so (fttui.disk); an open fd must not leak
+        os.close(fd)
+        raise
     return lock
 
 

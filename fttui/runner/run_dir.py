@@ -8,7 +8,8 @@ from pathlib import Path
 from fttui.atomic import write_text
 from fttui.config import RunConfig, dump_config
 from fttui.errors import ConfigError
-from fttui.runner.lock import LOCK_FILE, RunLock, claim
+from fttui.disk import write_failure
+from fttui.runner.lock import LOCK_FILE, RunBusy, RunLock, claim
 
 CONFIG_FILE = "config.yaml"
 EVENTS_FILE = "events.jsonl"
@@ -33,8 +34,9 @@ def create_run_dir(config: RunConfig, output_dir: str | None = None) -> tuple[Pa
         if path.exists() and not path.is_dir():
             raise ConfigError(f"output folder {path} already exists and is not a folder",
                               "choose a new folder with --output-dir")
+        made = not path.exists()
         _make_folder(path, exist_ok=True)
-        lock = claim(path, "train", new=True)
+        lock = _claim_new(path, made)
         if any(entry.name != LOCK_FILE for entry in path.iterdir()):
             lock.release()
             lock.path.unlink(missing_ok=True)  # ours: made a moment ago by the O_EXCL claim
@@ -46,13 +48,41 @@ def create_run_dir(config: RunConfig, output_dir: str | None = None) -> tuple[Pa
         while not _make_folder(path, exist_ok=False):
             n += 1
             path = base.with_name(f"{base.name}-{n}")
-        lock = claim(path, "train", new=True)
+        made = True
+        lock = _claim_new(path, made)
     try:
         write_text(path / CONFIG_FILE, dump_config(config))
+    except OSError as error:  # a full disk or a read-only folder: say so, and leave the place as it was
+        lock.release()
+        _undo(path, made)
+        raise write_failure(error, path) or ConfigError(f"cannot write {path / CONFIG_FILE}: {error.strerror}",
+                                                        "choose a writable place with --output-dir") from None
     except BaseException:
         lock.release()
         raise
     return path, lock
+
+
+def _claim_new(path: Path, made: bool) -> RunLock:
+    try:
+        return claim(path, "train", new=True)
+    except (ConfigError, OSError) as error:
+        if not isinstance(error, RunBusy):
+            _undo(path, made)
+        if isinstance(error, OSError):
+            raise write_failure(error, path) or ConfigError(f"cannot lock the run folder {path}: {error.strerror}",
+                                                            "check that the folder is writable") from None
+        raise
+
+
+def _undo(path: Path, made: bool) -> None:
+    """Remove what creating the run left: the lock file, and the folder when this run made it."""
+    (path / LOCK_FILE).unlink(missing_ok=True)
+    if made:
+        try:
+            path.rmdir()
+        except OSError:
+            pass
 
 
 def _make_folder(path: Path, exist_ok: bool) -> bool:
