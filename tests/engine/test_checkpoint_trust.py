@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import yaml
+
 from fttui.atomic import umask
 from fttui.config import dump_config, validate_config
 from fttui.engine import callbacks
@@ -46,7 +48,7 @@ def test_checkpoints_are_synced_and_a_damaged_one_is_skipped(tmp_path, tiny_bert
     assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint-2", "checkpoint-4"]
     assert len(synced) == 2
     newest = checkpoints / "checkpoint-4"
-    assert validate_config(__import__("yaml").safe_load((newest / CONFIG_COPY).read_text())) == config
+    assert validate_config(yaml.safe_load((newest / CONFIG_COPY).read_text())) == config
     mode = os.stat(newest / "adapter_model.safetensors").st_mode & 0o777
     assert mode == 0o666 & ~umask()  # safetensors writes 0600; the run's files follow the umask
 
