@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 import signal
 import time
 from dataclasses import dataclass, field, replace
@@ -187,7 +188,7 @@ class TailSupervisor:
         self.pid = pid
         self.offset = 0
         self.buffer = ""
-        self.pending: list[Event] = []
+        self.pending: deque[Event] = deque()  # a long run read back is 100k events: pop from the left cheaply
         self.ended = False
         self.stop_requested = False
 
@@ -221,7 +222,7 @@ class TailSupervisor:
             if not self.pending:
                 self._read_new()
             if self.pending:
-                return self.pending.pop(0)
+                return self.pending.popleft()
             if self.ended or not self._alive():
                 self._read_new()
                 if self.pending:

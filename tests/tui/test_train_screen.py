@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fttui.events import Evaluated, Failed, Finished, StepLogged
+from fttui.events import Evaluated, Failed, Finished, Started, StepLogged
 from fttui.tui.runs import ReplaySupervisor, RunInfo, read_run
 from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot, smooth
@@ -204,3 +204,34 @@ def test_a_finished_run_shows_its_last_step_not_its_last_logged_one(make_app, wo
         assert screen.query_one(ProgressBar).percentage == 1.0
 
     drive(app, body)
+
+
+def test_a_long_run_read_back_arrives_in_batches(make_app, workdir):
+    """20k logged steps reach the screen in a handful of messages, not one each (100k took 51 s one by one)."""
+    from fttui.tui.runs import TailSupervisor
+
+    base = recorded_events()
+    finished = next(e for e in base if isinstance(e, Finished))
+    started = next(e for e in base if isinstance(e, Started))
+    steps = [StepLogged(step=i, max_steps=20000, epoch=i / 1000, loss=1 / i) for i in range(1, 20001)]
+    events = [started, *steps, finished]
+    run = write_run(workdir / "runs", "long", events, finished.summary)
+    app = make_app(None)
+    screen = TrainScreen(run, TailSupervisor(run))
+    batches = []
+    post = screen.post_message
+
+    def counting(message):
+        if isinstance(message, TrainScreen.EventsArrived):
+            batches.append(len(message.events))
+        return post(message)
+
+    screen.post_message = counting
+
+    async def body(pilot):
+        app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.result is not None, what="the end of the run")
+        assert screen.query_one(LossPlot).train_steps == list(range(1, 20001))  # no point dropped
+
+    drive(app, body)
+    assert sum(batches) == len(events) and len(batches) <= 10

@@ -6,6 +6,7 @@ then the Train screen follows the new worker); ``x`` exports, ``e`` opens Export
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from fttui.events import Evaluated, Started, StepLogged, parse_event
+from fttui.events import Evaluated, Started, StepLogged
 from fttui.runner.run_dir import CONFIG_FILE, EVENTS_FILE
 from fttui.tui.runs import RunInfo, list_runs, shown_path
 from fttui.tui.screens.run_actions import EpochsModal, ExportModal
@@ -191,15 +192,22 @@ class RunsScreen(Screen):
         except OSError:
             chunk = b""
         complete = chunk[: chunk.rfind(b"\n") + 1]  # a line being written waits for the next read
-        for line in complete.decode("utf-8", "replace").splitlines():
-            event = parse_event(line)
-            if isinstance(event, StepLogged):
-                train.append((event.step, event.loss))
-            elif isinstance(event, Evaluated):
-                evals.append((event.step, event.metrics.get("loss")))
-            elif isinstance(event, Started) and event.resumed_from_step:  # resumed: later points were redone
-                train = [point for point in train if point[0] <= event.resumed_from_step]
-                evals = [point for point in evals if point[0] <= event.resumed_from_step]
+        for line in complete.split(b"\n"):
+            try:  # plain JSON, not Event objects: a 100k-step run is read in half the time
+                data = json.loads(line)
+            except ValueError:
+                continue  # a blank or torn line
+            kind = data.get("event") if isinstance(data, dict) else None
+            if not isinstance(data.get("step") if kind else None, int) and kind != Started.name:
+                continue
+            if kind == StepLogged.name:
+                train.append((data["step"], data.get("loss")))
+            elif kind == Evaluated.name:
+                evals.append((data["step"], (data.get("metrics") or {}).get("loss")))
+            elif kind == Started.name and data.get("resumed_from_step"):  # resumed: later points were redone
+                resumed = data["resumed_from_step"]
+                train = [point for point in train if point[0] <= resumed]
+                evals = [point for point in evals if point[0] <= resumed]
         self.post_message(self.CurveRead(path, train, evals, offset + len(complete)))
 
     @on(CurveRead)

@@ -28,6 +28,7 @@ from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.loss_plot import LossPlot
 from fttui.tui.widgets.modals import ConfirmModal
 
+BATCH_EVENTS = 5000  # events per message at most: a long run read back does not flood the message queue
 MEMORY_EVERY_S = 1.0
 HEADLINE_METRICS = ("accuracy", "f1_macro", "loss", "perplexity")
 
@@ -74,10 +75,12 @@ class TrainScreen(Screen):
         Binding("escape", "app.runs", "Runs", show=False),
     ]
 
-    class EventArrived(Message):
-        def __init__(self, event: Event):
+    class EventsArrived(Message):
+        """Every event that was waiting, in order: a long run read back arrives in a few messages, not 100k."""
+
+        def __init__(self, events: list[Event]):
             super().__init__()
-            self.event = event
+            self.events = events
 
     class MemorySampled(Message):
         def __init__(self, text: str):
@@ -130,12 +133,20 @@ class TrainScreen(Screen):
         pid = getattr(getattr(self.supervisor, "process", None), "pid", None) or getattr(self.supervisor, "pid", None)
         next_sample = 0.0
         while not worker.is_cancelled:
-            event = self.supervisor.next_event(0.1)
-            if event is None:
+            batch, ended = [], False
+            while len(batch) < BATCH_EVENTS:
+                event = self.supervisor.next_event(0.1 if not batch else 0.0)
+                if event is None:
+                    ended = True
+                    break
+                if event is False:
+                    break
+                batch.append(event)
+            if batch:
+                self.post_message(self.EventsArrived(batch))
+            if ended:
                 self.post_message(self.StreamEnded())
                 return
-            if event is not False:
-                self.post_message(self.EventArrived(event))
             now = time.monotonic()
             if pid and now >= next_sample:
                 next_sample = now + MEMORY_EVERY_S
@@ -143,12 +154,17 @@ class TrainScreen(Screen):
 
     # ------------------------------------------------------------------ handlers own the state
 
-    @on(EventArrived)
-    def _event(self, message: EventArrived) -> None:
+    @on(EventsArrived)
+    def _events(self, message: EventsArrived) -> None:
+        log, plot, bar = self.query_one(RichLog), self.query_one(LossPlot), self.query_one(ProgressBar)
+        for event in message.events:
+            self._apply(event, log, plot)
+        if self.last_step is not None and self.result is None:
+            bar.update(total=self.last_step.max_steps, progress=self.last_step.step)
+        self.update_stats()
+
+    def _apply(self, event: Event, log: RichLog, plot: LossPlot) -> None:
         self.events_seen += 1
-        event = message.event
-        log = self.query_one(RichLog)
-        plot = self.query_one(LossPlot)
         if isinstance(event, Planned):
             log.write(f"plan: {event.method} on {event.model} ({event.task}), {event.train_rows} train / "
                       f"{event.eval_rows} eval rows, {event.max_steps} steps, {event.device} {event.precision}")
@@ -164,7 +180,6 @@ class TrainScreen(Screen):
             self.last_step = event
             plot.max_steps = event.max_steps
             plot.add_train(event.step, event.loss)
-            self.query_one(ProgressBar).update(total=event.max_steps, progress=event.step)
             if self.status in ("starting", "attached"):
                 self.set_status("training")
         elif isinstance(event, Evaluated):
@@ -197,7 +212,6 @@ class TrainScreen(Screen):
             self.set_status("failed")
             log.write(Text(f"failed: {event.message}", style="red"))
             self.show_summary()
-        self.update_stats()
 
     @on(MemorySampled)
     def _memory(self, message: MemorySampled) -> None:
