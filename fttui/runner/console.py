@@ -85,7 +85,9 @@ class ConsoleRenderer:
         table = Table(title="plan", show_header=False, box=None)
         rows = [
             ("model", event.model), ("task", event.task), ("method", event.method), ("data format", event.data_format),
-            ("rows", f"{event.train_rows} train, {event.eval_rows} eval ({event.truncated_rows} truncated)"),
+            ("rows", f"{event.train_rows} train, {event.eval_rows} eval ({event.truncated_rows} truncated"
+                     + (f", {event.dropped_rows} dropped as too long" if event.dropped_rows else "")
+                     + (f", {event.bad_rows} unreadable and skipped" if event.bad_rows else "") + ")"),
             ("parameters", f"{event.trainable_params:,} trainable of {event.total_params:,} "
                            f"({100 * event.trainable_params / max(event.total_params, 1):.2f}%)"),
             ("steps", f"{event.max_steps} ({event.epochs:g} epochs)"),

@@ -99,9 +99,10 @@ def test_method_trains_reloads_and_counts(seeded_models, tmp_path, sentiment_fil
     steps = 24 if task == "seq-cls" else 12
     # Loss on the training rows before and after: per-step losses of 8-row batches are too noisy to compare.
     config = make_config(model_path, task, method, settings, lr, train, tmp_path / "run", steps=steps, eval=train)
-    run_dir = create_run_dir(config)
+    run_dir, lock = create_run_dir(config)
     sink = ListSink()
     outcome = run(config, run_dir, sink)
+    lock.release()
 
     assert outcome.status == "completed"
     losses = [e.loss for e in sink.events if isinstance(e, StepLogged)]
@@ -198,8 +199,9 @@ def test_bottleneck_export_copies_the_adapter_and_refuses_to_merge(tmp_path, tin
     from fttui.engine.export import export_run
 
     config = make_config(tiny_bert, "seq-cls", "adapter", {}, 1e-2, sentiment_file, tmp_path / "run", steps=2)
-    run_dir = create_run_dir(config)
+    run_dir, lock = create_run_dir(config)
     outcome = run(config, run_dir, ListSink())
+    lock.release()  # export shares the folder; a trainer's claim would keep it out
     with pytest.raises(ConfigError, match="cannot be merged"):
         export_run(run_dir, tmp_path / "merged", merge=True)
     result = export_run(run_dir, tmp_path / "copy")

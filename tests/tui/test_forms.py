@@ -332,3 +332,16 @@ def test_the_wizard_names_a_run_after_what_it_trains_unless_the_user_named_it():
     draft.update("output", {"name": "sentiment-v2"})
     draft.update("method", {"name": "dora"})
     assert draft.name_run() == "sentiment-v2"  # a name the user typed is kept
+
+
+def test_the_dataset_step_shows_unreadable_rows():
+    from dataclasses import replace
+
+    from fttui.tui.screens.dataset import render_preview
+
+    from .conftest import recorded_preview
+
+    preview = recorded_preview()
+    assert "cannot be read" not in render_preview(preview).plain
+    shown = render_preview(replace(preview, bad_rows=3)).plain
+    assert f"3 of {preview.measured_rows:,} rows cannot be read as {preview.data_format}" in shown

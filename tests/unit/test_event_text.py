@@ -49,3 +49,24 @@ def test_the_headless_console_prints_sample_generations_and_no_bookkeeping():
     text = out.getvalue()
     assert "eval at step 10: loss 1.5000\n" in text and "runtime" not in text and "epoch" not in text
     assert "### User: ⏎ hello ⏎ ### Assistant: → hi there" in text
+
+
+def test_the_plan_and_the_preview_say_how_many_rows_are_skipped():
+    import io
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from fttui.events import Planned
+    from fttui.runner.console import ConsoleRenderer
+
+    plan = Planned(task="causal-lm", method="lora", model="m", data_format="chat", train_rows=97, eval_rows=10,
+                   truncated_rows=4, trainable_params=1, total_params=2, max_steps=10, epochs=1, device="cpu",
+                   precision="fp32", dropped_rows=2, bad_rows=1)
+    out = io.StringIO()
+    ConsoleRenderer(Console(file=out, width=200)).handle(plan)
+    assert "97 train, 10 eval (4 truncated, 2 dropped as too long, 1 unreadable and skipped)" in out.getvalue()
+    out = io.StringIO()
+    ConsoleRenderer(Console(file=out, width=200)).handle(replace(plan, dropped_rows=0, bad_rows=0))
+    assert "(4 truncated)" in out.getvalue()
+

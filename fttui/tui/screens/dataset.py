@@ -47,6 +47,9 @@ def render_preview(preview: Previewed) -> Text:
     share = preview.truncated_fraction
     text.append(f"\n{share:.1%} of rows are longer than {preview.max_length} tokens and will be truncated\n",
                 style="yellow" if share > 0 else "green")
+    if preview.bad_rows:
+        text.append(f"{preview.bad_rows:,} of {preview.measured_rows:,} rows cannot be read as {preview.data_format} "
+                    "and will be skipped (data.max_bad_rows)\n", style="yellow")
     text.append("\nexamples as the model sees them ", style="bold")
     text.append("(dim: prompt, no loss; ", style="dim")
     text.append("highlighted", style="bold green")
