@@ -19,6 +19,7 @@ from fttui.errors import ExitCode, FttuiError
 from fttui.tui.backend import Backend, lower_priority
 from fttui.tui.collector import IdleCollector
 from fttui.tui.draft import Draft
+from fttui.tui.keys import either, shown_key
 from fttui.tui.screens.base import StepResult
 from fttui.tui.screens.dataset import DatasetScreen
 from fttui.tui.screens.export import ExportScreen
@@ -39,7 +40,9 @@ STEPS = (HardwareScreen, ModelScreen, MethodScreen, DatasetScreen, HyperparamsSc
 class FttuiApp(App):
     CSS_PATH = "styles/app.tcss"
     TITLE = "fttui"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS = [Binding(either("ctrl+q"), "quit", "Quit", priority=True),
+                Binding(either(App.COMMAND_PALETTE_BINDING), "command_palette", "palette", show=False, priority=True,
+                        tooltip="Open the command palette")]
 
     def __init__(self, runs_dir: str | Path = "runs", draft: Draft | None = None, backend: Backend | None = None,
                  cursor_blink: bool = True, start_step: int | None = 0):
@@ -63,6 +66,13 @@ class FttuiApp(App):
     def on_unmount(self) -> None:
         self._catch_signals(False)
         self.collector.stop()
+
+    def get_key_display(self, binding) -> str:
+        """In a browser, the footer shows alt+n where the terminal shows ctrl+n: the browser keeps ctrl+n."""
+        from dataclasses import replace
+
+        key = shown_key(binding.key, self.is_web)
+        return super().get_key_display(binding if key == binding.key else replace(binding, key=key, key_display=None))
 
     def _catch_signals(self, on: bool) -> None:
         """SIGTERM (a scheduler, systemd) stops live runs gracefully; SIGHUP (the terminal closed) leaves them

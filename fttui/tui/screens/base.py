@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Static
 
 from fttui.tui.draft import Draft
+from fttui.tui.keys import either
 from fttui.tui.widgets.footer import Footer
 
 STEP_NAMES = ("Hardware", "Model", "Method", "Dataset", "Hyperparameters", "Review")
@@ -60,9 +61,9 @@ class WizardStep(Screen[StepResult]):
 
     INDEX = 0
     BINDINGS = [
-        Binding("ctrl+n", "next", "Next", priority=True),
+        Binding(either("ctrl+n"), "next", "Next", priority=True),
         Binding("escape", "back", "Back"),
-        Binding("ctrl+r", "app.runs", "Runs"),
+        Binding(either("ctrl+r"), "app.runs", "Runs"),
     ]
 
     def __init__(self, draft: Draft):

@@ -18,6 +18,7 @@ from textual.widgets import Button, Input, Static
 from fttui.config.schema import DataSection, TrainingSection
 from fttui.events import Failed, Previewed
 from fttui.runner.preflight import DATA_SUFFIXES
+from fttui.tui.keys import either
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.bars import histogram_text
 from fttui.tui.widgets.form import SchemaForm
@@ -67,7 +68,7 @@ def render_preview(preview: Previewed) -> Text:
 
 class DatasetScreen(WizardStep):
     INDEX = 3
-    BINDINGS = [Binding("f5", "preview", "Preview"), Binding("ctrl+o", "browse", "Browse")]
+    BINDINGS = [Binding(either("f5"), "preview", "Preview"), Binding(either("ctrl+o"), "browse", "Browse")]
 
     class PreviewDone(Message):
         def __init__(self, key: tuple, preview: Previewed | None, error: str | None):

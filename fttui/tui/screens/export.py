@@ -25,6 +25,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from fttui.errors import FttuiError
 from fttui.events import Event, Exported, Failed, Logged, TryAnswered
 from fttui.runner.run_dir import CONFIG_FILE, SUMMARY_FILE
+from fttui.tui.keys import either
 from fttui.tui.runs import shown_path
 from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.job import JobStatus, forward_events
@@ -72,6 +73,11 @@ def copy_adapter(run_dir: Path, destination: Path) -> Path:
     source = next((run_dir / name for name in ("adapter", "model") if (run_dir / name).is_dir()), None)
     if source is None:
         raise ValueError(f"{run_dir} has no adapter/ or model/ folder (did the run finish?)")
+    from fttui.runner.checkpoints import damage_saved
+
+    problem = damage_saved(source)
+    if problem is not None:  # a truncated file must not be handed on as if it were the result
+        raise ValueError(f"{source} is damaged ({problem}): resume the run to save it again")
     destination = destination.expanduser()
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise ValueError(f"{destination} exists and is not empty: choose a new folder")
@@ -80,7 +86,7 @@ def copy_adapter(run_dir: Path, destination: Path) -> Path:
 
 
 class ExportScreen(Screen):
-    BINDINGS = [Binding("escape", "close", "Back"), Binding("ctrl+r", "app.runs", "Runs")]
+    BINDINGS = [Binding("escape", "close", "Back"), Binding(either("ctrl+r"), "app.runs", "Runs")]
 
     class Done(Message):
         def __init__(self, target: str, ok: bool, text: str):

@@ -15,6 +15,7 @@ from fttui.config import dump_config
 from fttui.config.schema import OutputSection
 from fttui.errors import FttuiError
 from fttui.tui import backend
+from fttui.tui.keys import either
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.bars import bar_text
 from fttui.tui.widgets.form import SchemaForm
@@ -38,7 +39,7 @@ def save_preset(config, path: str) -> Path:
 
 class ReviewScreen(WizardStep):
     INDEX = 5
-    BINDINGS = [Binding("ctrl+s", "save", "Save preset")]
+    BINDINGS = [Binding(either("ctrl+s"), "save", "Save preset")]
 
     def next_label(self) -> str:
         return "Start training ▶"

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 
 from fttui.events import Evaluated, Started, StepLogged
 from fttui.runner.run_dir import CONFIG_FILE, EVENTS_FILE
+from fttui.tui.keys import either
 from fttui.tui.runs import RunInfo, list_runs, shown_path
 from fttui.tui.screens.run_actions import EpochsModal, ExportModal
 from fttui.tui.widgets.footer import Footer
@@ -38,7 +39,7 @@ class RunsScreen(Screen):
         Binding("c", "continue_run", "Continue"),
         Binding("x", "export_modal", "Export"),
         Binding("e", "export", "Export & try"),
-        Binding("f5", "reload", "Reload"),
+        Binding(either("f5"), "reload", "Reload"),
         Binding("escape", "close", "Back"),
     ]
 

@@ -22,6 +22,7 @@ from textual.widgets import ProgressBar, RichLog, Static
 
 from fttui.events import (CheckpointSaved, Evaluated, Event, Failed, Finished, Logged, Planned, Started, StepLogged,
                           sample_line)
+from fttui.tui.keys import either
 from fttui.tui.resources import memory_text
 from fttui.tui.runs import shown_path
 from fttui.tui.widgets.footer import Footer
@@ -71,7 +72,7 @@ class TrainScreen(Screen):
         Binding("s", "stop", "Stop"),
         Binding("e", "export", "Export & try"),
         Binding("n", "app.new_run", "New run"),
-        Binding("ctrl+r", "app.runs", "Runs"),
+        Binding(either("ctrl+r"), "app.runs", "Runs"),
         Binding("escape", "app.runs", "Runs", show=False),
     ]
 
