@@ -7,11 +7,8 @@ door: where a model's config.json comes from (``load_shape``) and the estimate t
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 from pathlib import Path
-from urllib.parse import urlparse
 
 from fttui.errors import ConfigError
 from fttui.planning.memory import METHODS, MemoryEstimate, Settings, estimate, resolve_task
@@ -42,7 +39,8 @@ def load_shape(ref: str, revision: str | None = None) -> ModelShape:
     if ref.startswith(("/", ".", "~")) or ref.endswith(".json") or not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", ref):
         raise ConfigError(f"{ref}: no such file or folder (and not a hub id like org/name)",
                           "give a model folder, its config.json, a hub id or 'builtin'")
-    return _from_file(_hub_config(ref, revision), source=ref)
+    found = _hub_config(ref, revision)
+    return found if isinstance(found, ModelShape) else _from_file(found, source=ref)
 
 
 def _from_file(path: Path, source: str) -> ModelShape:
@@ -58,36 +56,46 @@ def _from_file(path: Path, source: str) -> ModelShape:
     return shape_from_config(config, source=source, where=str(path))
 
 
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    from huggingface_hub import constants
-
-    url = urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def _hub_config(repo_id: str, revision: str | None) -> Path:
-    """config.json from the local hub cache or the hub; a plain error when neither can answer."""
+def _hub_config(repo_id: str, revision: str | None) -> Path | ModelShape:
+    """config.json from the local hub cache or the hub; offline, the bundled copy (said so in its warnings)."""
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError
+
+    from fttui.offline import hub_offline, mark_offline
 
     cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)
     if isinstance(cached, str):
         return Path(cached)
-    hint = "give a local model folder or config.json, or use 'builtin' (the packaged MiniLM)"
-    if os.environ.get("HF_HUB_OFFLINE") or not _hub_reachable():
-        raise ConfigError(f"{repo_id}: the Hugging Face hub can't be reached and its config.json is not cached", hint)
-    try:
-        return Path(hf_hub_download(repo_id, "config.json", revision=revision, etag_timeout=5))
-    except RepositoryNotFoundError:
-        raise ConfigError(f"{repo_id}: no such model on the hub (or it is private/gated)", hint) from None
-    except EntryNotFoundError:
-        raise ConfigError(f"{repo_id}: the hub repository has no config.json", hint) from None
-    except (HfHubHTTPError, OSError) as error:
-        raise ConfigError(f"{repo_id}: the Hugging Face hub can't be reached ({type(error).__name__})", hint) from None
+    reason = hub_offline()
+    if reason is None:
+        try:
+            return Path(hf_hub_download(repo_id, "config.json", revision=revision, etag_timeout=5))
+        except RepositoryNotFoundError:
+            raise ConfigError(f"{repo_id}: no such model on the hub (or it is private/gated)", _HINT) from None
+        except EntryNotFoundError:
+            raise ConfigError(f"{repo_id}: the hub repository has no config.json", _HINT) from None
+        except (HfHubHTTPError, OSError) as error:
+            reason = f"{type(error).__name__} from the hub"
+            mark_offline(reason)
+    return _bundled_shape(repo_id, reason)
+
+
+_HINT = "give a local model folder or config.json, or use 'builtin' (the packaged MiniLM)"
+
+
+def _bundled_shape(repo_id: str, reason: str) -> ModelShape:
+    """The shape from fttui's bundled config of ``repo_id``, noted as such; a plain error when there is none."""
+    from dataclasses import replace
+
+    from fttui.planning.bundled import bundled, catalogue_ids
+
+    entry = bundled(repo_id)
+    if entry is None:
+        raise ConfigError(f"{repo_id}: the Hugging Face hub can't be reached ({reason}) and its config.json is "
+                          "neither cached nor bundled",
+                          f"{_HINT}; bundled configs: {', '.join(catalogue_ids())}")
+    shape = shape_from_config(entry.config(), source=repo_id, where=str(entry.path))
+    return replace(shape, warnings=(f"{entry.note} (the hub can't be reached: {reason})",) + shape.warnings)
 
 
 def estimate_for_run(model_config: dict, method: str, *, batch_size: int, seq_len: int, task: str = "auto",

@@ -101,7 +101,7 @@ def test_bad_model_references_exit_2(capsys, tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     (tmp_path / "partial.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 64}))
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
-    monkeypatch.setattr(planning, "_hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub unreachable, known at once
     cases = [(str(tmp_path / "nope"), "no such file"), (str(tmp_path / "empty"), "no config.json"),
              (str(tmp_path / "partial.json"), "missing"), ("org/unknown-model", "can't be reached")]
     for model, message in cases:
