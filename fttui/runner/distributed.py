@@ -74,27 +74,43 @@ def launch_from_args(args) -> Launch:
 
 def check_launch(launch: Launch, config: RunConfig) -> None:
     """This machine must have a device for each local rank: a GPU each, or on CPU a core each."""
+    problems = launch_problems(launch, config)
+    if problems:
+        raise problems[0]
+
+
+def launch_problems(launch: Launch, config: RunConfig) -> list[ConfigError]:
+    """Every reason ``launch`` cannot start here, all at once (fixing one should not reveal the next)."""
     if not launch.distributed:
-        return
+        return []
+    problems: list[ConfigError] = []
     gpus = 0 if config.training.device == "cpu" else visible_gpus()
     if config.training.device == "cuda" and not gpus:
-        raise ConfigError("training.device is cuda, but no NVIDIA GPU is visible here",
-                          "check nvidia-smi, or set training.device=cpu to try --nproc on CPU")
+        problems.append(ConfigError("training.device is cuda, but no NVIDIA GPU is visible here",
+                                    "check nvidia-smi, or set training.device=cpu to try --nproc on CPU"))
     if gpus and launch.nproc > gpus:
-        raise ConfigError(f"--nproc {launch.nproc} is more than the {gpus} GPU{'s' if gpus != 1 else ''} on this machine",
-                          f"use --nproc {gpus} (one process per GPU)")
+        problems.append(ConfigError(
+            f"--nproc {launch.nproc} is more than the {gpus} GPU{'s' if gpus != 1 else ''} on this machine",
+            f"use --nproc {gpus} (one process per GPU)"))
     cores = cpu_count()
     if not gpus and launch.nproc > cores:
-        raise ConfigError(f"--nproc {launch.nproc} is more than the {cores} CPU cores this process may use (no GPU found)",
-                          f"use --nproc {cores} or less; on CPU each process needs at least one core")
+        problems.append(ConfigError(
+            f"--nproc {launch.nproc} is more than the {cores} CPU cores this process may use (no GPU found)",
+            f"use --nproc {cores} or less; on CPU each process needs at least one core"))
     if config.training.distributed in ("fsdp", "deepspeed") and not gpus:
-        raise ConfigError(f"training.distributed={config.training.distributed} needs GPUs; none found here",
-                          "set training.distributed=ddp to train several CPU processes")
+        problems.append(ConfigError(f"training.distributed={config.training.distributed} needs GPUs; none found here",
+                                    "set training.distributed=ddp to train several CPU processes"))
     if config.training.distributed == "deepspeed":
         if importlib.util.find_spec("deepspeed") is None:
-            raise ConfigError("training.distributed is deepspeed, but DeepSpeed is not installed",
-                              "pip install deepspeed (needs a CUDA toolkit), or use training.distributed=fsdp")
-        check_deepspeed_config(config.training.deepspeed_config)
+            problems.append(ConfigError("training.distributed is deepspeed, but DeepSpeed is not installed",
+                                        "pip install deepspeed (needs a CUDA toolkit), or use training.distributed=fsdp"))
+        path = config.training.deepspeed_config
+        try:  # a path that does not exist is preflight's "file not found"; don't say it twice
+            if not path or os.path.isfile(os.path.expanduser(path)):
+                check_deepspeed_config(path)
+        except ConfigError as error:
+            problems.append(error)
+    return problems
 
 
 def check_deepspeed_config(path: str | None) -> None:

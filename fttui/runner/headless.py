@@ -37,7 +37,7 @@ def run_headless(args) -> int:
         if launch.distributed:
             print(f"note: the dry run plans one process; with {launch.world_size} processes each step takes "
                   f"{launch.world_size} x training.batch_size examples", file=sys.stderr)
-        code = _supervise(start_scratch(config, "dry-run"), renderer, None, expect=Planned)
+        code = _supervise(start_scratch(config, "dry-run", launch, args.output_dir), renderer, None, expect=Planned)
         if code == ExitCode.OK and not args.json:
             renderer.console.print("\nresolved config:\n" + dump_config(config), highlight=False, markup=False)
         return code

@@ -7,9 +7,9 @@ from pathlib import Path
 from fttui.atomic import write_text
 from fttui.config import RunConfig, dump_config
 from fttui.runner.checkpoints import check_resume_config
-from fttui.runner.distributed import Launch, check_launch
+from fttui.runner.checks import check_before_start
+from fttui.runner.distributed import Launch
 from fttui.runner.lock import claim
-from fttui.runner.preflight import preflight
 from fttui.runner.run_dir import CONFIG_FILE, LOG_FILE, create_run_dir
 from fttui.runner.supervisor import Supervisor
 
@@ -19,8 +19,7 @@ def start_run(config: RunConfig, output_dir: str | None = None, launch: Launch |
 
     ``launch`` with ``nproc``/``nnodes`` above 1 starts the ranks through torchrun (rank 0 reports).
     """
-    preflight(config)
-    check_launch(launch or Launch(), config)
+    check_before_start(config, launch, output_dir)  # every cheap problem at once, before a folder exists
     run_dir, lock = create_run_dir(config, output_dir)
     supervisor = Supervisor(run_dir / CONFIG_FILE, run_dir, log_path=run_dir / LOG_FILE, launch=launch, lock=lock)
     supervisor.start()
@@ -40,8 +39,7 @@ def resume_run(run_dir: Path, overrides: list[str] | None = None, launch: Launch
         problems: list[str] = []
         raw = apply_overrides(read_yaml(config_path), overrides or [], problems)
         config = validate_config(raw, str(config_path), problems)
-        preflight(config)
-        check_launch(launch or Launch(), config)
+        check_before_start(config, launch, new_folder=False)  # its own folder holds the run
         check_resume_config(Path(run_dir), config.model_dump(mode="json"))  # before a worker loads anything
         if overrides:
             write_text(config_path, dump_config(config))
@@ -54,9 +52,13 @@ def resume_run(run_dir: Path, overrides: list[str] | None = None, launch: Launch
     return supervisor
 
 
-def start_scratch(config: RunConfig, mode: str) -> Supervisor:
-    """A worker that writes no run folder: ``mode`` is "dry-run" (emits ``plan``) or "preview" (emits ``preview``)."""
-    preflight(config)
+def start_scratch(config: RunConfig, mode: str, launch: Launch | None = None,
+                  output_dir: str | None = None) -> Supervisor:
+    """A worker that writes no run folder: ``mode`` is "dry-run" (emits ``plan``) or "preview" (emits ``preview``).
+
+    A dry run checks what the real run would (``launch``, ``output_dir``), so it fails for the same reasons.
+    """
+    check_before_start(config, launch, output_dir)
     scratch = Path(tempfile.mkdtemp(prefix=f"fttui-{mode}-"))
     write_text(scratch / CONFIG_FILE, dump_config(config))
     supervisor = Supervisor(scratch / CONFIG_FILE, None, mode=mode, log_path=scratch / LOG_FILE, scratch_dir=scratch)

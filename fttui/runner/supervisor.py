@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from fttui.events import Event, parse_event
+from fttui.offline import child_env
 from fttui.runner.distributed import Launch, launcher_command, launcher_env
 from fttui.runner.lock import RunLock
 
@@ -52,7 +53,7 @@ class Supervisor:
 
     def start(self) -> None:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false", **child_env())
         if self.launch.distributed:
             env.update(launcher_env(STOP_TIMEOUT_S))
         try:
