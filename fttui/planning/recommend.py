@@ -35,6 +35,11 @@ UNSHARDABLE = ("qlora", "qlora-8bit", "adapter")  # the engine refuses FSDP/Deep
 BATCHES_GPU = (64, 32, 16, 8, 4, 2, 1)
 BATCHES_CPU = (16, 8, 4, 2, 1)  # beyond 16 a CPU step takes minutes
 CPU_PRACTICAL_SECONDS = 60.0
+# Below this many training rows, LoRA-family methods learn as much as full fine-tuning and overfit less, and
+# they save an adapter of a few MB instead of a whole model (LoRA, Hu et al. 2021; "LoRA Learns Less and Forgets
+# Less", Biderman et al. 2024: full fine-tuning pulls ahead only with far more data). Our judgement, not a law.
+SMALL_DATA_ROWS = 10_000
+WHOLE_MODEL = ("full", "freeze")  # what the small-data rule passes over when a LoRA-family method also fits
 
 
 @dataclass
@@ -127,10 +132,11 @@ def step_seconds(shape: ModelShape, settings: Settings, gflops: float, cpu=None)
 
 def rank(shape: ModelShape, budget: Budget, base: Settings, *, batch_size: int | None = None,
          gradient_checkpointing: bool | None = None, cpu=None,
-         measured_seconds: dict[str, float] | None = None) -> Recommendation:
+         measured_seconds: dict[str, float] | None = None, train_rows: int | None = None) -> Recommendation:
     """Every method, best first; ``batch_size``/``gradient_checkpointing`` None means search for them.
 
     ``measured_seconds`` maps a method to measured CPU seconds per training example; it replaces the estimate.
+    ``train_rows`` (when known): with little data, a LoRA-family method is recommended over whole-model ones.
     """
     plans = [_plan(shape, budget, replace(base, method=m, device=budget.device), batch_size,
                    gradient_checkpointing, cpu, (measured_seconds or {}).get(m)) for m in METHODS]
@@ -142,11 +148,19 @@ def rank(shape: ModelShape, budget: Budget, base: Settings, *, batch_size: int |
     plans.sort(key=order)
     fitting = [p for p in plans if p.fits and p.applicable]
     pick = fitting[0] if fitting else None
+    candidates = fitting
     if budget.device == "cpu":  # the best method whose step is practical, else the fastest
-        fast = [p for p in fitting if (p.seconds_per_step or 0) <= CPU_PRACTICAL_SECONDS]
-        pick = fast[0] if fast else min(fitting, key=lambda p: p.seconds_per_step or 0, default=None)
-    recommended = pick.method if pick else None
+        candidates = [p for p in fitting if (p.seconds_per_step or 0) <= CPU_PRACTICAL_SECONDS]
+        pick = candidates[0] if candidates else min(fitting, key=lambda p: p.seconds_per_step or 0, default=None)
     notes = []
+    lighter = [p for p in candidates if p.method not in WHOLE_MODEL]
+    if pick in candidates and pick.method in WHOLE_MODEL and lighter and train_rows is not None \
+            and train_rows < SMALL_DATA_ROWS:
+        notes.append(f"{train_rows:,} training rows: with this little data {lighter[0].label} learns as much as "
+                     f"{pick.label} fine-tuning and overfits less, and it saves a small adapter instead of the "
+                     f"whole model, so it is recommended although {pick.label} fits too")
+        pick = lighter[0]
+    recommended = pick.method if pick else None
     if budget.device == "cpu":
         notes.append("no NVIDIA GPU: planning for CPU training with available RAM as the budget; "
                      "CPU steps are slow and times are rough estimates")

@@ -105,7 +105,29 @@ def recommend(shape, report, config_raw: dict):
         targets = None
     settings = Settings(task=task, seq_len=seq_len, precision=precision, lora_r=int(method.get("lora_r") or 8),
                         lora_targets=tuple(targets) if targets else None, device=budget.device)
-    return rank(shape, budget, settings, cpu=report.cpu if report is not None else None)
+    return rank(shape, budget, settings, cpu=report.cpu if report is not None else None,
+                train_rows=count_rows(config_raw.get("data", {}).get("train")))
+
+
+COUNTED_SUFFIXES = (".jsonl", ".ndjson", ".txt", ".csv", ".tsv")
+COUNT_LIMIT_BYTES = 64 * 1024 * 1024  # past this a file holds plenty of rows: the small-data rule does not apply
+
+
+def count_rows(reference: str | None) -> int | None:
+    """Training rows in a local line-per-row file (a header line off for CSV/TSV), or None when not cheap to know."""
+    if not reference:
+        return None
+    path = Path(reference).expanduser()
+    if path.suffix.lower() not in COUNTED_SUFFIXES or not path.is_file():
+        return None
+    try:
+        if path.stat().st_size > COUNT_LIMIT_BYTES:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    rows = sum(1 for line in data.split(b"\n") if line.strip())
+    return max(rows - 1, 0) if path.suffix.lower() in (".csv", ".tsv") else rows
 
 
 def estimate_config(config: RunConfig, shape, report) -> tuple[float, float, str] | None:
@@ -122,7 +144,7 @@ def estimate_config(config: RunConfig, shape, report) -> tuple[float, float, str
         precision = ("bf16" if report is not None and report.cpu.bf16 else "fp32") if budget.device == "cpu" else "bf16"
     try:
         settings = Settings(method=planning_name(m.name, m.quant_bits), task=config.model.task, batch_size=t.batch_size,
-                            seq_len=t.max_length, precision=precision, gradient_checkpointing=t.gradient_checkpointing,
+                            seq_len=min(t.max_length, shape.context_length or t.max_length), precision=precision, gradient_checkpointing=t.gradient_checkpointing,
                             lora_r=m.lora_r, lora_targets=tuple(m.lora_targets) if m.lora_targets else None,
                             lora_dropout=m.lora_dropout, double_quant=m.double_quant,
                             num_virtual_tokens=m.num_virtual_tokens,

@@ -48,6 +48,8 @@ async def walk_the_wizard(tmp_path):
 
         assert isinstance(app.screen, MethodScreen)
         await pilot.pause()
+        assert app.screen.chosen() == "lora"  # 480 rows: LoRA is preselected although Full fits (issue 17)
+        assert "480 training rows" in str(app.screen.query_one("#method-intro").render())
         table = app.screen.query_one("#method-table")
         table.focus()
         while app.screen.chosen() != "lora":  # walk the table by keyboard to LoRA

@@ -111,3 +111,19 @@ def test_gpu_memory_override_ignores_detected_hardware():
     assert budget_from_hardware(report, 48.0).count == 2
     assert budget_from_hardware(None, 48.0, 4).count == 4
     assert budget_from_hardware(report).memory_gb == 8.0
+
+
+def test_with_little_data_lora_is_recommended_over_a_full_fine_tune_that_fits():
+    """The quickstart's 480 rows on a machine where Full fits: LoRA, and the note says why (issue 17)."""
+    shape = load_shape("builtin")
+    budget, settings = Budget("cuda", 80.0, 1, "--gpu-memory"), Settings(seq_len=128)
+    assert rank(shape, budget, settings).recommended == "full"  # the data unknown: memory and quality decide
+    small = rank(shape, budget, settings, train_rows=480)
+    assert small.recommended == "lora" and plans(small)["full"].fits
+    assert any("480 training rows" in note and "LoRA" in note and "Full fits too" in note for note in small.notes)
+    assert rank(shape, budget, settings, train_rows=200_000).recommended == "full"  # plenty of data
+
+
+def test_the_small_data_rule_never_picks_a_method_that_does_not_fit(llama8b):
+    result = rank(llama8b, Budget("cuda", 12.0, 1, "--gpu-memory"), Settings(seq_len=512), train_rows=100)
+    assert result.recommended == "qlora"  # memory decides first
