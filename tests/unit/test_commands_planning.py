@@ -107,4 +107,6 @@ def test_bad_model_references_exit_2(capsys, tmp_path, monkeypatch):
     for model, message in cases:
         assert main(["recommend", "--model", model, "--json"]) == 2
         captured = capsys.readouterr()
-        assert message in captured.err and "hint: " in captured.err and captured.out == ""
+        assert message in captured.err and "hint: " in captured.err
+        (line,) = captured.out.splitlines()  # --json: the failure is one event on stdout, nothing else
+        assert json.loads(line)["event"] == "failed" and message in json.loads(line)["message"]
