@@ -16,7 +16,8 @@ from fttui.config import RunConfig
 from fttui.config.presets import read_yaml, validate_config
 from fttui.config.schema import FULL_MODEL_METHODS, PROMPT_METHODS
 from fttui.engine.artifacts import remember_format
-from fttui.errors import ConfigError
+from fttui.errors import ConfigError, TrainingError
+from fttui.runner.checkpoints import damage_saved
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 MARKER = "fttui_export.json"
@@ -61,7 +62,7 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
     from fttui.engine.trained import describe_run, load_tuned
 
     say = progress or (lambda message: None)
-    run = describe_run(run_dir)
+    run = describe_run(run_dir)  # refuses a damaged adapter/ or model/ (TrainingError)
     method, trained, labels = run.config.method.name, run.folder, run.labels
     full_model = method in FULL_MODEL_METHODS  # full, bitfit, freeze: the run saved the whole model
     if merge and method in PROMPT_METHODS:
@@ -101,6 +102,10 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
         for name in ("README.md", "config.yaml"):
             if (run_dir / name).is_file() and not (tmp / name).exists():
                 shutil.copy2(run_dir / name, tmp / name)
+        problem = damage_saved(tmp)
+        if problem is not None:  # a disk error, or a library that wrote less than it said
+            raise TrainingError(f"the export did not read back whole ({problem}); {out} was left as it was",
+                                "check the disk (free space, errors) and export again")
         info = {"run_dir": str(run_dir), "kind": kind, "method": method, "dtype": dtype if kind != "adapter" else None,
                 "notes": notes}
         (tmp / MARKER).write_text(json.dumps(info, indent=2) + "\n")

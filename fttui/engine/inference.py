@@ -46,8 +46,9 @@ class TryModels:
         if not hasattr(tuned, "disable_adapter"):  # a full fine-tune: the base is a second model
             set_seed(run.config.training.seed)
             base = load_base_model(run)
-        summary_path = Path(run_dir) / "summary.json"
-        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        from fttui.runner.run_dir import read_summary
+
+        summary = read_summary(Path(run_dir)) or {}
         return cls(run, tokenizer, tuned, base, summary.get("data_format", "text"), max_new_tokens)
 
     @property

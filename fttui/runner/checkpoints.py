@@ -54,12 +54,21 @@ def damage(checkpoint: Path) -> str | None:
     """What is wrong with a checkpoint folder ("optimizer.pt: truncated"), or None when it looks whole."""
     if not (checkpoint / STATE_FILE).is_file():
         return f"no {STATE_FILE} (its save did not finish)"
+    return damage_saved(checkpoint)
+
+
+def damage_saved(folder: Path) -> str | None:
+    """What is wrong with a folder of weights (a run's ``adapter/`` or ``model/``, an export), or None.
+
+    Export, eval and Try it check a run's saved folder with this before loading or copying it, and export checks
+    what it wrote before it replaces the previous export: a truncated file is never handed on.
+    """
     try:
-        files = sorted(p for p in checkpoint.rglob("*") if p.is_file())
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        shards = [p for p in folder.iterdir() if p.is_dir() and p.name.startswith("pytorch_model_fsdp")]
     except OSError as error:
         return f"unreadable ({error.strerror})"
-    if not any(next(checkpoint.glob(pattern), None) for pattern in WEIGHTS) and not any(
-            p.is_dir() and p.name.startswith("pytorch_model_fsdp") for p in checkpoint.iterdir()):
+    if not any(next(folder.glob(pattern), None) for pattern in WEIGHTS) and not shards:
         return "no model or adapter weights"
     for path in files:
         check = CHECKS.get(path.suffix)
@@ -70,8 +79,8 @@ def damage(checkpoint: Path) -> str | None:
         except OSError as error:
             problem = f"unreadable ({error.strerror})"
         if problem:
-            return f"{path.relative_to(checkpoint)}: {problem}"
-    index = next(checkpoint.glob("*.safetensors.index.json"), None)
+            return f"{path.relative_to(folder)}: {problem}"
+    index = next(folder.glob("*.safetensors.index.json"), None)
     if index is not None:
         missing = sorted(set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}).values())
                          - {p.name for p in files})
@@ -137,6 +146,28 @@ def _torch_zip(path: Path) -> str | None:
 
 
 CHECKS = {".json": _json, ".safetensors": _safetensors, ".pt": _torch_zip, ".pth": _torch_zip, ".bin": _torch_zip}
+
+
+def check_saved(run_dir: Path, folder: Path, max_steps: int | None = None, epochs: float | None = None) -> None:
+    """Refuse a damaged ``adapter/`` or ``model/`` (TrainingError, exit 4): the run's own output is broken.
+
+    The hint names the newest intact checkpoint and the resume that trains (or re-saves) from it; the run's own
+    length is set again because a completed run resumed without ``--set`` is a no-op.
+    """
+    from fttui.errors import TrainingError
+
+    problem = damage_saved(folder)
+    if problem is None:
+        return
+    checkpoint, _ = last_intact_checkpoint(run_dir)
+    if checkpoint is None:
+        hint = (f"no intact checkpoint is left to save it again from: train the run again with "
+                f"fttui --preset {Path(run_dir) / 'config.yaml'} --output-dir NEW_DIR")
+    else:
+        length = f"training.max_steps={max_steps}" if max_steps else f"training.epochs={epochs:g}" if epochs else ""
+        hint = (f"{checkpoint.name} is intact: fttui --resume {run_dir}" + (f" --set {length}" if length else "")
+                + f" goes on from it and saves {folder.name}/ again")
+    raise TrainingError(f"{folder} is damaged ({problem})", hint)
 
 
 def describe_skipped(skipped: list[tuple[Path, str]], used: Path | None) -> list[str]:

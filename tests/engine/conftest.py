@@ -101,3 +101,29 @@ def stop_after():
         return StopAfter(stop, step), stop
 
     return make
+
+
+@pytest.fixture(scope="session")
+def lora_run(tmp_path_factory, tiny_bert):
+    """(run folder, its data file): a finished 4-step LoRA run of tiny_bert with checkpoints at steps 2 and 4.
+
+    Shared by the tests: copy it before changing it."""
+    from fttui.config import validate_config
+    from fttui.engine.recipe import run
+    from fttui.engine.sink import ListSink
+    from fttui.runner.run_dir import create_run_dir
+
+    where = tmp_path_factory.mktemp("lora-run")
+    words = POSITIVE[:3] + NEGATIVE[:3]
+    rows = [{"text": f"it was {words[i % 6]}", "label": "pos" if i % 6 < 3 else "neg"} for i in range(32)]
+    data = write_jsonl(where / "train.jsonl", rows)
+    config = validate_config({
+        "model": {"name": tiny_bert, "task": "seq-cls"}, "data": {"train": data, "eval": None},
+        "method": {"name": "lora"},
+        "training": {"max_steps": 4, "batch_size": 8, "save_steps": 2, "precision": "fp32", "baseline_eval": False},
+        "output": {"dir": str(where / "run")},
+    })
+    run_dir, lock = create_run_dir(config)
+    run(config, run_dir, ListSink())
+    lock.release()
+    return run_dir, data
