@@ -11,7 +11,8 @@ def register(subparsers) -> None:
                                    description="Export a run: the PEFT adapter (default) or, with --merge, a "
                                    "standalone model that transformers' from_pretrained loads.")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>-<time>)")
-    parser.add_argument("--out", metavar="DIR", help="folder to write (new, empty, or an earlier export); "
+    parser.add_argument("--out", metavar="DIR", help="folder to write: new, empty, or an earlier fttui export "
+                        "holding only the files it wrote (a symlink: its target); "
                         "with --push-to-hub the default is RUN_DIR/hub-export")
     parser.add_argument("--merge", action="store_true", help="merge the adapter into the base model's weights")
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
@@ -36,7 +37,10 @@ def run(args) -> int:
         check_repo_id(args.push_to_hub)
         hub_token()  # fail before the (possibly long) export when there is no token
     out = Path(args.out) if args.out else run_dir / "hub-export"
+    from fttui.runner.exports import check_target
     from fttui.runner.lock import claim
+
+    check_target(out)  # a folder with the user's files in it is refused before anything loads
 
     lock = claim(run_dir, "export")  # refused while a worker trains there: its adapter is not final yet
     try:

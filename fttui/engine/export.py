@@ -11,16 +11,16 @@ from pathlib import Path
 
 import torch
 
-from fttui.atomic import replacing_dir
+from fttui.atomic import clean_stale, replacing_dir
 from fttui.config import RunConfig
 from fttui.config.presets import read_yaml, validate_config
 from fttui.config.schema import FULL_MODEL_METHODS, PROMPT_METHODS
 from fttui.engine.artifacts import remember_format
 from fttui.errors import ConfigError, TrainingError
 from fttui.runner.checkpoints import damage_saved
+from fttui.runner.exports import check_target, write_manifest
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-MARKER = "fttui_export.json"
 
 
 def load_run_config(run_dir: Path) -> RunConfig:
@@ -28,12 +28,6 @@ def load_run_config(run_dir: Path) -> RunConfig:
     if not path.is_file():
         raise ConfigError(f"{run_dir} is not a run folder (no config.yaml)", "give a folder under runs/ made by fttui")
     return validate_config(read_yaml(path), str(path))
-
-
-def _check_target(out: Path) -> None:
-    """Refuse to replace anything but an empty folder or an earlier fttui export."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
-        raise ConfigError(f"{out} exists and is not an earlier fttui export", "choose a new folder for --out")
 
 
 def load_base(config: RunConfig, task: str, labels: list[str] | None, dtype: torch.dtype):
@@ -55,13 +49,16 @@ def load_base(config: RunConfig, task: str, labels: list[str] | None, dtype: tor
 def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32", progress=None) -> dict:
     """Write the export atomically to ``out``; returns what was written (for the CLI to print).
 
-    ``progress(message)``, when given, hears each slow stage (front ends show it while they wait).
+    ``out`` may be new, empty, or an earlier export whose files its manifest lists (a symlink: its target). The
+    run's saved folder is verified before anything is loaded or copied, and the written export before it
+    replaces the old one. ``progress(message)``, when given, hears each slow stage (front ends show it).
     """
     from transformers import AutoTokenizer
 
     from fttui.engine.trained import describe_run, load_tuned
 
     say = progress or (lambda message: None)
+    clean_stale(run_dir)  # temporaries of a killed save or export there (see fttui.atomic.is_stale)
     run = describe_run(run_dir)  # refuses a damaged adapter/ or model/ (TrainingError)
     method, trained, labels = run.config.method.name, run.folder, run.labels
     full_model = method in FULL_MODEL_METHODS  # full, bitfit, freeze: the run saved the whole model
@@ -73,9 +70,9 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
                           "non-linear layer (down-projection, ReLU, up-projection) that no weight matrix can absorb",
                           "export without --merge and load with fttui.engine.bottleneck.load_from_folder, "
                           "or train with method.name=lora (mergeable)")
-    _check_target(out)
+    target = check_target(out)
     notes = []
-    with replacing_dir(out) as tmp:
+    with replacing_dir(target) as tmp:
         if full_model or merge:
             say(f"loading the fine-tuned model in {dtype}" if full_model
                 else f"loading the base model in {dtype} with the adapter on it")
@@ -108,5 +105,5 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
                                 "check the disk (free space, errors) and export again")
         info = {"run_dir": str(run_dir), "kind": kind, "method": method, "dtype": dtype if kind != "adapter" else None,
                 "notes": notes}
-        (tmp / MARKER).write_text(json.dumps(info, indent=2) + "\n")
+        write_manifest(tmp, info)  # last: it lists every file above, so a re-export knows which are fttui's
     return {**info, "out": str(out)}

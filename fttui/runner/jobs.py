@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from fttui.errors import ConfigError
+from fttui.runner.exports import check_target
 from fttui.runner.lock import claim
 from fttui.runner.run_dir import CONFIG_FILE
 from fttui.runner.supervisor import Supervisor
@@ -29,6 +30,7 @@ def _config_of(run_dir: Path) -> Path:
 
 def start_export(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32") -> Supervisor:
     """Export in a worker: ``log`` events while it works, then ``exported`` (or ``failed``)."""
+    check_target(out)  # refused at once, in the dialog; the worker checks again before it writes
     args = ["--out", str(Path(out).expanduser().resolve()), "--dtype", dtype] + (["--merge"] if merge else [])
     config = _config_of(run_dir)
     supervisor = Supervisor(config, None, mode="export", log_path=Path(run_dir) / EXPORT_LOG,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from fttui.atomic import write_text
+from fttui.atomic import clean_stale, write_text
 from fttui.config import RunConfig, dump_config
 from fttui.runner.checkpoints import check_resume_config
 from fttui.runner.checks import check_before_start
@@ -36,6 +36,7 @@ def resume_run(run_dir: Path, overrides: list[str] | None = None, launch: Launch
         raise ConfigError(f"{run_dir} is not a run folder (no {CONFIG_FILE})", "give a folder under runs/ made by fttui")
     lock = claim(Path(run_dir), "resume")  # before anything is read or written: a worker may still train there
     try:
+        clean_stale(run_dir)  # temporaries a killed save left there (a partial adapter/ can weigh megabytes)
         problems: list[str] = []
         raw = apply_overrides(read_yaml(config_path), overrides or [], problems)
         config = validate_config(raw, str(config_path), problems)

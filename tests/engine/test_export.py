@@ -76,7 +76,7 @@ def test_adapter_export_and_refusals(tmp_path, tiny_bert, sentiment_file):
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
-    with pytest.raises(ConfigError, match="not an earlier fttui export"):
+    with pytest.raises(ConfigError, match="holds files fttui did not write: notes.txt"):
         export_run(run_dir, precious)
     assert (precious / "notes.txt").read_text() == "keep me"
 

@@ -81,7 +81,7 @@ class JobStatus(Static):
         try:
             supervisor = start()
         except FttuiError as error:  # e.g. not a run folder: say it, stay usable
-            self.show(error.message, ok=False)
+            self.show(error.message + (f"\nhint: {error.hint}" if error.hint else ""), ok=False)
             return False
         except OSError as error:
             self.show(f"cannot start the worker: {error}", ok=False)
