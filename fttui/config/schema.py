@@ -20,8 +20,10 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def _label_text(value):
-    """Labels may be written as in the data (``[0, 1]``); they are names, so keep them as text."""
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    """Labels may be written as in the data (``[0, 1]``, ``[false, true]``); they are names, so keep them as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as a data file's JSON booleans read (engine.formats)
+    return str(value) if isinstance(value, (int, float)) else value
 
 
 class Section(BaseModel):
