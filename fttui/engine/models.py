@@ -14,6 +14,9 @@ from fttui.config.schema import BUILTIN_MODEL, FULL_MODEL_METHODS, RunConfig
 from fttui.errors import ConfigError
 
 HEAD_MODULES = ["classifier", "score", "pooler", "lm_head"]
+# Never quantized: the heads, and BERT-style LM heads, whose decoder shares the word embeddings' weight (a 4-bit
+# layer around a plain tied weight breaks PEFT). Names match anywhere in a module's dotted path.
+QUANT_SKIP_MODULES = [*HEAD_MODULES, "cls.predictions"]
 CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 
 
@@ -95,14 +98,14 @@ def quantization_config(config: RunConfig, compute_dtype: torch.dtype):
     from transformers import BitsAndBytesConfig
 
     if config.method.quant_bits == 8:
-        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=HEAD_MODULES)
+        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=QUANT_SKIP_MODULES)
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=config.method.quant_type,
         bnb_4bit_use_double_quant=config.method.double_quant,
         bnb_4bit_compute_dtype=compute_dtype,
         bnb_4bit_quant_storage=torch.uint8,
-        llm_int8_skip_modules=HEAD_MODULES,
+        llm_int8_skip_modules=QUANT_SKIP_MODULES,
     )
 
 
