@@ -45,6 +45,7 @@ class Planned(Event):
     labels: list[str] | None = None
     dropped_rows: int = 0  # training rows over training.max_length that were dropped (data.overlong)
     bad_rows: int = 0  # training rows that could not be read as the format, skipped (data.max_bad_rows)
+    max_length: int | None = None  # tokens per example, training.max_length clamped to the model's context
 
 
 @dataclass

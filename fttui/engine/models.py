@@ -91,6 +91,38 @@ def load_tokenizer(source: ModelSource, config: RunConfig):
     )
 
 
+def model_context(model_config, tokenizer) -> int | None:
+    """Tokens one example may have: the model's positions (RoBERTa's less its padding offset, times a RoPE
+    scaling factor the config has not applied yet), else the tokenizer's model_max_length when it is real."""
+    from fttui.planning import shape_from_config
+
+    try:
+        positions = shape_from_config(model_config.to_dict()).context_length
+    except Exception:  # an architecture the planner cannot count: read the field itself
+        positions = getattr(model_config, "max_position_embeddings", None) or getattr(model_config, "n_positions", None)
+    scaling = getattr(model_config, "rope_scaling", None) or {}
+    if positions and isinstance(scaling, dict) and scaling.get("original_max_position_embeddings") == positions:
+        positions = int(positions * float(scaling.get("factor") or 1))  # Qwen2.5's YaRN: 32768 x 4
+    if positions:
+        return int(positions)
+    limit = getattr(tokenizer, "model_max_length", None)
+    return int(limit) if isinstance(limit, int) and 8 < limit < 10**7 else None  # unset reads as 1e30
+
+
+def fit_max_length(config: RunConfig, model_config, tokenizer) -> tuple[RunConfig, str | None]:
+    """``training.max_length`` clamped to the model's context, with the warning to log (or None).
+
+    A longer setting fails only when a long row is batched (an index error deep in the embeddings, mid-run),
+    so it is clamped as LLaMA-Factory clamps its cutoff; the data, the Trainer and the plan all see the clamp.
+    """
+    wanted, context = config.training.max_length, model_context(model_config, tokenizer)
+    if context is None or wanted <= context:
+        return config, None
+    training = config.training.model_copy(update={"max_length": context})
+    return (config.model_copy(update={"training": training}),
+            f"training.max_length {wanted} is above the model's {context} positions; using {context}")
+
+
 def quantization_config(config: RunConfig, compute_dtype: torch.dtype):
     """bitsandbytes settings for QLoRA: NF4 + double quantization, or LLM.int8; heads stay unquantized."""
     if config.method.name != "qlora":

@@ -6,7 +6,7 @@ from fttui.engine.chat import Renderer, encode, fit_tokenizer
 from fttui.engine.dataset import load_train_eval, render_row
 from fttui.engine.formats import detect_layout, label_set, read_labels
 from fttui.errors import DataError
-from fttui.engine.models import infer_task, load_model_config, load_tokenizer, resolve_model
+from fttui.engine.models import fit_max_length, infer_task, load_model_config, load_tokenizer, resolve_model
 from fttui.events import Previewed
 
 MEASURED_ROWS = 2000
@@ -35,8 +35,10 @@ def _segments(text: str, spans: list[tuple[int, int, int]]) -> list[tuple[str, b
 
 def preview(config: RunConfig) -> Previewed:
     source = resolve_model(config.model.name)
-    task = infer_task(load_model_config(source, config), config.model.task)
+    model_config = load_model_config(source, config)
+    task = infer_task(model_config, config.model.task)
     tokenizer = load_tokenizer(source, config)
+    config, _ = fit_max_length(config, model_config, tokenizer)  # lengths measured against what will train
     train, held_out = load_train_eval(config)
     data = config.data
     layout = detect_layout(train, data.format, task, data.text_column, data.label_column)

@@ -17,7 +17,8 @@ from fttui.engine.device import choose_placement, peak_memory_mb
 from fttui.engine.distributed import current_world, finish, full_state_dict, strategy, unwrapped
 from fttui.engine.layerwise import layerwise_optimizer
 from fttui.engine.methods import apply_method, count_parameters
-from fttui.engine.models import infer_task, load_model, load_model_config, load_tokenizer, resolve_model
+from fttui.engine.models import (fit_max_length, infer_task, load_model, load_model_config, load_tokenizer,
+                                 resolve_model)
 from fttui.engine.samples import make_sampler
 from fttui.engine.sink import Sink
 from fttui.engine.trainer_setup import (build_trainer, callbacks, classification_metrics, planned_steps,
@@ -55,8 +56,12 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     world = current_world()  # several ranks under torchrun: all train, rank 0 reports and writes
     placement = choose_placement(config.training.device, config.training.precision)
     source = resolve_model(config.model.name)
-    task = infer_task(load_model_config(source, config), config.model.task)
+    model_config = load_model_config(source, config)
+    task = infer_task(model_config, config.model.task)
     tokenizer = load_tokenizer(source, config)
+    config, clamped = fit_max_length(config, model_config, tokenizer)  # from here on, what the model can take
+    if clamped:
+        sink.emit(Logged(clamped, "warning"))
     data = prepare_data(config, task, tokenizer)
     for note in data.notes:
         sink.emit(Logged(note, "warning"))
@@ -78,7 +83,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         truncated_rows=data.truncated_rows, trainable_params=trainable, total_params=total,
         max_steps=steps, epochs=config.training.epochs, device=placement.device,
         precision=placement.precision, labels=data.labels, dropped_rows=data.counts.dropped,
-        bad_rows=data.counts.bad,
+        bad_rows=data.counts.bad, max_length=config.training.max_length,
     ))
     if dry_run:
         return RunOutcome("planned", model=model)

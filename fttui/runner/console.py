@@ -91,6 +91,7 @@ class ConsoleRenderer:
             ("parameters", f"{event.trainable_params:,} trainable of {event.total_params:,} "
                            f"({100 * event.trainable_params / max(event.total_params, 1):.2f}%)"),
             ("steps", f"{event.max_steps} ({event.epochs:g} epochs)"),
+            *([("max length", f"{event.max_length} tokens")] if event.max_length else []),
             ("device", f"{event.device} ({event.precision})"),
         ]
         if event.labels:
