@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         sink = TeeSink(*sinks)
     else:
         sink = NullSink()
+    config = None
     try:
         from fttui.config import validate_config
         from fttui.config.presets import read_yaml
@@ -113,6 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED if outcome.status == "stopped" and rank == 0 else ExitCode.OK)
     except FttuiError as error:
         sink.emit(Failed(kind=type(error).__name__, message=error.message, hint=error.hint, exit_code=int(error.exit_code)))
+        return int(error.exit_code)
+    except RecursionError:  # a data file nested 100k deep, read past the readers' own checks: a data error
+        from fttui.errors import DataError
+
+        files = [] if config is None else [config.data.train] + (
+            [config.data.eval] if isinstance(config.data.eval, str) else [])
+        error = DataError(f"{' or '.join(files) or 'a data file'}: JSON nested too deeply to read",
+                          "each row must be a flat JSON object (or a list of chat messages)")
+        sink.emit(Failed(kind="DataError", message=error.message, hint=error.hint, exit_code=int(error.exit_code)))
         return int(error.exit_code)
     except Exception as error:  # the last line of defence: report, never hang the front end
         return _report(sink, error, where, args.mode in ("train", "resume"))

@@ -1,18 +1,17 @@
 """``fttui --preset``: resolve the config, create the run folder, run the worker, render, exit with a code."""
 from __future__ import annotations
 
-import shutil
 import signal
 import sys
 from pathlib import Path
 
 from fttui.config import dump_config, load_config
 from fttui.errors import ExitCode, FttuiError, render_error
-from fttui.events import Failed, Finished, Planned, Started
+from fttui.events import CheckpointSaved, Evaluated, Failed, Finished, Planned, Started, StepLogged
 from fttui.runner.console import ConsoleRenderer, JsonRenderer
 from fttui.runner.distributed import launch_from_args
 from fttui.runner.launch import resume_run, start_run, start_scratch
-from fttui.runner.run_dir import LOG_FILE, read_summary
+from fttui.runner.run_dir import LOG_FILE, discard_run_dir, read_summary
 from fttui.runner.supervisor import Supervisor
 
 
@@ -78,7 +77,7 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: t
     previous = {sig: signal.signal(sig, on_signal) for sig in handled}
     for note in supervisor.notes:
         _say(f"note: {note}")
-    started = failed = succeeded = None
+    started = failed = succeeded = trained = None
     drawing = True
     try:
         while True:
@@ -88,6 +87,8 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: t
             if event is None:
                 break
             started = started or isinstance(event, Started)
+            trained = trained or isinstance(event, (StepLogged, CheckpointSaved)) or (
+                isinstance(event, Evaluated) and not event.baseline)
             if isinstance(event, Failed):
                 failed = event
             if expect is not None and isinstance(event, expect):
@@ -107,10 +108,8 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: t
             pass
     if failed is not None:
         _say(render_error(FttuiError(failed.message, failed.hint)))
-        if run_dir is not None and not keep_dir and not started and failed.exit_code in (ExitCode.USAGE, ExitCode.DATA):
-            shutil.rmtree(run_dir, ignore_errors=True)  # bad input: leave nothing behind
-            if keep_empty_dir:
-                run_dir.mkdir(exist_ok=True)  # ...but a folder the user made stays, empty as it was
+        if run_dir is not None and not keep_dir and not trained and not stops:  # nothing to resume or read back
+            _discarded(run_dir, keep_empty_dir, failed.exit_code not in (ExitCode.USAGE, ExitCode.DATA))
         elif run_dir is not None:
             _say(f"log: {run_dir / LOG_FILE}")
         return failed.exit_code
@@ -120,6 +119,16 @@ def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: t
         return int(ExitCode.INTERRUPTED)  # also a stop asked elsewhere (another machine's ranks, a kill -INT)
     if (expect is not None and succeeded is None) or code != 0:
         where = f"; see {run_dir / LOG_FILE}" if run_dir is not None else ""
-        _say(f"error: the training worker ended unexpectedly (exit code {code}){where}")
+        _say(f"error: the training worker ended unexpectedly (exit code {code}){where if trained or keep_dir else ''}")
+        if run_dir is not None and not keep_dir and not trained:
+            _discarded(run_dir, keep_empty_dir, True)
         return int(ExitCode.TRAINING)
     return int(ExitCode.OK)
+
+
+def _discarded(run_dir: Path, keep_empty_dir: bool, keep_log: bool) -> None:
+    """A run that failed before its first step leaves no folder; a training failure's log goes to the temp folder."""
+    log = discard_run_dir(run_dir, keep_empty_dir, keep_log)
+    if log is not None:
+        gone = "" if log.parent == run_dir else f" ({run_dir} was removed: the run failed before its first step)"
+        _say(f"log: {log}{gone}")

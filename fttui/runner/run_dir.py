@@ -1,7 +1,10 @@
 """Run folders: ``runs/<name>-<YYYYmmdd-HHMMSS>/`` or an exact ``--output-dir`` that must be new or empty."""
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -95,6 +98,29 @@ def _make_folder(path: Path, exist_ok: bool) -> bool:
         raise ConfigError(f"cannot create the run folder {path}: {exc.strerror}",
                           "choose a writable place with --output-dir or output.runs_dir") from None
     return True
+
+
+def discard_run_dir(run_dir: Path, keep_empty: bool, keep_log: bool) -> Path | None:
+    """Remove a run that failed before its first step: nothing in it can be resumed or read back.
+
+    ``keep_log`` (a training failure, exit 4) moves ``train.log`` to the temp folder first, since its
+    traceback is what a bug report needs; returns where it went. If it cannot be moved, the folder stays.
+    ``keep_empty``: the folder was the user's (``--output-dir`` made beforehand), so it stays, empty as it was.
+    """
+    log, kept = Path(run_dir) / LOG_FILE, None
+    if keep_log and log.is_file() and log.stat().st_size:
+        handle, name = tempfile.mkstemp(prefix=f"fttui-{Path(run_dir).name}-", suffix=".log")
+        os.close(handle)
+        try:
+            shutil.move(log, name)
+        except OSError:
+            Path(name).unlink(missing_ok=True)
+            return log
+        kept = Path(name)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    if keep_empty:
+        Path(run_dir).mkdir(exist_ok=True)
+    return kept
 
 
 def read_summary(run_dir: Path) -> dict | None:
