@@ -8,6 +8,12 @@ import pytest
 import yaml
 
 
+@pytest.fixture(autouse=True)
+def _private_data_cache(tmp_path_factory, monkeypatch):
+    """Each test prepares its data afresh, in a cache of its own (never the user's ~/.cache/fttui)."""
+    monkeypatch.setenv("FTTUI_CACHE", str(tmp_path_factory.mktemp("fttui-cache")))
+
+
 def write_file(path: Path, content) -> Path:
     """Write ``content`` to ``path``: a list of dicts becomes JSONL, a str is written verbatim."""
     path.parent.mkdir(parents=True, exist_ok=True)

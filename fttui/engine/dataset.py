@@ -3,21 +3,30 @@
 Causal-LM rows are rendered and tokenized whole (engine.chat). A row that cannot be read as its format is
 skipped and counted, up to ``data.max_bad_rows``; a row longer than ``training.max_length`` is handled as
 ``data.overlong`` says. One row never stops a run under the defaults.
+
+Rows go file -> Arrow -> batched map -> Arrow (engine.arrow_data, engine.encoding), so memory is bounded by
+a batch, and the result is cached (engine.data_cache) so a resume or a re-run does not tokenize again.
 """
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from fttui.config.schema import RunConfig
-from fttui.engine.chat import IGNORE_INDEX, Renderer, encode, fit_tokenizer
-from fttui.engine.data_files import Rows, looks_like_path, read_rows
-from fttui.engine.formats import Layout, check_labels, detect_layout, label_set, read_labels
-from fttui.engine.messages import read_conversation
+from fttui.engine import data_cache
+from fttui.engine.arrow_data import Progress, first_rows, split_indices, write_raw
+from fttui.engine.chat import IGNORE_INDEX, Renderer, fit_tokenizer
+from fttui.engine.data_files import Rows, Source, locate, looks_like_path, read_rows
+from fttui.engine.encoding import SHOWN_ERRORS, Context, Encoded, clip_text, encode_split, write_kept
+from fttui.engine.formats import Layout, detect_layout, label_set
+from fttui.engine.messages import Conversation, read_conversation
 from fttui.errors import DataError
+from fttui.events import Logged
 
-SHOWN_ERRORS = 5  # file:line errors quoted when bad rows stop a run
 BAD_ROW_SHARE = 0.01  # data.max_bad_rows default: 1% of the rows
+PROMPT_ROWS = 64  # rows searched for sample prompts
 
 
 @dataclass
@@ -51,21 +60,18 @@ class PreparedData:
     counts: RowCounts = field(default_factory=RowCounts)
     eval_counts: RowCounts | None = None
     notes: list[str] = field(default_factory=list)  # warnings for the log: EOS added, template quirks
+    longest: int = 1  # tokens in the longest training example (dynamic padding makes it the peak)
 
 
 def _split_rows(rows: Rows, fraction: float, seed: int) -> tuple[Rows, Rows]:
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    n_eval = max(1, round(len(rows) * fraction))
-    if len(rows) - n_eval < 1:
-        raise DataError(f"{rows.source}: {len(rows)} rows are too few to hold out {fraction:.0%} for eval",
-                        "add rows, or set data.eval to a separate file or null")
+    train, held_out = split_indices(len(rows), fraction, seed, rows.source)
     pick = lambda idx: Rows([rows[i] for i in idx], rows.source,  # noqa: E731
-                            [rows.line_numbers[i] for i in idx] if rows.line_numbers else None)
-    return pick(sorted(order[n_eval:])), pick(sorted(order[:n_eval]))
+                            [rows.line_numbers[i] for i in idx] if rows.line_numbers else None, rows.unit)
+    return pick(train), pick(held_out)
 
 
 def load_train_eval(config: RunConfig) -> tuple[Rows, Rows | None]:
+    """Train and eval rows as lists, split as prepare_data splits them (for small data and tests)."""
     data = config.data
     train = read_rows(data.train, data.split, data.max_train_rows)
     if data.eval is None:
@@ -79,16 +85,6 @@ def load_train_eval(config: RunConfig) -> tuple[Rows, Rows | None]:
     if not looks_like_path(eval_ref) and not looks_like_path(data.train):
         return train, read_rows(data.train, eval_ref, data.max_eval_rows)  # a split name of the hub dataset
     return train, read_rows(eval_ref, "train", data.max_eval_rows)
-
-
-def _encode_classification(rows: Rows, layout: Layout, known: list[str], tokenizer, max_length: int):
-    ids = check_labels(rows, read_labels(rows, layout), known)
-    texts = [str(row[layout.text_column]) for row in rows]
-    full_lengths = [len(x) for x in tokenizer(texts, truncation=False)["input_ids"]]
-    encoded = tokenizer(texts, truncation=True, max_length=max_length)
-    columns = {key: list(encoded[key]) for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded}
-    columns["labels"] = ids
-    return columns, RowCounts(len(rows), truncated=sum(length > max_length for length in full_lengths))
 
 
 def _plain(row: dict, layout: Layout, where: str) -> tuple[str, str] | None:
@@ -106,14 +102,30 @@ def _plain(row: dict, layout: Layout, where: str) -> tuple[str, str] | None:
     return None
 
 
-def render_row(row: dict, layout: Layout, renderer: Renderer, where: str, system_prompt: str | None):
-    """The row as (text, trained character spans, notes): plain text gets BOS and EOS, chat its template."""
+def _clip(conversation: Conversation, limit: int) -> Conversation:
+    """Messages longer than ``limit`` characters cut to what truncation can keep: the last reply its start,
+    every other message its end (the prompt is trimmed from the left)."""
+    last = max(i for i, trained in enumerate(conversation.trained) if trained)
+    messages = [dict(m, content=clip_text(m["content"], limit, keep_end=i != last))
+                if isinstance(m.get("content"), str) and len(m["content"]) > limit else m
+                for i, m in enumerate(conversation.messages)]
+    return Conversation(messages, conversation.trained, conversation.tools, conversation.notes)
+
+
+def render_row(row: dict, layout: Layout, renderer: Renderer, where: str, system_prompt: str | None,
+               max_chars: int | None = None):
+    """The row as (text, trained character spans, notes): plain text gets BOS and EOS, chat its template.
+    With ``max_chars``, longer messages are clipped first (encoding.CHARS_PER_TOKEN)."""
     plain = _plain(row, layout, where)
     if plain is None:
-        return renderer.spans(read_conversation(row, layout.format, where, system_prompt), where)
+        conversation = read_conversation(row, layout.format, where, system_prompt)
+        return renderer.spans(_clip(conversation, max_chars) if max_chars else conversation, where)
     tokenizer = renderer.tokenizer
-    prompt = (tokenizer.bos_token or "") + plain[0]
-    text = prompt + plain[1] + tokenizer.eos_token
+    head, body = plain
+    if max_chars:
+        head, body = clip_text(head, max_chars, keep_end=True), clip_text(body, max_chars, keep_end=False)
+    prompt = (tokenizer.bos_token or "") + head
+    text = prompt + body + tokenizer.eos_token
     return text, [(len(prompt), len(text), len(text))], []
 
 
@@ -140,55 +152,6 @@ def fit_length(ids: list[int], labels: list[int], max_length: int, keep_first: b
     return (ids, labels) if any(label != IGNORE_INDEX for label in labels) else None
 
 
-def _encode_causal(rows: Rows, layout: Layout, renderer: Renderer, config: RunConfig):
-    max_length, overlong = config.training.max_length, config.data.overlong
-    tokenizer = renderer.tokenizer
-    columns = {"input_ids": [], "attention_mask": [], "labels": []}
-    counts = RowCounts(len(rows))
-    for index, row in enumerate(rows):
-        where = rows.where(index)
-        try:
-            text, spans, notes = render_row(row, layout, renderer, where, config.data.system_prompt)
-            ids, labels = encode(text, spans, tokenizer)
-            if not any(label != IGNORE_INDEX for label in labels):
-                raise DataError(f"{where}: no token of the reply survives tokenization")
-        except DataError as error:
-            counts.bad += 1
-            if len(counts.errors) < SHOWN_ERRORS:
-                counts.errors.append(error.message)
-            continue
-        counts.notes += [note for note in notes if note not in counts.notes]
-        if len(ids) > max_length:
-            if overlong == "error":
-                raise DataError(f"{where}: {len(ids)} tokens, more than training.max_length={max_length}",
-                                "raise training.max_length, or set data.overlong=truncate (or drop)")
-            fitted = None if overlong == "drop" else fit_length(ids, labels, max_length,
-                                                                ids[0] == tokenizer.bos_token_id)
-            if fitted is None:
-                counts.dropped += 1
-                continue
-            counts.truncated += 1
-            ids, labels = fitted
-        columns["input_ids"].append(ids)
-        columns["attention_mask"].append([1] * len(ids))
-        columns["labels"].append(labels)
-    _check_bad_rows(rows, layout, counts, config.data.max_bad_rows)
-    return columns, counts
-
-
-def _check_bad_rows(rows: Rows, layout: Layout, counts: RowCounts, cap: int | None) -> None:
-    """Past the cap (default 1% of the rows), bad rows stop the run with the first few file:line errors."""
-    allowed = int(len(rows) * BAD_ROW_SHARE) if cap is None else cap
-    if counts.bad > allowed or counts.bad + counts.dropped == counts.rows:
-        if not counts.bad:
-            raise DataError(f"{rows.source}: no row fits training.max_length",
-                            "raise training.max_length, or set data.overlong=truncate")
-        limit = f" (data.max_bad_rows allows {allowed})" if counts.bad > allowed else ""
-        raise DataError(f"{rows.source}: {counts.bad} of {counts.rows} rows cannot be read as {layout.format} "
-                        f"data{limit}:\n  " + "\n  ".join(counts.errors),
-                        "fix those rows, or raise data.max_bad_rows to skip them")
-
-
 def sample_prompts(rows: Rows, layout: Layout, renderer: Renderer, count: int, system_prompt: str | None) -> list[str]:
     """The first rows' prompts as the model is given them, for sample generations at each evaluation."""
     prompts = []
@@ -212,46 +175,136 @@ def sample_prompts(rows: Rows, layout: Layout, renderer: Renderer, count: int, s
     return [p for p in prompts if p.strip()]
 
 
-def prepare_data(config: RunConfig, task: str, tokenizer) -> PreparedData:
+
+
+def _check_bad_rows(source: str, layout: Layout, counts: RowCounts, cap: int | None) -> None:
+    """Past the cap (default 1% of the rows), bad rows stop the run with the first few file:line errors."""
+    allowed = int(counts.rows * BAD_ROW_SHARE) if cap is None else cap
+    if counts.bad > allowed or counts.bad + counts.dropped == counts.rows:
+        if not counts.bad:
+            raise DataError(f"{source}: no row fits training.max_length",
+                            "raise training.max_length, or set data.overlong=truncate")
+        limit = f" (data.max_bad_rows allows {allowed})" if counts.bad > allowed else ""
+        raise DataError(f"{source}: {counts.bad} of {counts.rows} rows cannot be read as {layout.format} "
+                        f"data{limit}:\n  " + "\n  ".join(counts.errors),
+                        "fix those rows, or raise data.max_bad_rows to skip them")
+
+
+def _eval_source(config: RunConfig, train: Source) -> Source | None:
+    """The eval file, or the hub split, that data.eval names (None: no eval, or a held-out fraction)."""
+    data = config.data
+    if data.eval is None or isinstance(data.eval, float):
+        return None
+    if not looks_like_path(data.eval) and not looks_like_path(data.train):
+        return locate(data.train, data.eval)  # a split name of the hub dataset
+    return locate(data.eval, "train")
+
+
+def prepare_data(config: RunConfig, task: str, tokenizer, emit=None) -> PreparedData:
+    """Tokenized train and eval sets, from the cache when nothing that changes their tokens has changed.
+    ``emit`` receives progress and cache log lines (Logged events)."""
+    data = config.data
+    train_source = locate(data.train, data.split)
+    eval_source = _eval_source(config, train_source)
+    key = data_cache.cache_key(config, task, tokenizer, [train_source, eval_source])
+    found = data_cache.lookup(key)
+    if found is None:
+        work, started = data_cache.work_folder(), time.monotonic()
+        try:
+            meta = _prepare(config, task, tokenizer, train_source, eval_source, work, emit)
+            folder = data_cache.store(work, key, meta)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)  # gone already when stored
+        rows = meta["counts"]["rows"] + (meta["eval_counts"] or {"rows": 0})["rows"]
+        seconds = time.monotonic() - started
+        if emit is not None:
+            emit(Logged(f"prepared {rows:,} rows in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s), "
+                        f"cached in {folder}", topic="data"))
+    else:
+        folder, meta = found
+        if emit is not None:
+            emit(Logged(f"using the prepared data from cache ({folder})", topic="data"))
+    fit_tokenizer(tokenizer, task, meta["layout"]["format"])  # the tokenizer the tokens were made with
+    return _load(folder, meta)
+
+
+def _load(folder: Path, meta: dict) -> PreparedData:
     import datasets
 
-    train_rows, eval_rows = load_train_eval(config)
-    data = config.data
-    layout = detect_layout(train_rows, data.format, task, data.text_column, data.label_column)
-    if eval_rows is not None:
-        detect_layout(eval_rows, layout.format, task, layout.text_column, layout.label_column)
-    notes = fit_tokenizer(tokenizer, task, layout.format)
-    max_length = config.training.max_length
-    labels = None
-    eval_cols = eval_counts = None
-    prompts = []
-    if layout.format == "classification":
-        labels = label_set(read_labels(train_rows, layout), data.labels)
-        if len(labels) < 2:
-            raise DataError(f"{train_rows.source}: only one label ({labels[0]}) in the training data",
-                            "a classifier needs at least two labels")
-        train_cols, counts = _encode_classification(train_rows, layout, labels, tokenizer, max_length)
-        if eval_rows is not None:
-            eval_cols, eval_counts = _encode_classification(eval_rows, layout, labels, tokenizer, max_length)
-    else:
-        renderer = Renderer(tokenizer)
-        train_cols, counts = _encode_causal(train_rows, layout, renderer, config)
-        if eval_rows is not None:
-            eval_cols, eval_counts = _encode_causal(eval_rows, layout, renderer, config)
-        if config.training.sample_prompts:
-            prompts = sample_prompts(eval_rows or train_rows, layout, renderer, config.training.sample_prompts,
-                                     data.system_prompt)
-        later = eval_counts.notes if eval_counts else []
-        notes += counts.notes + [note for note in later if note not in counts.notes]
+    counts = RowCounts(**meta["counts"])
+    eval_counts = RowCounts(**meta["eval_counts"]) if meta["eval_counts"] else None
     return PreparedData(
-        sample_prompts=prompts,
-        train=datasets.Dataset.from_dict(train_cols),
-        eval=None if eval_cols is None else datasets.Dataset.from_dict(eval_cols),
-        layout=layout,
-        labels=labels,
-        truncated_rows=counts.truncated,
-        eval_source=None if eval_rows is None else eval_rows.source,
-        counts=counts,
-        eval_counts=eval_counts,
-        notes=notes,
-    )
+        train=datasets.Dataset.from_file(str(folder / "train.arrow")),
+        eval=datasets.Dataset.from_file(str(folder / "eval.arrow")) if eval_counts else None,
+        layout=Layout(**meta["layout"]), labels=meta["labels"], truncated_rows=counts.truncated,
+        eval_source=meta["eval_source"], sample_prompts=meta["sample_prompts"], counts=counts,
+        eval_counts=eval_counts, notes=meta["notes"], longest=meta["longest"])
+
+
+def _counts(encoded: Encoded) -> RowCounts:
+    return RowCounts(encoded.rows, encoded.truncated, encoded.dropped, encoded.bad, encoded.errors, encoded.notes)
+
+
+def _prepare(config: RunConfig, task: str, tokenizer, train_source: Source, eval_source: Source | None,
+             work: Path, emit) -> dict:
+    """Read, split, encode and write both splits into ``work``; returns the entry's meta."""
+    data = config.data
+    raw_train = write_raw(train_source, work / "train-raw.arrow", data.max_train_rows)
+    raw_eval = None
+    if isinstance(data.eval, float):
+        kept, held_out = split_indices(len(raw_train), data.eval, config.training.seed, train_source.name)
+        raw_eval = raw_train.select(held_out[: data.max_eval_rows] if data.max_eval_rows else held_out)
+        raw_train, eval_source = raw_train.select(kept), train_source
+    elif eval_source is not None:
+        raw_eval = write_raw(eval_source, work / "eval-raw.arrow", data.max_eval_rows)
+    layout = detect_layout(first_rows(raw_train, train_source, 1), data.format, task, data.text_column,
+                           data.label_column)
+    if raw_eval is not None:
+        detect_layout(first_rows(raw_eval, eval_source, 1), layout.format, task, layout.text_column,
+                      layout.label_column)
+    notes = fit_tokenizer(tokenizer, task, layout.format)
+    classify = layout.format == "classification"
+    known = label_set([], data.labels) if classify and data.labels else None
+    report = None if emit is None else (lambda text: emit(Logged(text, topic="progress")))
+    context = Context(train_source, layout, tokenizer, config.training.max_length, data.overlong,
+                      data.system_prompt, None if classify else Renderer(tokenizer), known)
+    encoded, eval_encoded, labels = {}, None, None
+    for name, raw, source in (("train", raw_train, train_source), ("eval", raw_eval, eval_source)):
+        if raw is None:
+            continue
+        context.source, context.progress = source, Progress(report, f"{name} data", len(raw))
+        result = encode_split(raw, context, work / f"{name}-encoded.arrow")
+        counts = _counts(result)
+        if classify and context.known_labels is None:  # the label set is the training data's labels
+            labels = label_set(result.table.column("__label__"), None,  # one kind of label: numbers, words or booleans
+                               where=lambda i: first_rows(raw.select([i]), source, 1).where(0))
+            if len(labels) < 2:
+                raise DataError(f"{source.name}: only one label ({labels[0]}) in the training data",
+                                "a classifier needs at least two labels")
+            context.known_labels = labels
+        elif not classify:
+            _check_bad_rows(source.name, layout, counts, data.max_bad_rows)
+        write_kept(result, work / f"{name}.arrow", context.known_labels if classify else None)
+        encoded[name] = counts
+        if name == "eval":
+            eval_encoded = counts
+    labels = context.known_labels if classify else None
+    prompts = []
+    if not classify:
+        if config.training.sample_prompts:
+            sample_from, where = (raw_eval, eval_source) if raw_eval is not None else (raw_train, train_source)
+            prompts = sample_prompts(first_rows(sample_from, where, PROMPT_ROWS), layout, context.renderer,
+                                     config.training.sample_prompts, data.system_prompt)
+        later = eval_encoded.notes if eval_encoded else []
+        notes += encoded["train"].notes + [note for note in later if note not in encoded["train"].notes]
+    for leftover in work.glob("*-*.arrow"):  # raw and encoded rows: only the kept tokens are cached
+        leftover.unlink()
+    import pyarrow.compute as pc
+    import datasets
+
+    lengths = pc.list_value_length(datasets.Dataset.from_file(str(work / "train.arrow")).data.table.column("input_ids"))
+    return {"layout": asdict(layout), "labels": labels, "counts": asdict(encoded["train"]),
+            "eval_counts": asdict(eval_encoded) if eval_encoded else None, "notes": notes,
+            "sample_prompts": prompts, "eval_source": eval_source.name if raw_eval is not None else None,
+            "longest": int(pc.max(lengths).as_py() or 1),
+            "files": ["train.arrow"] + (["eval.arrow"] if raw_eval is not None else [])}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fttui.config import RunConfig
 from fttui.engine.artifacts import remember_format, save_trained, write_model_card, write_summary
-from fttui.engine.calibration import AnonymousPeak, longest_example, memory_record
+from fttui.engine.calibration import AnonymousPeak, memory_record
 from fttui.engine.callbacks import NOT_METRICS, EventCallback, StopCallback
 from fttui.engine.dataset import prepare_data
 from fttui.engine.device import choose_placement, peak_memory_mb
@@ -62,7 +62,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     config, clamped = fit_max_length(config, model_config, tokenizer)  # from here on, what the model can take
     if clamped:
         sink.emit(Logged(clamped, "warning"))
-    data = prepare_data(config, task, tokenizer)
+    data = prepare_data(config, task, tokenizer, sink.emit)  # progress lines; a cached set is not tokenized again
     for note in data.notes:
         sink.emit(Logged(note, "warning"))
     for name, counts in (("training data", data.counts), ("eval data", data.eval_counts)):
@@ -193,7 +193,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     summary.update(model=config.model.name, batch_size=config.training.batch_size,
                    seconds_per_step=round(runtime / steps_run, 4) if runtime and steps_run > 0 else None)
     summary.update(memory_record(unwrapped(trainer), config, task, placement.device, placement.precision,
-                                 min(longest_example(data.train), config.training.max_length),
+                                 min(data.longest, config.training.max_length),
                                  summary["peak_memory_mb"], training_mb))
     if best_step is not None:
         summary["best_step"] = best_step

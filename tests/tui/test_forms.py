@@ -345,3 +345,31 @@ def test_the_dataset_step_shows_unreadable_rows():
     assert "cannot be read" not in render_preview(preview).plain
     shown = render_preview(replace(preview, bad_rows=3)).plain
     assert f"3 of {preview.measured_rows:,} rows cannot be read as {preview.data_format}" in shown
+
+
+def test_file_picker_starts_in_your_folder_and_goes_anywhere(make_app, workdir):
+    """With the quickstart's bundled data (inside the installed package), Browse opens in the current folder."""
+    from pathlib import Path
+
+    from fttui.config import load_config
+    from fttui.tui.widgets.modals import FilePickerModal
+
+    app = make_app(3)
+    app.draft.sections["data"]["train"] = load_config("quickstart").data.train  # the package's own file
+
+    async def body(pilot):
+        app.screen.action_browse()
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, FilePickerModal)
+        tree = picker.query_one("#picker-tree")
+        assert Path(tree.path).resolve() == workdir.resolve()
+        await pilot.press("backspace")
+        await pilot.pause()
+        assert Path(tree.path).resolve() == workdir.resolve().parent
+        assert str(workdir.resolve().parent) in str(picker.query_one("#picker-title").render())
+        await pilot.press("tilde")
+        await pilot.pause()
+        assert Path(tree.path) == Path.home()
+
+    drive(app, body)

@@ -189,7 +189,9 @@ class DatasetScreen(WizardStep):
     @on(Button.Pressed, "#browse")
     def action_browse(self) -> None:
         current = self.query_one("#data-train", Input).value.strip()
-        start = Path(current).expanduser().parent if current and looks_like_file(current) else Path.cwd()
+        here = Path.cwd().resolve()
+        folder = Path(current).expanduser().resolve().parent if current and looks_like_file(current) else here
+        start = folder if folder.is_relative_to(here) else here  # your folder, not the package's bundled data
 
         def picked(path: str | None) -> None:
             if path:

@@ -103,9 +103,10 @@ class DataTree(DirectoryTree):
 
 
 class FilePickerModal(ModalScreen[str | None]):
-    """Browse for a local data file; Enter on a file picks it."""
+    """Browse for a local data file anywhere: Enter on a file picks it, Backspace goes up a folder, ~ home."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("backspace", "up", "Up a folder"),
+                Binding("tilde", "home", "Home")]
 
     def __init__(self, start: Path):
         super().__init__()
@@ -113,12 +114,30 @@ class FilePickerModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog picker"):
-            yield Label(f"Pick a data file under {self.start}", classes="dialog-title")
+            yield Label(self._title(self.start), classes="dialog-title", id="picker-title")
             yield DataTree(self.start, id="picker-tree")
-            yield Static("Enter: choose   Escape: cancel", classes="field-help")
+            yield Static("Enter: open a folder, choose a file   Backspace: up a folder   ~: home   Escape: cancel",
+                         classes="field-help")
+
+    @staticmethod
+    def _title(folder: Path) -> str:
+        return f"Pick a data file under {folder}"
 
     def on_mount(self) -> None:
         self.query_one(DataTree).focus()
+
+    def _show(self, folder: Path) -> None:
+        tree = self.query_one(DataTree)
+        tree.path = folder
+        self.query_one("#picker-title", Label).update(self._title(folder))
+
+    def action_up(self) -> None:
+        current = Path(self.query_one(DataTree).path).resolve()
+        if current.parent != current:
+            self._show(current.parent)
+
+    def action_home(self) -> None:
+        self._show(Path.home())
 
     @on(DirectoryTree.FileSelected)
     def _picked(self, event: DirectoryTree.FileSelected) -> None:

@@ -1,0 +1,185 @@
+"""Rows to tokens in batches (``datasets.Dataset.map``), one status per row, so the counts stay exact.
+
+Each batch of raw rows (engine.arrow_data) becomes token columns plus a status: kept, truncated, dropped as
+too long, or unreadable (with its file:line error). The counts and the first errors are read from the
+status column afterwards, and only kept rows are written to the final Arrow file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fttui.engine.arrow_data import LINE, RAW, Progress, batch_rows
+from fttui.engine.chat import IGNORE_INDEX, Renderer, encode
+from fttui.engine.data_files import Source
+from fttui.engine.formats import Layout, check_labels, read_labels
+from fttui.errors import DataError
+
+OK, TRUNCATED, DROPPED, BAD = 0, 1, 2, 3
+STATUS, ERROR, NOTES, LABEL = "__status__", "__error__", "__notes__", "__label__"
+BATCH = 500  # rows per map batch: memory is bounded by a batch, not by the file
+# A message (or text) longer than this many characters per training.max_length token is clipped before it is
+# rendered: what truncation keeps lies well inside, and a 50 MB line is never tokenized whole.
+CHARS_PER_TOKEN = 32
+SHOWN_ERRORS = 5  # file:line errors quoted when bad rows stop a run
+
+
+@dataclass
+class Context:
+    """What encoding a batch needs besides the batch."""
+
+    source: Source
+    layout: Layout
+    tokenizer: object
+    max_length: int
+    overlong: str = "truncate"
+    system_prompt: str | None = None
+    renderer: Renderer | None = None
+    known_labels: list[str] | None = None  # classification: checked per row when already known
+    progress: Progress | None = None
+
+    @property
+    def max_chars(self) -> int:
+        return self.max_length * CHARS_PER_TOKEN + 1024
+
+
+@dataclass
+class Encoded:
+    """One split after the map: the table (memory-mapped) and what happened to its rows."""
+
+    table: object  # pyarrow.Table with the token columns and STATUS/ERROR/NOTES (or LABEL)
+    rows: int
+    truncated: int
+    dropped: int
+    bad: int
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _features(columns: list[str], text_columns: list[str]):
+    import datasets
+
+    ints = datasets.List(datasets.Value("int64"))
+    spec = {name: ints for name in columns}
+    spec[STATUS] = datasets.Value("int8")
+    spec.update({name: datasets.Value("large_string") for name in text_columns})
+    return datasets.Features(spec)
+
+
+def encode_split(raw, ctx: Context, path: Path) -> Encoded:
+    """Map ``raw`` (LINE/RAW rows) to token columns written at ``path``; fatal row errors raise DataError."""
+    import pyarrow.compute as pc
+
+    if ctx.layout.format == "classification":
+        token_columns = [name for name in ("input_ids", "attention_mask", "token_type_ids")
+                         if name in ctx.tokenizer("x")]
+        function, features = _classification_batch, _features(token_columns, [LABEL])
+    else:
+        function, features = _causal_batch, _features(["input_ids", "attention_mask", "labels"], [ERROR, NOTES])
+    mapped = raw.map(function, fn_kwargs={"ctx": ctx}, batched=True, batch_size=BATCH, writer_batch_size=BATCH,
+                     remove_columns=[LINE, RAW], features=features, cache_file_name=str(path),
+                     load_from_cache_file=False, new_fingerprint=path.stem, num_proc=None)
+    table = mapped.data.table
+    status = table.column(STATUS)
+    counts = {item["values"]: item["counts"] for item in pc.value_counts(status).to_pylist()}
+    errors, notes = [], []
+    if counts.get(BAD):
+        first = pc.indices_nonzero(pc.equal(status, BAD)).slice(0, SHOWN_ERRORS)
+        errors = table.column(ERROR).take(first).to_pylist()
+    if NOTES in table.column_names:
+        for joined in pc.unique(table.column(NOTES)).to_pylist():
+            notes += [note for note in (joined or "").split("\n") if note and note not in notes]
+    return Encoded(table, len(table), counts.get(TRUNCATED, 0), counts.get(DROPPED, 0), counts.get(BAD, 0),
+                   errors, notes)
+
+
+def write_kept(encoded: Encoded, path: Path, labels: list[str] | None) -> None:
+    """The kept rows' token columns (and label ids) as an Arrow file ``datasets`` memory-maps."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = encoded.table
+    keep = [name for name in table.column_names if not name.startswith("__")]
+    schema = None
+    with pa.OSFile(str(path), "wb") as sink:
+        writer = None
+        for batch in table.to_batches(max_chunksize=10_000):
+            batch = batch.filter(pc.less(batch.column(STATUS), DROPPED))
+            columns = {name: batch.column(name) for name in keep}
+            if labels is not None:
+                columns["labels"] = pc.cast(pc.index_in(batch.column(LABEL), value_set=pa.array(labels)), pa.int64())
+            out = pa.record_batch(list(columns.values()), names=list(columns))
+            if writer is None:
+                schema = out.schema
+                writer = pa.ipc.new_stream(sink, schema)
+            writer.write_batch(out)
+        if writer is None:  # no batch at all: an empty file of the right columns
+            writer = pa.ipc.new_stream(sink, pa.schema([(name, table.schema.field(name).type) for name in keep]))
+        writer.close()
+
+
+def clip_text(text: str, limit: int, keep_end: bool) -> str:
+    if len(text) <= limit:
+        return text
+    return text[-limit:] if keep_end else text[:limit]
+
+
+def _causal_batch(batch: dict, ctx: Context) -> dict:
+    from fttui.engine.dataset import fit_length, render_row
+
+    rows = batch_rows(batch, ctx.source)
+    tokenizer = ctx.tokenizer
+    out = {"input_ids": [], "attention_mask": [], "labels": [], STATUS: [], ERROR: [], NOTES: []}
+    for index, row in enumerate(rows):
+        where = rows.where(index)
+        status, error, ids, labels, notes = OK, "", [], [], []
+        try:
+            text, spans, notes = render_row(row, ctx.layout, ctx.renderer, where, ctx.system_prompt, ctx.max_chars)
+            ids, labels = encode(text, spans, tokenizer)
+            if not any(label != IGNORE_INDEX for label in labels):
+                raise DataError(f"{where}: no token of the reply survives tokenization")
+        except DataError as failure:
+            status, error, ids, labels = BAD, failure.message, [], []
+        if status == OK and len(ids) > ctx.max_length:
+            if ctx.overlong == "error":
+                raise DataError(f"{where}: {len(ids)} tokens, more than training.max_length={ctx.max_length}",
+                                "raise training.max_length, or set data.overlong=truncate (or drop)")
+            fitted = None if ctx.overlong == "drop" else fit_length(ids, labels, ctx.max_length,
+                                                                    ids[0] == tokenizer.bos_token_id)
+            status, (ids, labels) = (DROPPED, ([], [])) if fitted is None else (TRUNCATED, fitted)
+        for name, value in (("input_ids", ids), ("attention_mask", [1] * len(ids)), ("labels", labels),
+                            (STATUS, status), (ERROR, error), (NOTES, "\n".join(notes))):
+            out[name].append(value)
+    if ctx.progress is not None:
+        ctx.progress.advance(len(rows))
+    return out
+
+
+def _classification_batch(batch: dict, ctx: Context) -> dict:
+    """Labels are checked strictly (a missing or unknown label stops the run with its line); texts are
+    tokenized to max_length + 1 tokens, which tells a truncated row without tokenizing it whole."""
+    rows = batch_rows(batch, ctx.source)
+    layout, tokenizer, limit = ctx.layout, ctx.tokenizer, ctx.max_length
+    values = read_labels(rows, layout)
+    if ctx.known_labels is not None:
+        check_labels(rows, values, ctx.known_labels)
+    texts = [clip_text(str(row[layout.text_column]), ctx.max_chars, keep_end=False) for row in rows]
+    encoded = {name: list(value) for name, value in tokenizer(texts, truncation=True, max_length=limit + 1).items()}
+    statuses = [OK] * len(rows)
+    cut = -1 - _suffix_length(tokenizer)  # the last text token, before the closing special tokens
+    for i, ids in enumerate(encoded["input_ids"]):
+        if len(ids) > limit:  # as truncation to max_length would give it: one text token less
+            statuses[i] = TRUNCATED
+            for name in encoded:
+                del encoded[name][i][cut]
+    if ctx.progress is not None:
+        ctx.progress.advance(len(rows))
+    return {**encoded, STATUS: statuses, LABEL: values}
+
+
+def _suffix_length(tokenizer) -> int:
+    """How many special tokens the tokenizer puts after a text ([SEP] for BERT; none for most causal LMs)."""
+    bare = tokenizer("x", add_special_tokens=False)["input_ids"]
+    full = tokenizer("x")["input_ids"]
+    start = next((i for i in range(len(full)) if full[i:i + len(bare)] == bare), 0)
+    return len(full) - start - len(bare)
