@@ -177,6 +177,24 @@ def test_try_it_shows_both_answers_and_ends_the_worker_with_the_screen(make_app,
     drive(app, body, size=(120, 40))
 
 
+def test_try_it_at_80x24_brings_the_answer_into_view(make_app, workdir):
+    done, _ = _runs(workdir)
+    app = make_app(None)
+
+    async def body(pilot):
+        app.push_screen(ExportScreen(done))
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one("#try-input", Input).focus()
+        await pilot.press(*"a great film", "enter")
+        await wait_for(pilot, lambda: screen.answers, what="the answer")
+        await pilot.pause()
+        answers = screen.query_one("#try-answers")
+        assert answers.region.height > 0 and answers.region.y < screen.region.bottom  # in view, not below the fold
+
+    drive(app, body, size=(80, 24))
+
+
 def test_a_resumed_run_is_judged_by_its_last_worker_and_long_files_by_their_tail(workdir):
     from fttui.events import Planned
     from fttui.tui.runs import TAIL_BYTES, read_run

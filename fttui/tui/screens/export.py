@@ -256,7 +256,9 @@ class ExportScreen(Screen):
         elif isinstance(event, TryAnswered):
             self.waiting = max(self.waiting - 1, 0)
             self.answers.insert(0, event)
-            self.query_one("#try-answers", Static).update(answers_table(self.answers))
+            answers = self.query_one("#try-answers", Static)
+            answers.update(answers_table(self.answers))
+            self.call_after_refresh(answers.scroll_visible, animate=False)  # below the fold at 80x24: bring it up
             self._try_status(f"thinking… ({self.waiting} waiting)" if self.waiting else
                              "ready: ask again, or Escape to go back", "cyan" if self.waiting else "green")
         elif isinstance(event, Failed):
