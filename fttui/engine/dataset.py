@@ -18,7 +18,7 @@ from fttui.config.schema import RunConfig
 from fttui.engine import data_cache
 from fttui.engine.arrow_data import Progress, first_rows, split_indices, write_raw
 from fttui.engine.chat import IGNORE_INDEX, Renderer, fit_tokenizer
-from fttui.engine.data_files import Rows, Source, locate, looks_like_path, read_rows
+from fttui.engine.data_files import Rows, Source, locate, looks_like_path, read_rows, records
 from fttui.engine.encoding import SHOWN_ERRORS, Context, Encoded, clip_text, encode_split, write_kept
 from fttui.engine.formats import Layout, detect_layout, label_set
 from fttui.engine.messages import Conversation, read_conversation
@@ -188,6 +188,24 @@ def _check_bad_rows(source: str, layout: Layout, counts: RowCounts, cap: int | N
         raise DataError(f"{source}: {counts.bad} of {counts.rows} rows cannot be read as {layout.format} "
                         f"data{limit}:\n  " + "\n  ".join(counts.errors),
                         "fix those rows, or raise data.max_bad_rows to skip them")
+
+
+def preview_rows(config: RunConfig, limit: int) -> tuple[Rows, int, int]:
+    """The first ``limit`` rows of the training file and how many rows train and eval will get, counted by
+    streaming the file (the wizard's preview never holds a big file)."""
+    data = config.data
+    source = locate(data.train, data.split)
+    total = sum(1 for _ in zip(records(source), range(data.max_train_rows or 1 << 62)))
+    if total == 0:
+        raise DataError(f"{source.name}: no rows", "the file is empty; give a file with at least one example")
+    train_rows, eval_rows = total, 0
+    if isinstance(data.eval, float):
+        kept, held_out = split_indices(total, data.eval, config.training.seed, source.name)
+        train_rows, eval_rows = len(kept), min(len(held_out), data.max_eval_rows or len(held_out))
+    elif data.eval is not None:
+        eval_source = _eval_source(config, source)
+        eval_rows = sum(1 for _ in zip(records(eval_source), range(data.max_eval_rows or 1 << 62)))
+    return read_rows(data.train, data.split, min(limit, data.max_train_rows or limit)), train_rows, eval_rows
 
 
 def _eval_source(config: RunConfig, train: Source) -> Source | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fttui.config import RunConfig
 from fttui.engine.chat import Renderer, encode, fit_tokenizer
-from fttui.engine.dataset import load_train_eval, render_row
+from fttui.engine.dataset import preview_rows, render_row
 from fttui.engine.formats import detect_layout, label_set, read_labels
 from fttui.errors import DataError
 from fttui.engine.models import fit_max_length, infer_task, load_model_config, load_tokenizer, resolve_model
@@ -39,7 +39,7 @@ def preview(config: RunConfig) -> Previewed:
     task = infer_task(model_config, config.model.task)
     tokenizer = load_tokenizer(source, config)
     config, _ = fit_max_length(config, model_config, tokenizer)  # lengths measured against what will train
-    train, held_out = load_train_eval(config)
+    train, train_rows, eval_rows = preview_rows(config, MEASURED_ROWS)  # a big file is counted, not held
     data = config.data
     layout = detect_layout(train, data.format, task, data.text_column, data.label_column)
     labels = label_set(read_labels(train, layout), data.labels) if layout.format == "classification" else None
@@ -66,7 +66,7 @@ def preview(config: RunConfig) -> Previewed:
     max_length = config.training.max_length
     return Previewed(
         data_format=layout.format, columns=list(train[0].keys()), text_column=layout.text_column,
-        label_column=layout.label_column, train_rows=len(train), eval_rows=len(held_out) if held_out else 0,
+        label_column=layout.label_column, train_rows=train_rows, eval_rows=eval_rows,
         labels=labels, examples=examples, length_bins=edges, length_counts=counts,
         truncated_fraction=sum(length > max_length for length in lengths) / max(len(lengths), 1),
         max_length=max_length, measured_rows=len(lengths), bad_rows=bad,

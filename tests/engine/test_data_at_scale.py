@@ -164,3 +164,14 @@ def test_a_huge_prompt_is_clipped_before_tokenizing_and_the_reply_kept(tmp_path,
     assert "filler words here" in tokenizer.decode(first["input_ids"])
     with pytest.raises(DataError, match=f"^{path} line 1: .* more than training.max_length=64"):
         prepared(config_for(tiny_llama, path, max_length=64, overlong="error"))
+
+
+def test_the_preview_counts_a_file_it_does_not_hold(tmp_path):
+    from fttui.engine.dataset import preview_rows
+
+    path = write_jsonl(tmp_path / "chat.jsonl", [chat(i) for i in range(1300)])
+    config = validate_config({"data": {"train": path, "eval": 0.1}})
+    rows, train_rows, eval_rows = preview_rows(config, 10)
+    assert (len(rows), train_rows, eval_rows) == (10, 1170, 130) and rows.where(9) == f"{path} line 10"
+    capped = validate_config({"data": {"train": path, "eval": path, "max_train_rows": 5, "max_eval_rows": 7}})
+    assert [len(preview_rows(capped, 10)[0]), *preview_rows(capped, 10)[1:]] == [5, 5, 7]
