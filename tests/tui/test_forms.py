@@ -373,3 +373,22 @@ def test_file_picker_starts_in_your_folder_and_goes_anywhere(make_app, workdir):
         assert Path(tree.path) == Path.home()
 
     drive(app, body)
+
+
+def test_every_field_name_shows_whole_with_a_gap_before_its_control(make_app):
+    """At 80x24: 'gradient checkpointing' ran into its value ('gradient checkpointingoff'), and
+    'early stopping patience' lost its last letter."""
+    from textual.widgets import Label
+
+    app = make_app(4)
+
+    async def body(pilot):
+        await pilot.pause()
+        assert isinstance(app.screen, HyperparamsScreen)
+        names = list(app.screen.query(".field-name").results(Label))
+        assert any("gradient checkpointing" in str(label.render()) for label in names)
+        for label in names:
+            text = str(label.render()).strip()
+            assert label.content_region.width >= len(text) and label.region.width > len(text), text
+
+    drive(app, body, size=(80, 24))
