@@ -246,5 +246,16 @@ def load_config(preset: str | None, overrides: list[str] | None = None, base: di
 
 
 def dump_config(config: RunConfig) -> str:
-    """The resolved config as YAML, sections in schema order, ready to be saved as a preset."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    """The resolved config as YAML, sections in schema order, ready to be saved as a preset.
+
+    Another method's keys left at their defaults are left out (a full fine-tune's preset shows no LoRA rank);
+    any key set to something else is kept, so nothing a user wrote is lost.
+    """
+    from fttui.config.schema import METHOD_FIELDS, MethodSection
+
+    data = config.model_dump(mode="json")
+    mine = {"name", *METHOD_FIELDS.get(config.method.name, ())}
+    defaults = MethodSection(name=config.method.name).model_dump(mode="json")
+    data["method"] = {key: value for key, value in data["method"].items()
+                      if key in mine or value != defaults.get(key)}
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

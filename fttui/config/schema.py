@@ -14,6 +14,20 @@ TASKS = ("auto", "seq-cls", "causal-lm")
 METHODS = ("full", "lora", "dora", "qlora", "prompt", "prefix", "ptuning", "ia3", "bitfit", "freeze", "adapter")
 FULL_MODEL_METHODS = ("full", "bitfit", "freeze")  # they change base weights in place: the run saves model/
 PROMPT_METHODS = ("prompt", "prefix", "ptuning")  # learned virtual tokens: no checkpointing, nothing to merge
+_LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_targets", "use_rslora")
+METHOD_FIELDS = {  # the method.* keys each method reads: the wizard's form, and what a preset shows
+    "lora": _LORA_FIELDS,
+    "dora": _LORA_FIELDS,
+    "qlora": (*_LORA_FIELDS, "quant_bits", "quant_type", "double_quant"),
+    "prompt": ("num_virtual_tokens", "prompt_init_text"),
+    "prefix": ("num_virtual_tokens", "prefix_projection", "encoder_hidden_size"),
+    "ptuning": ("num_virtual_tokens", "encoder_hidden_size"),
+    "ia3": ("ia3_targets", "ia3_feedforward"),
+    "adapter": ("adapter_reduction", "adapter_placement"),
+    "freeze": ("trainable_layers", "layer_lr_decay"),
+    "full": ("layer_lr_decay",),
+    "bitfit": (),
+}
 LAYERWISE_METHODS = ("full", "freeze")  # the methods method.layer_lr_decay applies to
 DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat", "prompt-completion")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

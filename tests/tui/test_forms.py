@@ -135,7 +135,7 @@ def test_prompt_tuning_refuses_gradient_checkpointing(make_app):
 @pytest.mark.parametrize("method", ["dora", "prefix", "ptuning", "ia3", "adapter", "freeze", "full"])
 def test_each_method_shows_its_settings_with_help(make_app, method):
     from fttui.config.schema import MethodSection
-    from fttui.tui.screens.hyperparams import METHOD_FIELDS
+    from fttui.config.schema import METHOD_FIELDS
 
     app = make_app(None)
     app.draft.sections["method"]["name"] = method

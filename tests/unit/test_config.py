@@ -281,3 +281,19 @@ def test_dumped_config_is_itself_a_loadable_preset(tmp_path, monkeypatch):
     config = load_config("quickstart", ["training.epochs=1"])
     (tmp_path / "saved.yaml").write_text(dump_config(config), encoding="utf-8")
     assert load_config(str(tmp_path / "saved.yaml")) == config
+
+
+def test_a_saved_preset_shows_only_its_methods_keys_and_loses_nothing_set():
+    import yaml as pyyaml
+
+    from fttui.config import dump_config, validate_config
+
+    full = validate_config({"data": {"train": "x.jsonl"}, "method": {"name": "full"}})
+    shown = pyyaml.safe_load(dump_config(full))["method"]
+    assert shown == {"name": "full", "layer_lr_decay": full.method.layer_lr_decay}  # no LoRA rank, no 4-bit type
+    odd = validate_config({"data": {"train": "x.jsonl"}, "method": {"name": "full", "lora_r": 32}})
+    assert pyyaml.safe_load(dump_config(odd))["method"]["lora_r"] == 32  # set by the user: kept
+    qlora = validate_config({"data": {"train": "x.jsonl"}, "method": {"name": "qlora"}})
+    assert {"lora_r", "quant_bits", "quant_type"} <= set(pyyaml.safe_load(dump_config(qlora))["method"])
+    for config in (full, odd, qlora):
+        assert validate_config(pyyaml.safe_load(dump_config(config))) == config  # round trip

@@ -6,27 +6,13 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Select, Static
 
-from fttui.config.schema import PROMPT_METHODS, MethodSection, TrainingSection
+from fttui.config.schema import METHOD_FIELDS, PROMPT_METHODS, MethodSection, TrainingSection
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.form import SchemaForm
 
 TRAINING_FIELDS = ["learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation", "max_length",
                    "warmup_ratio", "scheduler", "weight_decay", "precision", "gradient_checkpointing", "seed",
                    "logging_steps", "eval_steps", "save_steps"]
-METHOD_FIELDS = {
-    "lora": ["lora_r", "lora_alpha", "lora_dropout", "lora_targets", "use_rslora"],
-    "dora": ["lora_r", "lora_alpha", "lora_dropout", "lora_targets", "use_rslora"],
-    "qlora": ["lora_r", "lora_alpha", "lora_dropout", "lora_targets", "use_rslora", "quant_bits", "quant_type",
-              "double_quant"],
-    "prompt": ["num_virtual_tokens", "prompt_init_text"],
-    "prefix": ["num_virtual_tokens", "prefix_projection", "encoder_hidden_size"],
-    "ptuning": ["num_virtual_tokens", "encoder_hidden_size"],
-    "ia3": ["ia3_targets", "ia3_feedforward"],
-    "adapter": ["adapter_reduction", "adapter_placement"],
-    "freeze": ["trainable_layers", "layer_lr_decay"],
-    "full": ["layer_lr_decay"],
-    "bitfit": [],
-}
 
 
 VALIDATE_DELAY_S = 0.15
