@@ -235,3 +235,15 @@ def test_a_long_run_read_back_arrives_in_batches(make_app, workdir):
 
     drive(app, body)
     assert sum(batches) == len(events) and len(batches) <= 10
+
+
+def test_plot_ticks_are_whole_steps_at_a_round_spacing():
+    from fttui.tui.widgets.loss_plot import step_ticks
+
+    assert step_ticks(3) == [0, 1, 2, 3]
+    assert step_ticks(133) == [0, 50, 100]
+    assert step_ticks(60) == [0, 20, 40, 60]
+    assert step_ticks(100_000) == [0, 20_000, 40_000, 60_000, 80_000, 100_000]
+    for last in (1, 7, 58, 999, 1234):
+        ticks = step_ticks(last)
+        assert ticks[0] == 0 and ticks[-1] <= last and all(isinstance(t, int) for t in ticks) and len(ticks) <= 11

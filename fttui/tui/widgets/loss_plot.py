@@ -22,6 +22,14 @@ def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
     return result
 
 
+def step_ticks(last: int, count: int = 5) -> list[int]:
+    """About ``count`` whole-number ticks from 0 to ``last`` at a round spacing (1, 2, 5, 10, 20, 50, ...)."""
+    raw = max(last / count, 1)
+    magnitude = 10 ** (len(str(int(raw))) - 1)
+    spacing = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    return list(range(0, int(last) + 1, int(spacing)))
+
+
 def envelope(xs: list, ys: list, buckets: int) -> tuple[list, list]:
     """At most two points per bucket, the lowest and the highest, in step order.
 
@@ -110,8 +118,10 @@ class LossPlot(PlotextPlot):
         if self.eval_loss:
             plt.plot(self.eval_steps, self.eval_loss, color="orange", marker="braille")
             plt.scatter(self.eval_steps, self.eval_loss, color="orange", marker="x")
-        if self.max_steps:
-            plt.xlim(0, self.max_steps)
+        last = self.max_steps or max([*self.train_steps, *self.eval_steps], default=0)
+        if last:  # steps are whole numbers: no 2.5 on the axis after a stop, when max_steps is not known
+            plt.xlim(0, last)
+            plt.xticks(step_ticks(last))
         if not self.points:
             plt.title(f"{self.title}: waiting for the first logged step")
         self.refresh()
