@@ -254,7 +254,9 @@ def test_offline_hub_id_says_so_plainly_and_can_go_on(make_app, monkeypatch):
         from fttui.tui.screens.method import MethodScreen
 
         assert isinstance(app.screen, MethodScreen)  # no estimate, but the user may go on
-        assert "No memory estimate" in str(app.screen.query_one("#method-intro", Static).render())
+        intro = str(app.screen.query_one("#method-intro", Static).render())
+        assert "No memory estimate" in intro and intro.rstrip().endswith("Pick a method.")
+        assert "))" not in intro and ").." not in intro and ".." not in intro  # sentences end where they should
 
     drive(app, body)
 

@@ -56,8 +56,9 @@ class MethodScreen(WizardStep):
         current = backend.planning_name(self.draft.get("method", "name", "lora"), self.draft.get("method", "quant_bits", 4))
         if shape is None or report is None:
             table.add_columns("method", "fits", "memory", "batch", "trainable", "why")
-            intro.update(Text("No memory estimate: the model's config could not be read "
-                              f"({self.draft.shape_error or 'unknown model'}). Pick a method.", style="yellow"))
+            reason = (self.draft.shape_error or "unknown model").strip().rstrip(".")
+            intro.update(Text(f"No memory estimate: the model's config could not be read. {reason[:1].upper()}"
+                              f"{reason[1:]}.\nPick a method.", style="yellow"))
             for method in OFFLINE_METHODS:
                 table.add_row(method, "?", "-", "-", "-", "no estimate", key=method)
             self._select(current if current in OFFLINE_METHODS else "lora")
