@@ -294,7 +294,7 @@ def _prepare(config: RunConfig, task: str, tokenizer, train_source: Source, eval
         result = encode_split(raw, context, work / f"{name}-encoded.arrow")
         counts = _counts(result)
         if classify and context.known_labels is None:  # the label set is the training data's labels
-            labels = label_set(result.table.column("__label__"), None,  # one kind of label: numbers, words or booleans
+            labels = label_set(result.label_column, None,  # one kind of label: numbers, words or booleans
                                where=lambda i: first_rows(raw.select([i]), source, 1).where(0))
             if len(labels) < 2:
                 raise DataError(f"{source.name}: only one label ({labels[0]}) in the training data",

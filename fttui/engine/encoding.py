@@ -45,15 +45,16 @@ class Context:
 
 @dataclass
 class Encoded:
-    """One split after the map: the table (memory-mapped) and what happened to its rows."""
+    """One split after the map: its Arrow file and what happened to its rows."""
 
-    table: object  # pyarrow.Table with the token columns and STATUS/ERROR/NOTES (or LABEL)
+    path: Path  # the token columns and STATUS/ERROR/NOTES (or LABEL)
     rows: int
     truncated: int
     dropped: int
     bad: int
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    label_column: object = None  # classification: every row's label (pyarrow), for the label set and its checks
 
 
 def _features(columns: list[str], text_columns: list[str]):
@@ -68,6 +69,7 @@ def _features(columns: list[str], text_columns: list[str]):
 
 def encode_split(raw, ctx: Context, path: Path) -> Encoded:
     """Map ``raw`` (LINE/RAW rows) to token columns written at ``path``; fatal row errors raise DataError."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if ctx.layout.format == "classification":
@@ -76,21 +78,36 @@ def encode_split(raw, ctx: Context, path: Path) -> Encoded:
         function, features = _classification_batch, _features(token_columns, [LABEL])
     else:
         function, features = _causal_batch, _features(["input_ids", "attention_mask", "labels"], [ERROR, NOTES])
-    mapped = raw.map(function, fn_kwargs={"ctx": ctx}, batched=True, batch_size=BATCH, writer_batch_size=BATCH,
-                     remove_columns=[LINE, RAW], features=features, cache_file_name=str(path),
-                     load_from_cache_file=False, new_fingerprint=path.stem, num_proc=None)
-    table = mapped.data.table
-    status = table.column(STATUS)
-    counts = {item["values"]: item["counts"] for item in pc.value_counts(status).to_pylist()}
-    errors, notes = [], []
-    if counts.get(BAD):
-        first = pc.indices_nonzero(pc.equal(status, BAD)).slice(0, SHOWN_ERRORS)
-        errors = table.column(ERROR).take(first).to_pylist()
-    if NOTES in table.column_names:
-        for joined in pc.unique(table.column(NOTES)).to_pylist():
-            notes += [note for note in (joined or "").split("\n") if note and note not in notes]
-    return Encoded(table, len(table), counts.get(TRUNCATED, 0), counts.get(DROPPED, 0), counts.get(BAD, 0),
-                   errors, notes)
+    raw.map(function, fn_kwargs={"ctx": ctx}, batched=True, batch_size=BATCH, writer_batch_size=BATCH,
+            remove_columns=[LINE, RAW], features=features, cache_file_name=str(path),
+            load_from_cache_file=False, new_fingerprint=path.stem, num_proc=None)
+    encoded, labels = Encoded(path, 0, 0, 0, 0), []
+    for batch in _batches(path):
+        status = batch.column(STATUS)
+        counts = {item["values"]: item["counts"] for item in pc.value_counts(status).to_pylist()}
+        encoded.rows += batch.num_rows
+        encoded.truncated += counts.get(TRUNCATED, 0)
+        encoded.dropped += counts.get(DROPPED, 0)
+        encoded.bad += counts.get(BAD, 0)
+        if counts.get(BAD) and len(encoded.errors) < SHOWN_ERRORS:
+            first = pc.indices_nonzero(pc.equal(status, BAD)).slice(0, SHOWN_ERRORS - len(encoded.errors))
+            encoded.errors += batch.column(ERROR).take(first).to_pylist()
+        if NOTES in batch.schema.names:
+            for joined in pc.unique(batch.column(NOTES)).to_pylist():
+                encoded.notes += [note for note in (joined or "").split("\n") if note and note not in encoded.notes]
+        if LABEL in batch.schema.names:
+            labels.append(batch.column(LABEL))
+    encoded.label_column = pa.chunked_array(labels, pa.large_string()) if labels else None
+    return encoded
+
+
+def _batches(path: Path):
+    """The record batches of an Arrow stream file, read rather than memory-mapped: each batch's memory is
+    freed after it, where mapped pages would stay in the process's RSS until the file is closed."""
+    import pyarrow as pa
+
+    with pa.OSFile(str(path)) as source:
+        yield from pa.ipc.open_stream(source)
 
 
 def write_kept(encoded: Encoded, path: Path, labels: list[str] | None) -> None:
@@ -98,24 +115,19 @@ def write_kept(encoded: Encoded, path: Path, labels: list[str] | None) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = encoded.table
-    keep = [name for name in table.column_names if not name.startswith("__")]
-    schema = None
     with pa.OSFile(str(path), "wb") as sink:
         writer = None
-        for batch in table.to_batches(max_chunksize=10_000):
+        for batch in _batches(encoded.path):
             batch = batch.filter(pc.less(batch.column(STATUS), DROPPED))
-            columns = {name: batch.column(name) for name in keep}
+            columns = {name: batch.column(name) for name in batch.schema.names if not name.startswith("__")}
             if labels is not None:
                 columns["labels"] = pc.cast(pc.index_in(batch.column(LABEL), value_set=pa.array(labels)), pa.int64())
             out = pa.record_batch(list(columns.values()), names=list(columns))
             if writer is None:
-                schema = out.schema
-                writer = pa.ipc.new_stream(sink, schema)
+                writer = pa.ipc.new_stream(sink, out.schema)
             writer.write_batch(out)
-        if writer is None:  # no batch at all: an empty file of the right columns
-            writer = pa.ipc.new_stream(sink, pa.schema([(name, table.schema.field(name).type) for name in keep]))
-        writer.close()
+        if writer is not None:
+            writer.close()
 
 
 def clip_text(text: str, limit: int, keep_end: bool) -> str:
