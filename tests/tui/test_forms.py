@@ -394,3 +394,38 @@ def test_every_field_name_shows_whole_with_a_gap_before_its_control(make_app):
             assert label.content_region.width >= len(text) and label.region.width > len(text), text
 
     drive(app, body, size=(80, 24))
+
+
+def test_a_local_causal_lm_switches_the_task_unless_the_user_chose_one(make_app, workdir):
+    """The quickstart draft says seq-cls; typing a ...ForCausalLM folder must not leave it there (issue 13)."""
+    import json
+
+    from textual.widgets import Select
+
+    folder = workdir / "my-llama"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 1000,
+        "max_position_embeddings": 256}))
+    app = make_app(1)
+
+    async def body(pilot):
+        task = app.screen.query_one("#model-task", Select)
+        assert task.value == "seq-cls"
+        await set_field(pilot, "model-name", str(folder))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: task.value == "causal-lm", what="the task to follow the model")
+        await set_field(pilot, "model-name", "builtin")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: task.value == "seq-cls", what="an encoder to bring seq-cls back")
+        task.value = "auto"  # the user's choice from here on
+        await pilot.pause()
+        await set_field(pilot, "model-name", str(folder))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.draft.shape is not None and app.draft.shape.source == str(folder),
+                       what="the folder's config")
+        await pilot.pause()
+        assert task.value == "auto"
+
+    drive(app, body)

@@ -54,6 +54,9 @@ class ModelScreen(WizardStep):
         super().__init__(draft)
         self.loading: str | None = None
         self.check_timer = None
+        self.task_chosen = False  # the user picked a task on this visit: new models do not change it
+        self.task_set_to = None  # the value this screen set itself (its Changed event is not the user's)
+        self.task_shown = draft.sections["model"].get("task", "auto")  # what the field held before a change
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(classes="body"):
@@ -87,8 +90,24 @@ class ModelScreen(WizardStep):
         self.check_model()
 
     @on(Select.Changed, "#model-task")
-    def _task_changed(self) -> None:
+    def _task_changed(self, event: Select.Changed) -> None:
+        if event.value not in (self.task_set_to, self.task_shown):  # the user's own choice: later models keep it
+            self.task_chosen = True
+        self.task_shown = event.value
         self.show_shape()
+
+    def follow_task(self, shape) -> None:
+        """A new model brings its own task (a ...ForCausalLM folder: causal-lm), unless the user chose one here."""
+        select = self.query_one("#model-task", Select)
+        inferred = backend.infer_task(shape)
+        if self.task_chosen or select.value in ("auto", inferred):
+            return
+        if inferred == "causal-lm" and shape.kind == "encoder":
+            return
+        self.task_set_to = inferred
+        select.value = inferred
+        self.notify(f"task set to {inferred}: {shape.architecture or shape.family} "
+                    f"{'generates text' if inferred == 'causal-lm' else 'classifies text'}", timeout=6)
 
     def check_model(self) -> None:
         ref = self.current_ref()
@@ -118,6 +137,8 @@ class ModelScreen(WizardStep):
             return
         self.loading = None
         self.draft.shape, self.draft.shape_error = message.shape, message.error
+        if message.shape is not None:
+            self.follow_task(message.shape)
         self.show_shape()
 
     def show_shape(self) -> None:
