@@ -161,6 +161,9 @@ class TrainingSection(Section):
         "auto", description="Compute precision; auto uses bf16 where the CPU/GPU supports it, else fp16/fp32."
     )
     gradient_checkpointing: bool = Field(False, description="Recompute activations to save memory (slower).")
+    group_by_length: bool = Field(
+        True, description="Batch rows of similar length together, so less padding is computed (same data, faster)."
+    )
     seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed for data order and initialisation.")
     logging_steps: int = Field(10, gt=0, description="Log loss every N steps.")
     eval_steps: int | None = Field(None, gt=0, description="Evaluate every N steps (default: once per epoch).")
