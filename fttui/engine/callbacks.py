@@ -43,10 +43,27 @@ class EventCallback(TrainerCallback):
         self.last_step = self.first_step = 0
         self.nonfinite_loss = False
         self.last_eval: Evaluated | None = None
+        # Evaluation (with its sample generations) and checkpointing inside trainer.train(), timed apart so
+        # the time and speed of training count training steps only.
+        self.eval_seconds = self.save_seconds = 0.0
+        self.training = False
+        self.after_step: float | None = None  # when the work that follows a step (log, eval, save) began
+        self.overhead_at_log = 0.0  # eval + save seconds when the last step was logged
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = self.last_time = time.monotonic()
         self.last_step = self.first_step = state.global_step
+        self.training = True
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.training = False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.after_step = time.monotonic()
+
+    @property
+    def overhead_seconds(self) -> float:
+        return self.eval_seconds + self.save_seconds
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
@@ -54,8 +71,9 @@ class EventCallback(TrainerCallback):
             return
         now = time.monotonic()
         steps = state.global_step - self.last_step
-        rate = steps * self.samples_per_step / (now - self.last_time) if steps and now > self.last_time else None
-        self.last_time, self.last_step = now, state.global_step
+        training_time = now - self.last_time - (self.overhead_seconds - self.overhead_at_log)
+        rate = steps * self.samples_per_step / training_time if steps and training_time > 0 else None
+        self.last_time, self.last_step, self.overhead_at_log = now, state.global_step, self.overhead_seconds
         elapsed = now - self.started
         done = max(state.global_step - self.first_step, 1)
         remaining = max(state.max_steps - state.global_step, 0)
@@ -82,8 +100,12 @@ class EventCallback(TrainerCallback):
         if clean.get("loss") is not None and "accuracy" not in clean:
             clean["perplexity"] = _finite(math.exp(min(clean["loss"], 50)))
         details, self.details = self.details, {}
+        began = time.monotonic()
         if self.sampler is not None and model is not None:
             details["samples"] = self.sampler(model)
+        if self.training and not self.baseline:
+            self.eval_seconds += float((metrics or {}).get("eval_runtime") or 0.0) + time.monotonic() - began
+            self.after_step = time.monotonic()
         self.last_eval = Evaluated(step=state.global_step, epoch=round(state.epoch or 0.0, 4), metrics=clean,
                                    baseline=self.baseline, details=details)
         self.sink.emit(self.last_eval)
@@ -99,6 +121,9 @@ class EventCallback(TrainerCallback):
                 write_text(path / CONFIG_COPY, config.read_text(encoding="utf-8"))
             follow_umask(path)
             fsync_tree(path)
+        if self.training and self.after_step is not None:  # the Trainer saved since the step (or its eval) ended
+            self.save_seconds += time.monotonic() - self.after_step
+            self.after_step = None
         self.sink.emit(CheckpointSaved(step=state.global_step, path=str(path)))
 
 

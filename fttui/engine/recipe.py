@@ -158,6 +158,8 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
                                         world.rank, world.size, status)
         finish()
         return RunOutcome(status)
+    wall, speed = result.metrics.get("train_runtime"), result.metrics.get("train_samples_per_second")
+    runtime = max(wall - events.overhead_seconds, 1e-9) if wall else wall
     output = save_trained(unwrapped(trainer), tokenizer, run_dir, config.method.name, data.labels, state_dict,
                           base_model=source.reference, base_model_path=source.path)
     summary = {
@@ -175,8 +177,10 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "global_step": trainer.state.global_step,
         "epochs_done": round(trainer.state.epoch or 0.0, 4),
         "train_loss": result.training_loss,
-        "train_runtime_s": result.metrics.get("train_runtime"),
-        "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+        "train_runtime_s": runtime,  # training steps only: evaluation and checkpoints are timed apart
+        "eval_runtime_s": round(events.eval_seconds, 3),
+        "save_runtime_s": round(events.save_seconds, 3),
+        "train_samples_per_second": speed * wall / runtime if speed and runtime else speed,
         "trainable_params": trainable,
         "total_params": total,
         "device": placement.device,
@@ -189,7 +193,6 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "finished_at": time.time(),
     }
     steps_run = trainer.state.global_step - resumed_step
-    runtime = result.metrics.get("train_runtime")
     summary.update(model=config.model.name, batch_size=config.training.batch_size,
                    seconds_per_step=round(runtime / steps_run, 4) if runtime and steps_run > 0 else None)
     summary.update(memory_record(unwrapped(trainer), config, task, placement.device, placement.precision,
