@@ -429,3 +429,20 @@ def test_a_local_causal_lm_switches_the_task_unless_the_user_chose_one(make_app,
         assert task.value == "auto"
 
     drive(app, body)
+
+
+@pytest.mark.parametrize("step", [2, 3, 4, 5])
+def test_after_esc_the_previous_step_has_a_field_in_focus(make_app, step):
+    """Going back must land on something to type into or choose from, not on nothing (issue 19)."""
+    from textual.widgets import DataTable, Select
+
+    app = make_app(step)
+
+    async def body(pilot):
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.INDEX == step - 1
+        assert isinstance(app.focused, (Input, Select, DataTable)), app.focused
+
+    drive(app, body)
