@@ -29,6 +29,13 @@ PUBLISHED = {
     "google-bert/bert-base-uncased": 110e6,  # BERT paper: BERT-BASE 110M
     "FacebookAI/roberta-base": 125e6,  # RoBERTa / fairseq model list: 125M
     "TinyLlama/TinyLlama-1.1B-Chat-v1.0": 1.1e9,  # TinyLlama model card: 1.1B
+    "google/gemma-3-1b-it": 1.0e9,  # Gemma 3 model card: 1B (keras-hub's gemma3_1b preset: 999,885,952)
+    "mistralai/Mistral-7B-v0.3": 7.25e9,  # the hub model page: 7.25B
+    "Qwen/Qwen3-0.6B": 0.6e9,  # Qwen3-0.6B model card: 0.6B (0.44B non-embedding)
+    "Qwen/Qwen3-1.7B": 1.7e9,  # Qwen3-1.7B model card: 1.7B (1.4B non-embedding)
+    "microsoft/Phi-3.5-mini-instruct": 3.8e9,  # Phi-3.5-mini-instruct model card: 3.8B
+    "HuggingFaceTB/SmolLM2-360M-Instruct": 360e6,  # SmolLM2 model card: 360M
+    "HuggingFaceTB/SmolLM2-1.7B-Instruct": 1.7e9,  # SmolLM2 model card: 1.7B
 }
 SOURCE_KEYS = {"hub_id", "same_shape", "repository", "path", "commit", "form", "taken", "cross_checked"}
 
