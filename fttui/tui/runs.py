@@ -140,7 +140,7 @@ def _parse_run(path: Path) -> RunInfo:
             info.step, info.max_steps = event.step, event.max_steps
         elif isinstance(event, Finished):
             ended, info.metrics = event.status, dict(event.summary)
-            info.step = int(event.summary.get("global_step") or info.step)  # the last logged step may be earlier
+            info.step = max(info.step, int(event.summary.get("global_step") or 0))  # the last log may be earlier
             info.adapter = Path(event.output_path) if event.output_path else None
         elif isinstance(event, Failed):
             ended, info.metrics = "failed", {"error": event.message}

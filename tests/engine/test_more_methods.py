@@ -70,7 +70,8 @@ def make_config(model_path, task, method, settings, lr, train, run_dir, steps=24
         "method": {"name": method, **settings},
         "training": {"max_steps": steps, "batch_size": 8, "learning_rate": lr, "logging_steps": 1, "max_length": 64,
                      "save_steps": 1000, "precision": "fp32", "seed": 0, "baseline_eval": eval is not None,
-                     "sample_prompts": 0, **training},
+                     # The loss-falls thresholds were set on the random sampler's order at these seeds.
+                     "sample_prompts": 0, "group_by_length": False, **training},
         "output": {"dir": str(run_dir)},
     })
 

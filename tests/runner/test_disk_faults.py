@@ -150,7 +150,7 @@ def test_eval_on_deeply_nested_json(tmp_path, finished_run):
     deep = tmp_path / "deep.jsonl"
     deep.write_text('{"text": ' + "[" * 100_000 + "]" * 100_000 + ', "label": "a"}\n')
     result = fttui(tmp_path, "eval", str(finished_run), "--data", str(deep), "--no-baseline", "--json")
-    clean(result, 3, f"error: {deep} is nested too deeply to read")
+    clean(result, 3, f"error: {deep} line 1: JSON nested too deeply")
     assert failed_event(result)["exit_code"] == 3
 
 

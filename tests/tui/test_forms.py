@@ -202,7 +202,7 @@ def test_save_preset_dialog_needs_a_path_and_writes_yaml(make_app, workdir):
     drive(app, body)
     from fttui.config import load_config
 
-    assert load_config(str(workdir / "mine.yaml")).output.name == "quickstart"
+    assert load_config(str(workdir / "mine.yaml")).output.name == "minilm-lora-train"  # named after what it trains
 
 
 def test_export_errors_inline(make_app, workdir):
@@ -220,6 +220,10 @@ def test_export_errors_inline(make_app, workdir):
         await wait_for(pilot, lambda: "no adapter" in str(app.screen.query_one("#copy-adapter-result").render()))
         (run / "adapter").mkdir()
         (run / "adapter" / "adapter_config.json").write_text("{}")
+        import numpy as np
+        from safetensors.numpy import save_file
+
+        save_file({"w": np.zeros(4, dtype=np.float32)}, str(run / "adapter" / "adapter_model.safetensors"))
         await set_field(pilot, "adapter-dest", "taken")
         await pilot.click("#copy-adapter")
         await wait_for(pilot, lambda: "not empty" in str(app.screen.query_one("#copy-adapter-result").render()))

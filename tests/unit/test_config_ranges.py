@@ -38,7 +38,8 @@ def test_the_edges_of_each_range_are_accepted(override):
 def test_recommend_refuses_a_gpu_memory_that_is_not_a_real_size(capsys, value):
     assert main(["recommend", f"--gpu-memory={value}", "--json"]) == 2
     captured = capsys.readouterr()
-    assert captured.out == ""  # no NaN-laden JSON for a script to swallow
+    (line,) = captured.out.splitlines()  # --json: one failed event, no NaN-laden plan for a script to swallow
+    assert json.loads(line)["event"] == "failed" and "NaN" not in captured.out and "Infinity" not in captured.out
     assert "--gpu-memory must be greater than 0 and at most 4,096 GB" in captured.err
     assert "Traceback" not in captured.err
 
