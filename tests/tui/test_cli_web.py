@@ -5,7 +5,9 @@ import asyncio
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 from aiohttp import ClientSession, WSServerHandshakeError
@@ -24,33 +26,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def served():
-    """A GuardedServer listening on a free port in a background thread; yields it."""
-    import threading
+@contextmanager
+def running(server: GuardedServer, host: str = "127.0.0.1"):
+    """``server`` listening on its port in a background thread until the block ends."""
+    from aiohttp import web
 
-    port = free_port()
-    server = GuardedServer(IDLE_APP, port=port, token=TOKEN, max_sessions=2)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
+    loop, ready, stop = asyncio.new_event_loop(), threading.Event(), []
 
     async def main():
-        from aiohttp import web
-
+        stop.append(asyncio.Event())
         runner = web.AppRunner(await server._make_app())
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await web.TCPSite(runner, host, server.port).start()
         ready.set()
-        await stop.wait()
+        await stop[0].wait()
         await runner.cleanup()
 
-    ready = threading.Event()
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()
     assert ready.wait(10)
-    yield server
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
+    try:
+        yield server
+    finally:
+        loop.call_soon_threadsafe(stop[0].set)
+        thread.join(20)
+
+
+@pytest.fixture
+def served():
+    """A GuardedServer (with a stand-in app) listening on a free port; yields it."""
+    with running(GuardedServer(IDLE_APP, port=free_port(), token=TOKEN, max_sessions=2)) as server:
+        yield server
 
 
 def fetch(coro):

@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 import aiohttp
@@ -20,7 +19,7 @@ import pytest
 
 from fttui.tui.web import GuardedServer
 
-from .test_cli_web import free_port
+from .test_cli_web import free_port, running
 
 BROWSER = next((path for path in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if path), None)
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium on this machine (.ci/run installs it)")
@@ -60,28 +59,8 @@ def served_wizard(workdir, monkeypatch):
             super().__init__(*args, write_bytes=write, **kwargs)
 
     monkeypatch.setattr(serve_module, "AppService", Recorded)
-    port = free_port()
-    server = GuardedServer(f"{sys.executable} -m fttui", port=port, token=TOKEN)
-    loop, stop, ready = asyncio.new_event_loop(), None, threading.Event()
-
-    async def main():
-        nonlocal stop
-        from aiohttp import web
-
-        stop = asyncio.Event()
-        runner = web.AppRunner(await server._make_app())
-        await runner.setup()
-        await web.TCPSite(runner, "localhost", port).start()
-        ready.set()
-        await stop.wait()
-        await runner.cleanup()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield server, screen
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(20)
+    with running(GuardedServer(f"{sys.executable} -m fttui", port=free_port(), token=TOKEN), "localhost") as server:
+        yield server, screen
 
 
 class Browser:
