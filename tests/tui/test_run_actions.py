@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from textual.widgets import Checkbox, Input, Select, Static
 
 from fttui.events import Evaluated, Finished, Started, StepLogged
@@ -149,7 +150,8 @@ def test_export_modal_exports_with_the_chosen_options(make_app, workdir):
     drive(app, body)
 
 
-def test_try_it_shows_both_answers_and_ends_the_worker_with_the_screen(make_app, workdir):
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_try_it_shows_both_answers_and_ends_the_worker_with_the_screen(make_app, workdir, size):
     done, _ = _runs(workdir)
     app = make_app(None)
 
@@ -170,29 +172,14 @@ def test_try_it_shows_both_answers_and_ends_the_worker_with_the_screen(make_app,
         shown = _text(screen.query_one("#try-answers").content)
         assert "negative (52%)" in shown and "positive (97%)" in shown
         assert "ready" in str(screen.query_one("#try-status").render())
+        await pilot.pause()
+        answers = screen.query_one("#try-answers")
+        assert answers.region.height > 0 and answers.region.y < screen.region.bottom  # in view at 80x24 too
         await pilot.press("escape")
         await pilot.pause()
         assert session.closed
 
-    drive(app, body, size=(120, 40))
-
-
-def test_try_it_at_80x24_brings_the_answer_into_view(make_app, workdir):
-    done, _ = _runs(workdir)
-    app = make_app(None)
-
-    async def body(pilot):
-        app.push_screen(ExportScreen(done))
-        await pilot.pause()
-        screen = app.screen
-        screen.query_one("#try-input", Input).focus()
-        await pilot.press(*"a great film", "enter")
-        await wait_for(pilot, lambda: screen.answers, what="the answer")
-        await pilot.pause()
-        answers = screen.query_one("#try-answers")
-        assert answers.region.height > 0 and answers.region.y < screen.region.bottom  # in view, not below the fold
-
-    drive(app, body, size=(80, 24))
+    drive(app, body, size=size)
 
 
 def test_a_resumed_run_is_judged_by_its_last_worker_and_long_files_by_their_tail(workdir):
