@@ -53,5 +53,5 @@ def test_a_run_reports_training_eval_and_save_time_apart(tmp_path, tiny_bert, se
     (tmp_path / "run").mkdir()
     summary = run(config, tmp_path / "run", ListSink()).summary
     assert summary["eval_runtime_s"] > 0 and summary["save_runtime_s"] > 0 and summary["train_runtime_s"] > 0
-    assert summary["seconds_per_step"] == pytest.approx(summary["train_runtime_s"] / 4, rel=1e-3)
+    assert summary["seconds_per_step"] == pytest.approx(summary["train_runtime_s"] / 4, abs=1e-4)  # 4 decimals
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["save_runtime_s"] == summary["save_runtime_s"]
