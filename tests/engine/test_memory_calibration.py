@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # trains for real end to end: `python -m pytest -m slow`, and CI
+
 
 @pytest.mark.parametrize("method", ["lora", "full", "freeze"])
 def test_estimate_is_within_20_percent_of_the_measured_cpu_peak(tmp_path, method):

@@ -24,6 +24,8 @@ from fttui.tui.widgets.modals import ConfirmModal
 
 from .conftest import drive, wait_for
 
+pytestmark = pytest.mark.slow  # trains for real end to end: `python -m pytest -m slow`, and CI
+
 SHORT = ["training.batch_size=8", "training.logging_steps=1", "training.save_steps=2", "data.max_train_rows=64",
          "data.max_eval_rows=16", "training.baseline_eval=false"]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from fttui.events import Finished
 from fttui.tui.app import FttuiApp
 from fttui.tui.screens.dataset import DatasetScreen
@@ -22,6 +24,8 @@ from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot
 
 from .conftest import wait_for
+
+pytestmark = pytest.mark.slow  # trains for real end to end: `python -m pytest -m slow`, and CI
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
