@@ -68,6 +68,11 @@ class Previewed(Event):
     max_length: int
     measured_rows: int  # rows whose length was measured (the first N of train)
     bad_rows: int = 0  # of the measured rows, those that cannot be read as the format (training skips them)
+    # Causal LM with training.packing on or auto: what packing the measured rows does (planning.packing)
+    packed_sequences: int | None = None
+    packed_tokens_per_batch: float | None = None
+    padding_unpacked: float | None = None
+    padding_packed: float | None = None
 
 
 @dataclass

@@ -164,6 +164,10 @@ class TrainingSection(Section):
     group_by_length: bool = Field(
         True, description="Batch rows of similar length together, so less padding is computed (same data, faster)."
     )
+    packing: bool | Literal["auto"] = Field(
+        "auto", description="Causal LM: pack several rows into each sequence (kept apart by position ids), so "
+        "almost no padding is computed; auto packs where the model's attention keeps packed rows apart."
+    )
     seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed for data order and initialisation.")
     logging_steps: int = Field(10, gt=0, description="Log loss every N steps.")
     eval_steps: int | None = Field(None, gt=0, description="Evaluate every N steps (default: once per epoch).")

@@ -31,7 +31,7 @@ def _finite(value):
 class EventCallback(TrainerCallback):
     """Turns ``on_log``/``on_evaluate``/``on_save`` into StepLogged/Evaluated/CheckpointSaved events."""
 
-    def __init__(self, sink: Sink, samples_per_step: int, overfitting_patience: int = 3, sampler=None):
+    def __init__(self, sink: Sink, samples_per_step: float, overfitting_patience: int = 3, sampler=None):
         self.sink = sink
         self.watch = OverfitWatch(overfitting_patience)
         self.sampler = sampler  # callable(model) -> list of {prompt, output}, for causal LM evaluations

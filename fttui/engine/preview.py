@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from fttui.config import RunConfig
+from fttui.config.schema import PROMPT_METHODS
 from fttui.engine.chat import Renderer, encode, fit_tokenizer
 from fttui.engine.dataset import preview_rows, render_row
 from fttui.engine.formats import detect_layout, label_set, read_labels
 from fttui.errors import DataError
 from fttui.engine.models import fit_max_length, infer_task, load_model_config, load_tokenizer, resolve_model
 from fttui.events import Previewed
+from fttui.planning.packing import packing_stats
 
 MEASURED_ROWS = 2000
 EXAMPLES = 5
@@ -64,10 +66,15 @@ def preview(config: RunConfig) -> Previewed:
                              "tokens": tokens})
     edges, counts = _histogram(lengths, config.training.max_length)
     max_length = config.training.max_length
+    packed = {}
+    if task == "causal-lm" and config.training.packing is not False and config.method.name not in PROMPT_METHODS:
+        stats = packing_stats(lengths, max_length, config.training.batch_size)
+        packed = dict(packed_sequences=stats.sequences, packed_tokens_per_batch=stats.tokens_per_batch,
+                      padding_unpacked=stats.padding_unpacked, padding_packed=stats.padding_packed)
     return Previewed(
         data_format=layout.format, columns=list(train[0].keys()), text_column=layout.text_column,
         label_column=layout.label_column, train_rows=train_rows, eval_rows=eval_rows,
         labels=labels, examples=examples, length_bins=edges, length_counts=counts,
         truncated_fraction=sum(length > max_length for length in lengths) / max(len(lengths), 1),
-        max_length=max_length, measured_rows=len(lengths), bad_rows=bad,
+        max_length=max_length, measured_rows=len(lengths), bad_rows=bad, **packed,
     )

@@ -18,6 +18,7 @@ from fttui.engine.device import choose_placement, peak_memory_mb
 from fttui.engine.distributed import current_world, finish, full_state_dict, strategy, unwrapped
 from fttui.engine.layerwise import layerwise_optimizer
 from fttui.engine.methods import apply_method, count_parameters
+from fttui.engine import packing
 from fttui.engine.models import (fit_max_length, infer_task, load_model, load_model_config, load_tokenizer,
                                  resolve_model)
 from fttui.engine.samples import make_sampler
@@ -77,7 +78,14 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         remember_format(model, tokenizer)  # saved with model/ and used by the sample generations
     model = apply_method(model, config, task, source.path)
     trainable, total = count_parameters(model)
-    steps = planned_steps(len(data.train), config, world.size)
+    packed = packing.decide(config, task, model)
+    train = data.train
+    if packed.mode is not None:
+        sink.emit(Logged(packing.describe(data.train, config), topic="data"))
+        train = packing.pack_train(data.train, config)
+    elif task == "causal-lm" and config.training.packing == "auto":
+        sink.emit(Logged(f"not packing rows: {packed.reason}"))
+    steps = planned_steps(len(train), config, world.size)
     sink.emit(Planned(
         task=task, method=config.method.name, model=config.model.name, data_format=data.layout.format,
         train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
@@ -101,16 +109,19 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     # Sample generations need the whole model in one process: rank 0 of plain data parallelism only.
     samples = has_eval and world.is_main and used in ("single", "ddp")
     sampler = make_sampler(tokenizer, data.sample_prompts, config.training.max_new_tokens) if samples else None
-    events = EventCallback(sink, config.training.batch_size * config.training.gradient_accumulation * world.size,
-                           config.training.overfitting_patience, sampler)
+    rows_per_sequence = len(data.train) / max(len(train), 1)  # packed: a step's sequences hold more rows
+    events = EventCallback(sink, config.training.batch_size * config.training.gradient_accumulation * world.size
+                           * rows_per_sequence, config.training.overfitting_patience, sampler)
     stopper = StopCallback(stop)
-    args = training_arguments(config, run_dir, placement, has_eval, world, sft=task == "causal-lm")
+    args = training_arguments(config, run_dir, placement, has_eval, world, sft=task == "causal-lm",
+                              packed=packed.mode is not None)
     optimizer_setup, lr_note = layerwise_optimizer(model, config, args)  # None unless method.layer_lr_decay
     if lr_note:
         sink.emit(Logged(lr_note))
-    trainer = build_trainer(task, model, args, data.train, data.eval, tokenizer,
+    trainer = build_trainer(task, model, args, train, data.eval, tokenizer,
                             callbacks=[events, stopper, *callbacks(config, has_eval)], optimizer_setup=optimizer_setup,
-                            compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None)
+                            compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None,
+                            packing_mode=packed.mode)
     if task == "seq-cls":
         # Classification heads average their loss per batch and ignore num_items_in_batch, although their
         # forward takes **kwargs; left to think otherwise, the Trainer (transformers 5) multiplies the loss
@@ -160,6 +171,8 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         finish()
         return RunOutcome(status)
     wall, speed = result.metrics.get("train_runtime"), result.metrics.get("train_samples_per_second")
+    if speed:
+        speed *= rows_per_sequence  # rows per second, packed or not (the Trainer counts sequences)
     runtime = max(wall - events.overhead_seconds, 1e-9) if wall else wall
     output = save_trained(unwrapped(trainer), tokenizer, run_dir, config.method.name, data.labels, state_dict,
                           base_model=source.reference, base_model_path=source.path)
@@ -182,6 +195,8 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "eval_runtime_s": round(events.eval_seconds, 3),
         "save_runtime_s": round(events.save_seconds, 3),
         "train_samples_per_second": speed * wall / runtime if speed and runtime else speed,
+        "packing": packed.mode,  # None, or how packed rows were kept apart (engine.packing)
+        "packed_sequences": len(train) if packed.mode else None,
         "trainable_params": trainable,
         "total_params": total,
         "device": placement.device,

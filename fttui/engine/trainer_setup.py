@@ -32,10 +32,12 @@ def check_trackers(names: list[str]) -> None:
                           f"pip install {' '.join(missing)}, or remove it from training.report_to")
 
 
-def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bool, world=None, sft: bool = False):
+def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bool, world=None, sft: bool = False,
+                       packed: bool = False):
     """``world`` (engine.distributed.World) adds the FSDP or DeepSpeed arguments when several ranks train.
 
-    ``sft`` gives TRL's SFTConfig (causal LM) instead of plain TrainingArguments (classification).
+    ``sft`` gives TRL's SFTConfig (causal LM) instead of plain TrainingArguments (classification); ``packed``
+    rows (engine.packing) are all about as long, so they are not grouped by length.
     """
     from transformers import TrainingArguments
 
@@ -79,16 +81,16 @@ def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bo
         remove_unused_columns=False,
         label_names=["labels"],
         # Rows of 2 to 60 tokens in one batch pad to 60: batches of similar lengths (shuffled) compute less.
-        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        train_sampling_strategy="group_by_length" if t.group_by_length and not packed else "random",
         **strategy_arguments(config, world or World(), placement.device),
     )
     if not sft:
         return TrainingArguments(**arguments)
     from trl import SFTConfig
 
-    # fttui tokenizes, masks and truncates every row itself (engine.chat, engine.dataset), so TRL must not
-    # prepare the data again: no re-tokenizing, no keep_start truncation, no silent dropping of rows, no
-    # shuffling before the sampler. Its other defaults that differ from TrainingArguments are pinned too
+    # fttui tokenizes, masks, truncates and packs every row itself (engine.chat, engine.dataset,
+    # engine.packing), so TRL must not prepare the data again: no re-tokenizing, no keep_start truncation, no
+    # silent dropping of rows, no shuffling before the sampler. Its other defaults that differ from TrainingArguments are pinned too
     # (gradient checkpointing is applied by engine.methods, on the model, when training.gradient_checkpointing).
     return SFTConfig(
         **arguments,
@@ -104,22 +106,28 @@ def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bo
     )
 
 
-def data_collator(task: str, tokenizer):
+def data_collator(task: str, tokenizer, packing_mode: str | None = None):
     """Pads each batch to its longest row; causal-LM labels are padded with -100 so padding carries no loss.
 
     Causal LM uses TRL's collator, which takes the ``labels`` column as it is (the installed TRL builds
-    labels from ``assistant_masks``/``completion_mask`` only while preparing a dataset, which fttui skips).
+    labels from ``assistant_masks``/``completion_mask`` only while preparing a dataset, which fttui skips);
+    packed rows get engine.packing's collator (position ids, no attention mask).
     """
     from transformers import DataCollatorWithPadding
 
     if task == "seq-cls":
         return DataCollatorWithPadding(tokenizer)
+    if packing_mode is not None:
+        from fttui.engine.packing import PackedCollator
+
+        return PackedCollator(tokenizer.pad_token_id, packing_mode)
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     return DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)
 
 
-def build_trainer(task: str, model, args, train, eval_, tokenizer, callbacks, optimizer_setup, compute_metrics):
+def build_trainer(task: str, model, args, train, eval_, tokenizer, callbacks, optimizer_setup, compute_metrics,
+                  packing_mode: str | None = None):
     """Classification on transformers' Trainer; causal LM on TRL's SFTTrainer, fed fttui's tokenized rows."""
     from transformers import Trainer
 
@@ -128,7 +136,7 @@ def build_trainer(task: str, model, args, train, eval_, tokenizer, callbacks, op
         from trl import SFTTrainer as trainer_class
     with trainable_dtypes_kept(model):
         return trainer_class(model=model, args=args, optimizer_cls_and_kwargs=optimizer_setup, train_dataset=train,
-                             eval_dataset=eval_, data_collator=data_collator(task, tokenizer),
+                             eval_dataset=eval_, data_collator=data_collator(task, tokenizer, packing_mode),
                              processing_class=tokenizer, compute_metrics=compute_metrics, callbacks=callbacks)
 
 

@@ -31,6 +31,13 @@ def looks_like_file(reference: str) -> bool:
     return reference.startswith((".", "/", "~")) or reference.lower().endswith(DATA_SUFFIXES)
 
 
+LENGTH_FIELDS = ["max_length", "packing"]  # the training.* fields this step sets: they decide what a row costs
+
+
+def _length_values(training: TrainingSection) -> dict:
+    return {name: getattr(training, name) for name in LENGTH_FIELDS}
+
+
 def render_preview(preview: Previewed) -> Text:
     """Summary, length histogram, truncation, then the examples: prompt dim, trained part highlighted."""
     text = Text()
@@ -48,6 +55,11 @@ def render_preview(preview: Previewed) -> Text:
     share = preview.truncated_fraction
     text.append(f"\n{share:.1%} of rows are longer than {preview.max_length} tokens and will be truncated\n",
                 style="yellow" if share > 0 else "green")
+    if preview.packed_sequences is not None:
+        text.append(f"packing: {preview.measured_rows - preview.bad_rows:,} rows in {preview.packed_sequences:,} "
+                    f"sequences, ~{preview.packed_tokens_per_batch:,.0f} tokens per batch; padding "
+                    f"{preview.padding_unpacked:.0%} unpacked -> {preview.padding_packed:.0%} packed "
+                    "(if the model's attention keeps packed rows apart)\n", style="green")
     if preview.bad_rows:
         text.append(f"{preview.bad_rows:,} of {preview.measured_rows:,} rows cannot be read as {preview.data_format} "
                     "and will be skipped (data.max_bad_rows)\n", style="yellow")
@@ -84,7 +96,7 @@ class DatasetScreen(WizardStep):
         with Container(classes="body", id="dataset-body"):
             with VerticalScroll(id="dataset-form-column"):
                 yield SchemaForm(DataSection, FIELDS, self.draft.sections["data"], "data", id="data-form")
-                yield SchemaForm(TrainingSection, ["max_length"], self.draft.sections["training"], "length",
+                yield SchemaForm(TrainingSection, LENGTH_FIELDS, self.draft.sections["training"], "length",
                                  id="length-form")
                 with Horizontal(classes="button-row"):
                     yield Button("Browse… (ctrl+o)", id="browse", compact=True)
@@ -120,7 +132,7 @@ class DatasetScreen(WizardStep):
 
     def _key(self, data: DataSection, training: TrainingSection) -> tuple:
         return (self.draft.get("model", "name"), self.draft.get("model", "task"), data.model_dump_json(),
-                training.max_length)
+                training.max_length, training.packing, self.draft.get("training", "batch_size"))
 
     @on(Button.Pressed, "#preview")
     def action_preview(self) -> None:
@@ -133,7 +145,7 @@ class DatasetScreen(WizardStep):
             return
         raw = self.draft.raw()
         raw["data"] = data.model_dump(mode="json")
-        raw["training"]["max_length"] = training.max_length
+        raw["training"].update(_length_values(training))
         self.pending_key = key
         self.query_one("#preview-panel", Static).update(
             Text("reading and tokenizing the data in a worker process (a few seconds)…", style="dim"))
@@ -209,7 +221,7 @@ class DatasetScreen(WizardStep):
         kept = {"data": data} if data is not None else {}
         if training is not None:
             kept["training"] = TrainingSection.model_validate(
-                {**self.draft.sections["training"], "max_length": training.max_length})
+                {**self.draft.sections["training"], **_length_values(training)})
         return kept
 
     def collect(self) -> StepResult | None:
@@ -221,5 +233,5 @@ class DatasetScreen(WizardStep):
         if key in self.failed:
             self.set_status("the preview failed: fix the data or the column mapping")
             return None
-        merged = {**self.draft.sections["training"], "max_length": training.max_length}
+        merged = {**self.draft.sections["training"], **_length_values(training)}
         return StepResult("next", {"data": data, "training": TrainingSection.model_validate(merged)})

@@ -98,7 +98,9 @@ class SchemaForm(Vertical):
         value = self.values.get(name, info.default)
         choices = _literal_choices(info.annotation)
         if choices is not None or _is_bool(info.annotation):
-            options = [(str(c), c) for c in choices] if choices else [("on", True), ("off", False)]
+            options = [(str(c), c) for c in choices or ()]
+            if _is_bool(info.annotation):  # bool, or a bool that may also be "auto"
+                options += [("on", True), ("off", False)]
             if type(None) in _args(info.annotation):
                 options.insert(0, ("(default)", None))
             current = value if any(v == value for _, v in options) else options[0][1]
