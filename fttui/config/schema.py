@@ -29,7 +29,10 @@ METHOD_FIELDS = {  # the method.* keys each method reads: the wizard's form, and
     "bitfit": (),
 }
 LAYERWISE_METHODS = ("full", "freeze")  # the methods method.layer_lr_decay applies to
-DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat", "prompt-completion")
+DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat", "prompt-completion", "preference")
+OBJECTIVES = ("sft", "dpo")
+PREFERENCE_OBJECTIVES = ("dpo",)  # trained on pairs (prompt, chosen, rejected) against a reference model
+PREFERENCE_METHODS = ("full", "lora", "dora", "qlora")  # whose reference is the adapter switched off, or a copy
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -66,7 +69,7 @@ class DataSection(Section):
         0.1,
         description="Eval data: a file, a hub split name, a fraction of train (0-0.5) held out, or null for none.",
     )
-    format: Literal["auto", "classification", "text", "alpaca", "chat", "prompt-completion"] = Field(
+    format: Literal["auto", "classification", "text", "alpaca", "chat", "prompt-completion", "preference"] = Field(
         "auto", description="How rows are read; auto detects it from the columns."
     )
     text_column: str | None = Field(None, description="Column holding the text (classification and plain text).")
@@ -164,6 +167,13 @@ class TrainingSection(Section):
     group_by_length: bool = Field(
         True, description="Batch rows of similar length together, so less padding is computed (same data, faster)."
     )
+    objective: Literal["sft", "dpo"] = Field(
+        "sft", description="sft: learn the labels or the replies; dpo: prefer each pair's chosen reply over the rejected one."
+    )
+    beta: float = Field(0.1, gt=0, le=100, description="DPO: how far the model may drift from the base model (higher: less).")
+    preference_loss: Literal["sigmoid", "ipo", "hinge"] = Field(
+        "sigmoid", description="DPO loss: sigmoid (the DPO paper), ipo (IPO, for pairs that are near ties) or hinge (SLiC)."
+    )
     packing: bool | Literal["auto"] = Field(
         "auto", description="Causal LM: pack several rows into each sequence (kept apart by position ids), so "
         "almost no padding is computed; auto packs where the model's attention keeps packed rows apart."
@@ -215,6 +225,7 @@ class RunConfig(Section):
     @model_validator(mode="after")
     def _consistent(self):
         _check_method(self)
+        _check_objective(self)
         if self.training.early_stopping_patience and self.data.eval is None:
             raise ValueError("training.early_stopping_patience needs eval data: set data.eval to a file or a fraction")
         _check_distributed(self)
@@ -232,6 +243,25 @@ def _check_method(config: RunConfig) -> None:
     if method.layer_lr_decay is not None and training.distributed in ("fsdp", "deepspeed"):
         raise ValueError(f"method.layer_lr_decay cannot be combined with training.distributed={training.distributed}: "
                          "use ddp, or one learning rate")
+
+
+def _check_objective(config: RunConfig) -> None:
+    """Preference objectives need a causal LM, pair data, and a method whose reference model is known."""
+    objective, method = config.training.objective, config.method.name
+    if objective not in PREFERENCE_OBJECTIVES:
+        if config.data.format == "preference":
+            raise ValueError("data.format is preference, but training.objective is sft: set training.objective=dpo")
+        return
+    if config.model.task == "seq-cls":
+        raise ValueError(f"training.objective={objective} tunes a causal LM, not a classifier: set model.task=causal-lm")
+    if method not in PREFERENCE_METHODS:
+        raise ValueError(f"training.objective={objective} works with method.name {', '.join(PREFERENCE_METHODS)}, "
+                         f"not {method}: pick one of those")
+    if config.data.format not in ("auto", "preference"):
+        raise ValueError(f"training.objective={objective} reads pairs (prompt, chosen, rejected): set data.format "
+                         f"to preference or auto, not {config.data.format}")
+    if config.training.packing is True:
+        raise ValueError(f"training.packing: {objective} pairs are not packed; set training.packing=auto or false")
 
 
 def _check_distributed(config: RunConfig) -> None:

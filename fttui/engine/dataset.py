@@ -22,6 +22,7 @@ from fttui.engine.data_files import Rows, Source, locate, looks_like_path, read_
 from fttui.engine.encoding import SHOWN_ERRORS, Context, Encoded, clip_text, encode_split, write_kept
 from fttui.engine.formats import Layout, detect_layout, label_set
 from fttui.engine.messages import Conversation, read_conversation
+from fttui.engine.preference import PAIR_COLUMNS, read_pair
 from fttui.errors import DataError
 from fttui.events import Logged
 
@@ -152,9 +153,21 @@ def fit_length(ids: list[int], labels: list[int], max_length: int, keep_first: b
     return (ids, labels) if any(label != IGNORE_INDEX for label in labels) else None
 
 
+def _pair_as_completion(row: dict, where: str) -> dict:
+    try:
+        prompt, chosen, _ = read_pair(row, where)
+    except DataError:
+        return {}  # skipped below, as an unreadable row
+    return {"prompt": prompt, "completion": chosen, "system": row.get("system")}
+
+
 def sample_prompts(rows: Rows, layout: Layout, renderer: Renderer, count: int, system_prompt: str | None) -> list[str]:
     """The first rows' prompts as the model is given them, for sample generations at each evaluation."""
     prompts = []
+    if layout.format == "preference":  # a pair's prompt, rendered like a prompt/completion row's
+        layout = Layout("prompt-completion")
+        rows = Rows([_pair_as_completion(row, rows.where(i)) for i, row in enumerate(rows)], rows.source,
+                    rows.line_numbers, rows.unit)
     for index, row in enumerate(rows):
         if len(prompts) == count:
             break
@@ -320,7 +333,12 @@ def _prepare(config: RunConfig, task: str, tokenizer, train_source: Source, eval
     import pyarrow.compute as pc
     import datasets
 
-    lengths = pc.list_value_length(datasets.Dataset.from_file(str(work / "train.arrow")).data.table.column("input_ids"))
+    table = datasets.Dataset.from_file(str(work / "train.arrow")).data.table
+    if layout.format == "preference":  # the longer reply after the prompt: the longest sequence of a pair
+        prompt, chosen, rejected = (pc.list_value_length(table.column(name)) for name in PAIR_COLUMNS)
+        lengths = pc.add(prompt, pc.max_element_wise(chosen, rejected))
+    else:
+        lengths = pc.list_value_length(table.column("input_ids"))
     return {"layout": asdict(layout), "labels": labels, "counts": asdict(encoded["train"]),
             "eval_counts": asdict(eval_encoded) if eval_encoded else None, "notes": notes,
             "sample_prompts": prompts, "eval_source": eval_source.name if raw_eval is not None else None,

@@ -13,6 +13,7 @@ from fttui.engine.arrow_data import LINE, RAW, Progress, batch_rows
 from fttui.engine.chat import IGNORE_INDEX, Renderer, encode
 from fttui.engine.data_files import Source
 from fttui.engine.formats import Layout, check_labels, read_labels
+from fttui.engine.preference import PAIR_COLUMNS, encode_pair, fit_pair
 from fttui.errors import DataError
 
 OK, TRUNCATED, DROPPED, BAD = 0, 1, 2, 3
@@ -76,6 +77,8 @@ def encode_split(raw, ctx: Context, path: Path) -> Encoded:
         token_columns = [name for name in ("input_ids", "attention_mask", "token_type_ids")
                          if name in ctx.tokenizer("x")]
         function, features = _classification_batch, _features(token_columns, [LABEL])
+    elif ctx.layout.format == "preference":
+        function, features = _preference_batch, _features(list(PAIR_COLUMNS), [ERROR, NOTES])
     else:
         function, features = _causal_batch, _features(["input_ids", "attention_mask", "labels"], [ERROR, NOTES])
     raw.map(function, fn_kwargs={"ctx": ctx}, batched=True, batch_size=BATCH, writer_batch_size=BATCH,
@@ -161,6 +164,42 @@ def _causal_batch(batch: dict, ctx: Context) -> dict:
             status, (ids, labels) = (DROPPED, ([], [])) if fitted is None else (TRUNCATED, fitted)
         for name, value in (("input_ids", ids), ("attention_mask", [1] * len(ids)), ("labels", labels),
                             (STATUS, status), (ERROR, error), (NOTES, "\n".join(notes))):
+            out[name].append(value)
+    if ctx.progress is not None:
+        ctx.progress.advance(len(rows))
+    return out
+
+
+def _preference_batch(batch: dict, ctx: Context) -> dict:
+    """Pairs as prompt, chosen and rejected tokens, with the same statuses as SFT rows."""
+    from fttui.engine.dataset import render_row
+
+    rows = batch_rows(batch, ctx.source)
+    tokenizer, limit = ctx.tokenizer, ctx.max_length
+    reply_layout = Layout("prompt-completion")
+
+    def render(row: dict, where: str):
+        return render_row(row, reply_layout, ctx.renderer, where, ctx.system_prompt, ctx.max_chars)
+
+    out = {name: [] for name in (*PAIR_COLUMNS, STATUS, ERROR, NOTES)}
+    for index, row in enumerate(rows):
+        where = rows.where(index)
+        status, error, pair = OK, "", ([], [], [])
+        try:
+            pair = encode_pair(row, where, render, tokenizer)
+        except DataError as failure:
+            status, error = BAD, failure.message
+        longest = len(pair[0]) + max(len(pair[1]), len(pair[2]))
+        if status == OK and longest > limit:
+            if ctx.overlong == "error":
+                raise DataError(f"{where}: {longest} tokens, more than training.max_length={limit}",
+                                "raise training.max_length, or set data.overlong=truncate (or drop)")
+            keep_first = bool(pair[0]) and pair[0][0] == tokenizer.bos_token_id
+            status = DROPPED if ctx.overlong == "drop" else TRUNCATED
+            pair = ([], [], []) if status == DROPPED else fit_pair(*pair, limit, keep_first)
+            if status == TRUNCATED and not (pair[1] and pair[2]):
+                status, pair = DROPPED, ([], [], [])
+        for name, value in zip((*PAIR_COLUMNS, STATUS, ERROR, NOTES), (*pair, status, error, "")):
             out[name].append(value)
     if ctx.progress is not None:
         ctx.progress.advance(len(rows))

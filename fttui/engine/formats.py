@@ -2,7 +2,8 @@
 
 Formats: ``classification`` (text + label), ``text`` (plain text, causal LM), ``alpaca``
 (instruction/input/output), ``chat`` (``messages`` role/content, or ShareGPT ``conversations``
-from/value) and ``prompt-completion`` (``prompt`` + ``completion``: strings, or lists of messages).
+from/value), ``prompt-completion`` (``prompt`` + ``completion``: strings, or lists of messages) and
+``preference`` (``chosen`` + ``rejected`` pairs, read in engine.preference).
 Rows become messages in engine.messages and tokens in engine.chat.
 """
 from __future__ import annotations
@@ -35,7 +36,9 @@ def detect_layout(rows: Rows, requested: str, task: str, text_column: str | None
     found = ", ".join(columns)
     fmt = requested
     if fmt == "auto":
-        if "messages" in columns or "conversations" in columns:
+        if "chosen" in columns and "rejected" in columns:
+            fmt = "preference"
+        elif "messages" in columns or "conversations" in columns:
             fmt = "chat"
         elif "prompt" in columns and "completion" in columns:
             fmt = "prompt-completion"
@@ -66,6 +69,12 @@ def detect_layout(rows: Rows, requested: str, task: str, text_column: str | None
         if text is None or text not in columns:
             raise DataError(f"{rows.source}: no text column; columns found: {found}", f"set data.text_column to one of: {found}")
         return Layout("text", text)
+    if fmt == "preference":
+        missing = [name for name in ("chosen", "rejected") if name not in columns]
+        if missing:
+            raise DataError(f"{rows.source}: preference data needs 'chosen' and 'rejected'; columns found: {found}",
+                            "write each pair as prompt, chosen, rejected (strings or message lists)")
+        return Layout("preference")
     if fmt in ("alpaca", "prompt-completion"):
         for needed in ("instruction", "output") if fmt == "alpaca" else ("prompt", "completion"):
             if needed not in columns:

@@ -50,6 +50,8 @@ def keeps_rows_apart(model) -> tuple[str | None, str]:
 def decide(config: RunConfig, task: str, model) -> Packing:
     """Pack or not, and why (the log says it); ``training.packing=true`` where it is unsafe is an error."""
     setting = config.training.packing
+    if config.training.objective != "sft":
+        return Packing(None, f"{config.training.objective} pairs are not packed")
     if task != "causal-lm" or setting is False:
         return Packing(None, "training.packing is off" if task == "causal-lm" else "classification is not packed")
     if config.method.name in PROMPT_METHODS:

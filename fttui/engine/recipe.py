@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from dataclasses import dataclass, field
 import time
@@ -10,9 +9,9 @@ from pathlib import Path
 
 from fttui.builtin_models import is_builtin
 from fttui.config import RunConfig
-from fttui.engine.artifacts import remember_format, save_trained, write_model_card, write_summary
+from fttui.engine.artifacts import remember_format, save_trained, write_model_card
 from fttui.engine.calibration import AnonymousPeak, memory_record
-from fttui.engine.callbacks import NOT_METRICS, EventCallback, StopCallback
+from fttui.engine.callbacks import EventCallback, StopCallback
 from fttui.engine.dataset import prepare_data
 from fttui.engine.device import choose_placement, peak_memory_mb
 from fttui.engine.distributed import current_world, finish, full_state_dict, strategy, unwrapped
@@ -28,7 +27,8 @@ from fttui.engine.trainer_setup import (build_trainer, callbacks, classification
 from fttui.errors import ConfigError, TrainingError
 from fttui.events import Finished, Logged, Planned, Started
 from fttui.runner.checkpoints import describe_skipped, last_intact_checkpoint
-from fttui.runner.run_dir import earlier_baseline
+from fttui.runner.run_folder import RunFolder
+from fttui.runner.summary import RunSummary
 
 
 def _stop_reason(config: RunConfig, status: str, step: int, planned: int) -> str:
@@ -83,7 +83,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     if packed.mode is not None:
         sink.emit(Logged(packing.describe(data.train, config), topic="data"))
         train = packing.pack_train(data.train, config)
-    elif task == "causal-lm" and config.training.packing == "auto":
+    elif task == "causal-lm" and config.training.packing == "auto" and config.training.objective == "sft":
         sink.emit(Logged(f"not packing rows: {packed.reason}"))
     steps = planned_steps(len(train), config, world.size)
     sink.emit(Planned(
@@ -121,7 +121,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     trainer = build_trainer(task, model, args, train, data.eval, tokenizer,
                             callbacks=[events, stopper, *callbacks(config, has_eval)], optimizer_setup=optimizer_setup,
                             compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None,
-                            packing_mode=packed.mode)
+                            packing_mode=packed.mode, objective=config.training.objective)
     if task == "seq-cls":
         # Classification heads average their loss per batch and ignore num_items_in_batch, although their
         # forward takes **kwargs; left to think otherwise, the Trainer (transformers 5) multiplies the loss
@@ -137,7 +137,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     resumed_step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
     if checkpoint is not None:
         sink.emit(Logged(f"resuming from {checkpoint.name}"))
-    baseline = earlier_baseline(run_dir) if checkpoint is not None else {}  # resumed: measured by the first worker
+    baseline = RunFolder(run_dir).baseline() if checkpoint is not None else {}  # resumed: measured by the first worker
     if has_eval and config.training.baseline_eval and checkpoint is None:
         events.baseline = True
         with rng_preserved():
@@ -176,63 +176,37 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     runtime = max(wall - events.overhead_seconds, 1e-9) if wall else wall
     output = save_trained(unwrapped(trainer), tokenizer, run_dir, config.method.name, data.labels, state_dict,
                           base_model=source.reference, base_model_path=source.path)
-    summary = {
-        "status": status,
-        "task": task,
-        "method": config.method.name,
-        "base_model": source.reference if not source.is_local or is_builtin(source.reference) else source.path,
-        "data_format": data.layout.format,
-        "labels": data.labels,
-        "train_rows": len(data.train),
-        "eval_rows": len(data.eval) if data.eval is not None else 0,
-        "truncated_rows": data.truncated_rows,
-        "dropped_rows": data.counts.dropped,
-        "bad_rows": data.counts.bad,
-        "global_step": trainer.state.global_step,
-        "epochs_done": round(trainer.state.epoch or 0.0, 4),
-        "train_loss": result.training_loss,
-        "train_runtime_s": runtime,  # training steps only: evaluation and checkpoints are timed apart
-        "eval_runtime_s": round(events.eval_seconds, 3),
-        "save_runtime_s": round(events.save_seconds, 3),
-        "train_samples_per_second": speed * wall / runtime if speed and runtime else speed,
+    steps_run = trainer.state.global_step - resumed_step
+    summary = RunSummary(
+        status=status, task=task, method=config.method.name, model=config.model.name,
+        base_model=source.reference if not source.is_local or is_builtin(source.reference) else source.path,
+        data_format=data.layout.format, labels=data.labels,
+        train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
+        global_step=trainer.state.global_step, epochs_done=round(trainer.state.epoch or 0.0, 4),
+        train_loss=result.training_loss,
+        train_runtime_s=runtime,  # training steps only: evaluation and checkpoints are timed apart
+        eval_runtime_s=round(events.eval_seconds, 3), save_runtime_s=round(events.save_seconds, 3),
+        train_samples_per_second=speed * wall / runtime if speed and runtime else speed,
+        seconds_per_step=round(runtime / steps_run, 4) if runtime and steps_run > 0 else None,
+        trainable_params=trainable, total_params=total, device=placement.device, precision=placement.precision,
+        peak_memory_mb=round(peak_memory_mb(placement.device), 1), output_path=str(output),
+        best_step=best_step, best_metric=trainer.state.best_metric if best_step is not None else None,
+        stop_reason=_stop_reason(config, status, trainer.state.global_step, steps),
+        started_at=started_at, finished_at=time.time(),
+        details=events.last_eval.details if events.last_eval is not None else {},
+    )
+    summary.set_metrics(metrics, baseline)
+    summary.extra.update({
+        "truncated_rows": data.truncated_rows, "dropped_rows": data.counts.dropped, "bad_rows": data.counts.bad,
         "packing": packed.mode,  # None, or how packed rows were kept apart (engine.packing)
         "packed_sequences": len(train) if packed.mode else None,
-        "trainable_params": trainable,
-        "total_params": total,
-        "device": placement.device,
-        "precision": placement.precision,
-        "world_size": world.size,
-        "distributed": used,
-        "peak_memory_mb": round(peak_memory_mb(placement.device), 1),
-        "output_path": str(output),
-        "started_at": started_at,
-        "finished_at": time.time(),
-    }
-    steps_run = trainer.state.global_step - resumed_step
-    summary.update(model=config.model.name, batch_size=config.training.batch_size,
-                   seconds_per_step=round(runtime / steps_run, 4) if runtime and steps_run > 0 else None)
-    summary.update(memory_record(unwrapped(trainer), config, task, placement.device, placement.precision,
-                                 min(data.longest, config.training.max_length),
-                                 summary["peak_memory_mb"], training_mb))
-    if best_step is not None:
-        summary["best_step"] = best_step
-        summary["best_metric"] = trainer.state.best_metric
-    summary["stop_reason"] = _stop_reason(config, status, trainer.state.global_step, steps)
-    for key, value in baseline.items():
-        if key.startswith("eval_") and isinstance(value, (int, float)) and not key.endswith(NOT_METRICS):
-            summary[f"baseline_{key}"] = value
-    for key, value in metrics.items():
-        if (key.startswith("eval_") and isinstance(value, (int, float))
-                and not key.endswith((*NOT_METRICS, "perplexity"))):
-            summary[key] = value
-    if task == "causal-lm":
-        for prefix in ("", "baseline_"):
-            if isinstance(summary.get(f"{prefix}eval_loss"), float):
-                summary[f"{prefix}perplexity"] = math.exp(min(summary[f"{prefix}eval_loss"], 50))
-    if events.last_eval is not None and events.last_eval.details:
-        summary["eval_details"] = events.last_eval.details
-    write_summary(run_dir, summary)
+        "world_size": world.size, "distributed": used, "batch_size": config.training.batch_size,
+    })
+    summary.extra.update(memory_record(unwrapped(trainer), config, task, placement.device, placement.precision,
+                                       min(data.longest, config.training.max_length),
+                                       summary.peak_memory_mb, training_mb))
+    summary.write(run_dir)
     write_model_card(run_dir, config, summary, output)
-    sink.emit(Finished(status=status, summary=summary, output_path=str(output)))
+    sink.emit(Finished(status=status, summary=summary.to_dict(), output_path=str(output)))
     finish()
-    return RunOutcome(status, summary, unwrapped(trainer), trainer)
+    return RunOutcome(status, summary.to_dict(), unwrapped(trainer), trainer)

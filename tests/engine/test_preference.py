@@ -1,0 +1,106 @@
+"""DPO on TRL's DPOTrainer, fed fttui's pairs: masks on the replies only, bad pairs counted, and a tiny model
+that learns a preference rule it can generalise to held-out pairs."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from fttui.config import validate_config
+from fttui.engine.preference import encode_pair, fit_pair, read_pair
+from fttui.errors import DataError
+
+GOOD = ["lovely", "great", "superb", "fine", "excellent", "good"]
+BAD = ["awful", "poor", "terrible", "dull", "broken", "bad"]
+TOPICS = ["the film", "the food", "the hotel", "the book", "the song", "the game", "the car", "the phone"]
+
+
+def pair_rows(count: int, seed: int) -> list[dict]:
+    """The chosen reply praises, the rejected one complains: a rule over words, not over rows."""
+    rng = random.Random(seed)
+    return [{"prompt": [{"role": "user", "content": f"how was {rng.choice(TOPICS)}?"}],
+             "chosen": [{"role": "assistant", "content": f"it was {rng.choice(GOOD)}"}],
+             "rejected": [{"role": "assistant", "content": f"it was {rng.choice(BAD)}"}]} for _ in range(count)]
+
+
+def write(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return str(path)
+
+
+def dpo_config(model, train, eval_, run_dir, method="lora", **training):
+    return validate_config({
+        "model": {"name": model, "task": "causal-lm"},
+        "data": {"train": train, "eval": eval_, "max_bad_rows": 2},
+        "method": {"name": method},
+        "training": {"objective": "dpo", "max_steps": 30, "batch_size": 8, "learning_rate": 1e-2, "max_length": 48,
+                     "logging_steps": 5, "eval_steps": 30, "save_steps": 30, "precision": "fp32", "seed": 3,
+                     "sample_prompts": 1, "max_new_tokens": 4, "beta": 0.1, **training},
+        "output": {"dir": str(run_dir)},
+    })
+
+
+def test_pairs_are_read_in_trl_and_llama_factory_shapes():
+    trl_row = {"prompt": "hi", "chosen": "hello", "rejected": "go away"}
+    assert read_pair(trl_row, "f line 1") == ("hi", "hello", "go away")
+    factory = {"conversations": [{"from": "human", "value": "hi"}], "chosen": {"from": "gpt", "value": "hello"},
+               "rejected": {"from": "gpt", "value": "no"}}
+    assert read_pair(factory, "f line 2") == (factory["conversations"], [factory["chosen"]], [factory["rejected"]])
+    user = {"role": "user", "content": "hi"}
+    implicit = {"chosen": [user, {"role": "assistant", "content": "hello"}],
+                "rejected": [user, {"role": "assistant", "content": "no"}]}
+    assert read_pair(implicit, "f line 3")[0] == [user]
+    for row, problem in (({"prompt": "hi", "chosen": "same", "rejected": "same"}, "the same reply"),
+                         ({"prompt": "hi", "chosen": "yes"}, "'rejected' is missing"),
+                         ({"prompt": " ", "chosen": "a", "rejected": "b"}, "the prompt is empty")):
+        with pytest.raises(DataError, match=problem) as caught:
+            read_pair(row, "pairs.jsonl line 7")
+        assert "pairs.jsonl line 7" in caught.value.message
+
+
+def test_the_replies_are_exactly_the_completion_tokens(tiny_llama):
+    from fttui.engine.chat import Renderer, fit_tokenizer
+    from fttui.engine.dataset import render_row
+    from fttui.engine.formats import Layout
+    from fttui.engine.models import load_tokenizer, resolve_model
+
+    config = dpo_config(tiny_llama, "x.jsonl", None, "run")
+    tokenizer = load_tokenizer(resolve_model(tiny_llama), config)
+    fit_tokenizer(tokenizer, "causal-lm", "preference")
+    renderer = Renderer(tokenizer)
+
+    def render(row, where):
+        return render_row(row, Layout("prompt-completion"), renderer, where, None)
+
+    row = pair_rows(1, seed=0)[0]
+    prompt, chosen, rejected = encode_pair(row, "line 1", render, tokenizer)
+    eos = tokenizer.eos_token
+    bare = lambda ids: tokenizer.decode(ids).replace(" ", "")  # noqa: E731 (WordPiece decodes with spaces)
+    assert bare(chosen) == (row["chosen"][0]["content"] + eos).replace(" ", "")
+    assert bare(rejected) == (row["rejected"][0]["content"] + eos).replace(" ", "")
+    assert row["prompt"][0]["content"] in tokenizer.decode(prompt) and eos not in tokenizer.decode(prompt)
+    # Too long: the prompt loses its start (BOS kept), the replies stay whole.
+    fitted = fit_pair([101] + list(range(1, 40)), [7] * 6, [8] * 4, max_length=20, keep_first=True)
+    assert fitted[0][0] == 101 and len(fitted[0]) == 14 and fitted[0][-1] == 39 and fitted[1:] == ([7] * 6, [8] * 4)
+
+
+@pytest.mark.slow
+def test_dpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_llama):
+    from trl import DPOTrainer
+
+    from fttui.engine.recipe import run
+    from fttui.engine.sink import ListSink
+
+    rows = pair_rows(96, seed=1) + [{"prompt": "hi", "chosen": "same", "rejected": "same"}]  # skipped, counted
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = dpo_config(tiny_llama, write(tmp_path / "pairs.jsonl", rows),
+                        write(tmp_path / "eval.jsonl", pair_rows(24, seed=2)), run_dir)
+    outcome = run(config, run_dir, ListSink())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert outcome.status == "completed" and isinstance(outcome.trainer, DPOTrainer)
+    assert summary["train_rows"] == 96 and summary["bad_rows"] == 1 and summary["packing"] is None
+    # Held-out pairs: the tuned model ranks the praising reply above the complaint, well above chance.
+    assert summary["eval_rewards/accuracies"] >= 0.9 and summary["eval_rewards/margins"] > 0
+    assert (run_dir / "adapter" / "adapter_config.json").is_file()
