@@ -1,9 +1,13 @@
-"""``fttui export RUN_DIR --out DIR [--merge] [--dtype ...]``: the adapter, or a merged standalone model."""
+"""``fttui export RUN_DIR --out DIR [--merge] [--dtype ...] [--gguf TYPE]``: the adapter, a merged standalone
+model, or a verified GGUF file with an Ollama Modelfile."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
+
+from fttui.gguf_tools import GGUF_TYPES  # torch-free, like everything this module imports before run()
 
 
 def register(subparsers) -> None:
@@ -15,8 +19,13 @@ def register(subparsers) -> None:
                         "holding only the files it wrote (a symlink: its target); "
                         "with --push-to-hub the default is RUN_DIR/hub-export")
     parser.add_argument("--merge", action="store_true", help="merge the adapter into the base model's weights")
-    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
-                        help="dtype of the merged or full model's weights (default float32)")
+    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"),
+                        help="dtype of the merged or full model's weights (default float32; with --gguf the "
+                        "16-bit dtype the GGUF is made from)")
+    parser.add_argument("--gguf", choices=GGUF_TYPES, metavar="TYPE",
+                        help=f"also write the merged model as GGUF ({', '.join(GGUF_TYPES)}) with an Ollama "
+                        "Modelfile, read back and checked against the merged model; without --merge only the GGUF "
+                        "is kept (needs pip install \"fttui[gguf]\"; the K-quants also llama.cpp's llama-quantize)")
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="also upload the export to this Hub repository "
                         "(token from HF_TOKEN or `hf auth login`; it is never written anywhere)")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repository as private")
@@ -41,6 +50,15 @@ def run(args) -> int:
     from fttui.runner.lock import claim
 
     check_target(out)  # a folder with the user's files in it is refused before anything loads
+    dtype = args.dtype or "float32"
+    if args.gguf:
+        from fttui.gguf_tools import check_gguf_request, intermediate_dtype
+
+        check_gguf_request(args.gguf)  # the extra and a quantizer, before torch loads
+        dtype = intermediate_dtype(args.gguf)
+        if args.dtype not in (None, dtype):
+            raise ConfigError(f"--gguf {args.gguf} is made from the model merged in {dtype}, not {args.dtype}",
+                              f"leave out --dtype (the merged model kept with --merge is {dtype} too)")
 
     lock = claim(run_dir, "export")  # refused while a worker trains there: its adapter is not final yet
     try:
@@ -48,7 +66,7 @@ def run(args) -> int:
         from fttui.engine.quiet import quiet_libraries
 
         quiet_libraries()
-        result = export_run(run_dir, out, merge=args.merge, dtype=args.dtype)
+        result = export_run(run_dir, out, merge=args.merge, dtype=dtype, gguf=args.gguf)
     finally:
         lock.release()
     if args.push_to_hub:
@@ -63,4 +81,20 @@ def run(args) -> int:
             print(f"note: {note}", file=sys.stderr)
         if "hub_url" in result:
             print(f"pushed to {result['hub_url']}", file=sys.stderr)
+        if "gguf" in result:
+            print(gguf_summary(result["gguf"], Path(result["out"]), run_dir.name), file=sys.stderr)
     return 0
+
+
+def ollama_name(run_name: str) -> str:
+    """A model name Ollama accepts (lower case letters, digits, ``._-``)."""
+    return re.sub(r"[^a-z0-9._-]+", "-", run_name.lower()).strip("-._") or "fttui-model"
+
+
+def gguf_summary(info: dict, out: Path, run_name: str) -> str:
+    """What was checked, and the command that makes an Ollama model of it."""
+    return (f"{info['file']}: {info['bytes'] / 1e6:.1f} MB; read back, relative logit error "
+            f"{info['relative_logit_error']:.2g} (at most {info['tolerance']:g} for {info['type']}), "
+            f"top-1 agreement {info['top1_agreement']:.0%} on {info['prompts']} prompts\n"
+            f"Modelfile: {info['template']} template, stop tokens and parameters\n"
+            f"run it with Ollama:  ollama create {ollama_name(run_name)} -f {out / 'Modelfile'}")

@@ -5,6 +5,7 @@ weights (that would round the update away and gives models that do not load else
 """
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from pathlib import Path
@@ -46,12 +47,15 @@ def load_base(config: RunConfig, task: str, labels: list[str] | None, dtype: tor
     return AutoModelForCausalLM.from_pretrained(source.path, dtype=dtype)
 
 
-def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32", progress=None) -> dict:
+def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32", progress=None,
+               gguf: str | None = None) -> dict:
     """Write the export atomically to ``out``; returns what was written (for the CLI to print).
 
     ``out`` may be new, empty, or an earlier export whose files its manifest lists (a symlink: its target). The
     run's saved folder is verified before anything is loaded or copied, and the written export before it
     replaces the old one. ``progress(message)``, when given, hears each slow stage (front ends show it).
+    ``gguf`` (f16, bf16, q8_0, q4_k_m, q5_k_m) adds a verified GGUF file and an Ollama Modelfile, made from
+    the model merged in 16 bits; the merged safetensors stay only with ``merge``.
     """
     from transformers import AutoTokenizer
 
@@ -62,10 +66,19 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
     run = describe_run(run_dir)  # refuses a damaged adapter/ or model/ (TrainingError)
     method, trained, labels = run.config.method.name, run.folder, run.labels
     full_model = method in FULL_MODEL_METHODS  # full, bitfit, freeze: the run saved the whole model
-    if merge and method in PROMPT_METHODS:
+    if gguf is not None:
+        from fttui.gguf_tools import check_gguf_request, intermediate_dtype
+
+        check_gguf_request(gguf)
+        if run.task != "causal-lm":
+            raise ConfigError(f"GGUF export is for causal language models; this run trained {run.task}",
+                              "export without --gguf")
+        dtype = intermediate_dtype(gguf)
+    wants_merge = merge or gguf is not None
+    if wants_merge and method in PROMPT_METHODS:
         raise ConfigError(f"{method} tuning cannot be merged into the model's weights (its virtual tokens are inputs)",
                           "export without --merge; load it with peft's AutoPeftModel")
-    if merge and method == "adapter":
+    if wants_merge and method == "adapter":
         raise ConfigError("bottleneck adapters cannot be merged into the model's weights: each one adds a "
                           "non-linear layer (down-projection, ReLU, up-projection) that no weight matrix can absorb",
                           "export without --merge and load with fttui.engine.bottleneck.load_from_folder, "
@@ -73,7 +86,8 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
     target = check_target(out)
     notes = []
     with replacing_dir(target) as tmp:
-        if full_model or merge:
+        if full_model or wants_merge:
+            hf = tmp / ".gguf-source" if gguf is not None and not merge else tmp
             say(f"loading the fine-tuned model in {dtype}" if full_model
                 else f"loading the base model in {dtype} with the adapter on it")
             model = load_tuned(run, DTYPES[dtype])  # an adapter goes on the unquantized base, even after QLoRA
@@ -86,11 +100,20 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
             if run.task == "causal-lm":
                 remember_format(model, tokenizer)
             say("saving the model as safetensors")
-            model.save_pretrained(tmp, safe_serialization=True)
-            tokenizer.save_pretrained(tmp)
+            model.save_pretrained(hf, safe_serialization=True)
+            tokenizer.save_pretrained(hf)
             if labels is not None:
-                (tmp / "labels.json").write_text(json.dumps(labels) + "\n")
+                (hf / "labels.json").write_text(json.dumps(labels) + "\n")
             kind = "merged model" if merge and not full_model else "model"
+            if gguf is not None:
+                del model  # the converter and the check load their own copies
+                gc.collect()
+                from fttui.engine.gguf_export import write_gguf
+
+                gguf_info = write_gguf(hf, tmp, gguf, tokenizer, run.config, say)
+                if hf != tmp:
+                    shutil.rmtree(hf)
+                kind = "gguf" if hf != tmp else f"{kind} and gguf"
         else:
             say("copying the adapter")
             for item in trained.iterdir():
@@ -104,6 +127,6 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
             raise TrainingError(f"the export did not read back whole ({problem}); {out} was left as it was",
                                 "check the disk (free space, errors) and export again")
         info = {"run_dir": str(run_dir), "kind": kind, "method": method, "dtype": dtype if kind != "adapter" else None,
-                "notes": notes}
+                "notes": notes, **({"gguf": gguf_info} if gguf is not None else {})}
         write_manifest(tmp, info)  # last: it lists every file above, so a re-export knows which are fttui's
     return {**info, "out": str(out)}

@@ -15,7 +15,7 @@ CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
 CONFIG_COPY = "fttui_config.yaml"  # the run's resolved config as it was when this checkpoint was saved
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # the format's own limit
-WEIGHTS = ("*.safetensors", "pytorch_model*.bin", "adapter_model.bin")
+WEIGHTS = ("*.safetensors", "pytorch_model*.bin", "adapter_model.bin", "*.gguf")
 
 # Config keys that may differ between a checkpoint and the run resuming from it. Every other key (method.*,
 # model.*, data.*, the optimizer's settings, batch shape, seed, the distributed layout) either changes the
@@ -145,7 +145,18 @@ def _torch_zip(path: Path) -> str | None:
     return None
 
 
-CHECKS = {".json": _json, ".safetensors": _safetensors, ".pt": _torch_zip, ".pth": _torch_zip, ".bin": _torch_zip}
+def _gguf(path: Path) -> str | None:
+    """The magic and a known version: the export reads the whole file back, this only catches a cut-off one."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if len(head) < 8 or head[:4] != b"GGUF":
+        return "not a GGUF file (no GGUF magic)"
+    version = struct.unpack("<I", head[4:])[0]
+    return None if version in (2, 3) else f"unknown GGUF version {version}"
+
+
+CHECKS = {".json": _json, ".safetensors": _safetensors, ".pt": _torch_zip, ".pth": _torch_zip, ".bin": _torch_zip,
+          ".gguf": _gguf}
 
 
 def check_saved(run_dir: Path, folder: Path, max_steps: int | None = None, epochs: float | None = None) -> None:
