@@ -29,9 +29,11 @@ METHOD_FIELDS = {  # the method.* keys each method reads: the wizard's form, and
     "bitfit": (),
 }
 LAYERWISE_METHODS = ("full", "freeze")  # the methods method.layer_lr_decay applies to
-DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat", "prompt-completion", "preference")
-OBJECTIVES = ("sft", "dpo")
-PREFERENCE_OBJECTIVES = ("dpo",)  # trained on pairs (prompt, chosen, rejected) against a reference model
+DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat", "prompt-completion", "preference", "unpaired")
+OBJECTIVES = ("sft", "dpo", "kto")
+# Trained against a reference model, on the data format each reads: pairs (prompt, chosen, rejected), or
+# single replies marked desirable or not (prompt, completion, label).
+PREFERENCE_OBJECTIVES = {"dpo": "preference", "kto": "unpaired"}
 PREFERENCE_METHODS = ("full", "lora", "dora", "qlora")  # whose reference is the adapter switched off, or a copy
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -69,7 +71,8 @@ class DataSection(Section):
         0.1,
         description="Eval data: a file, a hub split name, a fraction of train (0-0.5) held out, or null for none.",
     )
-    format: Literal["auto", "classification", "text", "alpaca", "chat", "prompt-completion", "preference"] = Field(
+    format: Literal["auto", "classification", "text", "alpaca", "chat", "prompt-completion", "preference",
+                    "unpaired"] = Field(
         "auto", description="How rows are read; auto detects it from the columns."
     )
     text_column: str | None = Field(None, description="Column holding the text (classification and plain text).")
@@ -167,10 +170,16 @@ class TrainingSection(Section):
     group_by_length: bool = Field(
         True, description="Batch rows of similar length together, so less padding is computed (same data, faster)."
     )
-    objective: Literal["sft", "dpo"] = Field(
-        "sft", description="sft: learn the labels or the replies; dpo: prefer each pair's chosen reply over the rejected one."
+    objective: Literal["sft", "dpo", "kto"] = Field(
+        "sft", description="sft: learn the labels or the replies; dpo: prefer each pair's chosen reply over the "
+        "rejected one; kto: learn from single replies labelled desirable or not."
     )
-    beta: float = Field(0.1, gt=0, le=100, description="DPO: how far the model may drift from the base model (higher: less).")
+    beta: float = Field(0.1, gt=0, le=100, description="DPO/KTO: how far the model may drift from the base model (higher: less).")
+    desirable_weight: float = Field(1.0, gt=0, le=100, description="KTO: weight of the desirable replies' loss.")
+    undesirable_weight: float = Field(
+        1.0, gt=0, le=100, description="KTO: weight of the undesirable replies' loss (unbalanced data: about "
+        "desirable rows / undesirable rows)."
+    )
     preference_loss: Literal["sigmoid", "ipo", "hinge"] = Field(
         "sigmoid", description="DPO loss: sigmoid (the DPO paper), ipo (IPO, for pairs that are near ties) or hinge (SLiC)."
     )
@@ -249,17 +258,19 @@ def _check_objective(config: RunConfig) -> None:
     """Preference objectives need a causal LM, pair data, and a method whose reference model is known."""
     objective, method = config.training.objective, config.method.name
     if objective not in PREFERENCE_OBJECTIVES:
-        if config.data.format == "preference":
-            raise ValueError("data.format is preference, but training.objective is sft: set training.objective=dpo")
+        for wanted, fmt in PREFERENCE_OBJECTIVES.items():
+            if config.data.format == fmt:
+                raise ValueError(f"data.format is {fmt}, but training.objective is sft: set training.objective={wanted}")
         return
     if config.model.task == "seq-cls":
         raise ValueError(f"training.objective={objective} tunes a causal LM, not a classifier: set model.task=causal-lm")
     if method not in PREFERENCE_METHODS:
         raise ValueError(f"training.objective={objective} works with method.name {', '.join(PREFERENCE_METHODS)}, "
                          f"not {method}: pick one of those")
-    if config.data.format not in ("auto", "preference"):
-        raise ValueError(f"training.objective={objective} reads pairs (prompt, chosen, rejected): set data.format "
-                         f"to preference or auto, not {config.data.format}")
+    fmt = PREFERENCE_OBJECTIVES[objective]
+    if config.data.format not in ("auto", fmt):
+        raise ValueError(f"training.objective={objective} reads {fmt} data: set data.format to {fmt} or auto, "
+                         f"not {config.data.format}")
     if config.training.packing is True:
         raise ValueError(f"training.packing: {objective} pairs are not packed; set training.packing=auto or false")
 

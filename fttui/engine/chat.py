@@ -244,7 +244,7 @@ def _encode_in_pieces(text: str, spans, tokenizer) -> tuple[list[int], list[int]
     return ids, labels
 
 
-TEMPLATE_FORMATS = ("alpaca", "chat", "prompt-completion", "preference")
+TEMPLATE_FORMATS = ("alpaca", "chat", "prompt-completion", "preference", "unpaired")
 
 
 def end_marker(tokenizer) -> str | None:

@@ -22,7 +22,7 @@ from fttui.engine.data_files import Rows, Source, locate, looks_like_path, read_
 from fttui.engine.encoding import SHOWN_ERRORS, Context, Encoded, clip_text, encode_split, write_kept
 from fttui.engine.formats import Layout, detect_layout, label_set
 from fttui.engine.messages import Conversation, read_conversation
-from fttui.engine.preference import PAIR_COLUMNS, read_pair
+from fttui.engine.preference import PAIR_COLUMNS, UNPAIRED_COLUMNS, read_pair, read_unpaired, requested_format
 from fttui.errors import DataError
 from fttui.events import Logged
 
@@ -153,21 +153,21 @@ def fit_length(ids: list[int], labels: list[int], max_length: int, keep_first: b
     return (ids, labels) if any(label != IGNORE_INDEX for label in labels) else None
 
 
-def _pair_as_completion(row: dict, where: str) -> dict:
+def _pair_as_completion(row: dict, where: str, fmt: str) -> dict:
     try:
-        prompt, chosen, _ = read_pair(row, where)
+        prompt, reply, _ = read_pair(row, where) if fmt == "preference" else read_unpaired(row, where)
     except DataError:
         return {}  # skipped below, as an unreadable row
-    return {"prompt": prompt, "completion": chosen, "system": row.get("system")}
+    return {"prompt": prompt, "completion": reply, "system": row.get("system")}
 
 
 def sample_prompts(rows: Rows, layout: Layout, renderer: Renderer, count: int, system_prompt: str | None) -> list[str]:
     """The first rows' prompts as the model is given them, for sample generations at each evaluation."""
     prompts = []
-    if layout.format == "preference":  # a pair's prompt, rendered like a prompt/completion row's
+    if layout.format in ("preference", "unpaired"):  # the prompt, rendered like a prompt/completion row's
+        rows = Rows([_pair_as_completion(row, rows.where(i), layout.format) for i, row in enumerate(rows)],
+                    rows.source, rows.line_numbers, rows.unit)
         layout = Layout("prompt-completion")
-        rows = Rows([_pair_as_completion(row, rows.where(i)) for i, row in enumerate(rows)], rows.source,
-                    rows.line_numbers, rows.unit)
     for index, row in enumerate(rows):
         if len(prompts) == count:
             break
@@ -288,7 +288,7 @@ def _prepare(config: RunConfig, task: str, tokenizer, train_source: Source, eval
         raw_train, eval_source = raw_train.select(kept), train_source
     elif eval_source is not None:
         raw_eval = write_raw(eval_source, work / "eval-raw.arrow", data.max_eval_rows)
-    layout = detect_layout(first_rows(raw_train, train_source, 1), data.format, task, data.text_column,
+    layout = detect_layout(first_rows(raw_train, train_source, 1), requested_format(config), task, data.text_column,
                            data.label_column)
     if raw_eval is not None:
         detect_layout(first_rows(raw_eval, eval_source, 1), layout.format, task, layout.text_column,
@@ -337,6 +337,8 @@ def _prepare(config: RunConfig, task: str, tokenizer, train_source: Source, eval
     if layout.format == "preference":  # the longer reply after the prompt: the longest sequence of a pair
         prompt, chosen, rejected = (pc.list_value_length(table.column(name)) for name in PAIR_COLUMNS)
         lengths = pc.add(prompt, pc.max_element_wise(chosen, rejected))
+    elif layout.format == "unpaired":
+        lengths = pc.add(*(pc.list_value_length(table.column(name)) for name in UNPAIRED_COLUMNS))
     else:
         lengths = pc.list_value_length(table.column("input_ids"))
     return {"layout": asdict(layout), "labels": labels, "counts": asdict(encoded["train"]),

@@ -13,7 +13,7 @@ from fttui.engine.arrow_data import LINE, RAW, Progress, batch_rows
 from fttui.engine.chat import IGNORE_INDEX, Renderer, encode
 from fttui.engine.data_files import Source
 from fttui.engine.formats import Layout, check_labels, read_labels
-from fttui.engine.preference import PAIR_COLUMNS, encode_pair, fit_pair
+from fttui.engine.preference import PAIR_COLUMNS, UNPAIRED_COLUMNS, encode_pair, encode_unpaired, fit_pair
 from fttui.errors import DataError
 
 OK, TRUNCATED, DROPPED, BAD = 0, 1, 2, 3
@@ -79,6 +79,11 @@ def encode_split(raw, ctx: Context, path: Path) -> Encoded:
         function, features = _classification_batch, _features(token_columns, [LABEL])
     elif ctx.layout.format == "preference":
         function, features = _preference_batch, _features(list(PAIR_COLUMNS), [ERROR, NOTES])
+    elif ctx.layout.format == "unpaired":
+        import datasets
+
+        function, features = _unpaired_batch, _features(list(UNPAIRED_COLUMNS), [ERROR, NOTES])
+        features["label"] = datasets.Value("bool")
     else:
         function, features = _causal_batch, _features(["input_ids", "attention_mask", "labels"], [ERROR, NOTES])
     raw.map(function, fn_kwargs={"ctx": ctx}, batched=True, batch_size=BATCH, writer_batch_size=BATCH,
@@ -170,17 +175,53 @@ def _causal_batch(batch: dict, ctx: Context) -> dict:
     return out
 
 
-def _preference_batch(batch: dict, ctx: Context) -> dict:
-    """Pairs as prompt, chosen and rejected tokens, with the same statuses as SFT rows."""
+def _reply_renderer(ctx: Context):
+    """Renders a prompt/completion row (one reply of a preference row) like an SFT row."""
     from fttui.engine.dataset import render_row
 
-    rows = batch_rows(batch, ctx.source)
-    tokenizer, limit = ctx.tokenizer, ctx.max_length
-    reply_layout = Layout("prompt-completion")
+    layout = Layout("prompt-completion")
+    return lambda row, where: render_row(row, layout, ctx.renderer, where, ctx.system_prompt, ctx.max_chars)
 
-    def render(row: dict, where: str):
-        return render_row(row, reply_layout, ctx.renderer, where, ctx.system_prompt, ctx.max_chars)
 
+def _unpaired_batch(batch: dict, ctx: Context) -> dict:
+    """KTO rows as prompt and completion tokens and the label; over-long rows as _preference_batch."""
+    rows, render = batch_rows(batch, ctx.source), _reply_renderer(ctx)
+    out = {name: [] for name in (*UNPAIRED_COLUMNS, "label", STATUS, ERROR, NOTES)}
+    for index, row in enumerate(rows):
+        where = rows.where(index)
+        status, error, prompt, completion, label = OK, "", [], [], False
+        try:
+            prompt, completion, label = encode_unpaired(row, where, render, ctx.tokenizer)
+        except DataError as failure:
+            status, error = BAD, failure.message
+        status, (prompt, completion, _) = _fit(status, (prompt, completion, completion), ctx, where)
+        for name, value in zip((*UNPAIRED_COLUMNS, "label", STATUS, ERROR, NOTES),
+                               (prompt, completion, label, status, error, "")):
+            out[name].append(value)
+    if ctx.progress is not None:
+        ctx.progress.advance(len(rows))
+    return out
+
+
+def _fit(status: int, pair: tuple, ctx: Context, where: str) -> tuple[int, tuple]:
+    """(prompt, reply, reply) within training.max_length as data.overlong says."""
+    limit, tokenizer = ctx.max_length, ctx.tokenizer
+    longest = len(pair[0]) + max(len(pair[1]), len(pair[2]))
+    if status != OK or longest <= limit:
+        return status, pair
+    if ctx.overlong == "error":
+        raise DataError(f"{where}: {longest} tokens, more than training.max_length={limit}",
+                        "raise training.max_length, or set data.overlong=truncate (or drop)")
+    keep_first = bool(pair[0]) and pair[0][0] == tokenizer.bos_token_id
+    fitted = fit_pair(*pair, limit, keep_first) if ctx.overlong == "truncate" else None
+    if fitted is None or not (fitted[1] and fitted[2]):
+        return DROPPED, ([], [], [])
+    return TRUNCATED, fitted
+
+
+def _preference_batch(batch: dict, ctx: Context) -> dict:
+    """Pairs as prompt, chosen and rejected tokens, with the same statuses as SFT rows."""
+    rows, render, tokenizer = batch_rows(batch, ctx.source), _reply_renderer(ctx), ctx.tokenizer
     out = {name: [] for name in (*PAIR_COLUMNS, STATUS, ERROR, NOTES)}
     for index, row in enumerate(rows):
         where = rows.where(index)
@@ -189,16 +230,7 @@ def _preference_batch(batch: dict, ctx: Context) -> dict:
             pair = encode_pair(row, where, render, tokenizer)
         except DataError as failure:
             status, error = BAD, failure.message
-        longest = len(pair[0]) + max(len(pair[1]), len(pair[2]))
-        if status == OK and longest > limit:
-            if ctx.overlong == "error":
-                raise DataError(f"{where}: {longest} tokens, more than training.max_length={limit}",
-                                "raise training.max_length, or set data.overlong=truncate (or drop)")
-            keep_first = bool(pair[0]) and pair[0][0] == tokenizer.bos_token_id
-            status = DROPPED if ctx.overlong == "drop" else TRUNCATED
-            pair = ([], [], []) if status == DROPPED else fit_pair(*pair, limit, keep_first)
-            if status == TRUNCATED and not (pair[1] and pair[2]):
-                status, pair = DROPPED, ([], [], [])
+        status, pair = _fit(status, pair, ctx, where)
         for name, value in zip((*PAIR_COLUMNS, STATUS, ERROR, NOTES), (*pair, status, error, "")):
             out[name].append(value)
     if ctx.progress is not None:

@@ -3,7 +3,8 @@
 Formats: ``classification`` (text + label), ``text`` (plain text, causal LM), ``alpaca``
 (instruction/input/output), ``chat`` (``messages`` role/content, or ShareGPT ``conversations``
 from/value), ``prompt-completion`` (``prompt`` + ``completion``: strings, or lists of messages) and
-``preference`` (``chosen`` + ``rejected`` pairs, read in engine.preference).
+``preference`` (``chosen`` + ``rejected`` pairs) and ``unpaired`` (KTO: a reply and a ``label``), both read in
+engine.preference.
 Rows become messages in engine.messages and tokens in engine.chat.
 """
 from __future__ import annotations
@@ -69,6 +70,13 @@ def detect_layout(rows: Rows, requested: str, task: str, text_column: str | None
         if text is None or text not in columns:
             raise DataError(f"{rows.source}: no text column; columns found: {found}", f"set data.text_column to one of: {found}")
         return Layout("text", text)
+    if fmt == "unpaired":
+        has_reply = ("prompt" in columns and "completion" in columns) or "messages" in columns or "conversations" in columns
+        if "label" not in columns or not has_reply:
+            raise DataError(f"{rows.source}: KTO data needs 'prompt', 'completion' and 'label' (or 'messages' and "
+                            f"'label'); columns found: {found}",
+                            "label each reply true (desirable) or false (undesirable)")
+        return Layout("unpaired")
     if fmt == "preference":
         missing = [name for name in ("chosen", "rejected") if name not in columns]
         if missing:

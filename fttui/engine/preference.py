@@ -1,4 +1,4 @@
-"""Preference pairs (DPO): rows -> prompt, chosen and rejected tokens, and the TRL trainer that learns from them.
+"""Preference data (DPO pairs, KTO replies): rows -> prompt and reply tokens, and the TRL trainers that learn from them.
 
 A pair is read as two prompt/completion conversations that share the prompt, and each is rendered and
 tokenized whole with the model's chat template (engine.chat), so the completion tokens are exactly the reply
@@ -6,6 +6,9 @@ and its end marker. Rows come as TRL writes them (``prompt``, ``chosen``, ``reje
 lists; or only ``chosen`` and ``rejected`` as whole conversations sharing their first turns) or as
 LLaMA-Factory's ranking rows (``conversations`` + a ``chosen`` and a ``rejected`` turn). Over-long and
 unreadable pairs follow the same ``data.overlong`` and ``data.max_bad_rows`` policies as SFT rows.
+
+KTO rows are one reply with a desirable/undesirable ``label``: ``prompt`` + ``completion`` (TRL), or
+``messages`` ending with the reply (LLaMA-Factory's kto rows).
 """
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from fttui.engine.chat import IGNORE_INDEX, encode
 from fttui.errors import DataError
 
 PAIR_COLUMNS = ("prompt_ids", "chosen_ids", "rejected_ids")
+UNPAIRED_COLUMNS = ("prompt_ids", "completion_ids")  # and "label", a bool
+TRUE, FALSE = ("true", "yes", "1", "desirable", "good"), ("false", "no", "0", "undesirable", "bad")
 PROMPT_SOURCES = ("prompt", "conversations", "messages")
 
 
@@ -74,13 +79,7 @@ def encode_pair(row: dict, where: str, render, tokenizer) -> tuple[list[int], li
     ``render(row, where)`` renders a prompt/completion row to (text, trained spans, notes).
     """
     prompt, chosen, rejected = read_pair(row, where)
-    halves = []
-    for reply in (chosen, rejected):
-        text, spans, _ = render({"prompt": prompt, "completion": reply, "system": row.get("system")}, where)
-        ids, labels = encode(text, spans, tokenizer)
-        if all(label == IGNORE_INDEX for label in labels):
-            raise DataError(f"{where}: no token of a reply survives tokenization")
-        halves.append((ids, *_completion(ids, labels)))
+    halves = [_split(prompt, reply, row.get("system"), where, render, tokenizer) for reply in (chosen, rejected)]
     (chosen_ids, chosen_start, chosen_end), (rejected_ids, rejected_start, rejected_end) = halves
     shared = 0
     limit = min(chosen_start, rejected_start)
@@ -89,16 +88,78 @@ def encode_pair(row: dict, where: str, render, tokenizer) -> tuple[list[int], li
     return chosen_ids[:shared], chosen_ids[shared:chosen_end], rejected_ids[shared:rejected_end]
 
 
+def requested_format(config) -> str:
+    """data.format, with auto read as the objective's format where it has one (KTO rows look like chat rows)."""
+    from fttui.config.schema import PREFERENCE_OBJECTIVES
+
+    if config.data.format == "auto" and config.training.objective == "kto":
+        return PREFERENCE_OBJECTIVES["kto"]
+    return config.data.format
+
+
+def read_label(value, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE or text in FALSE:
+        return text in TRUE
+    raise DataError(f"{where}: 'label' is {value!r}; a KTO label is true (desirable) or false (undesirable)")
+
+
+def read_unpaired(row: dict, where: str) -> tuple[object, object, bool]:
+    """(prompt, completion, desirable) of a KTO row."""
+    if "label" not in row:
+        raise DataError(f"{where}: no 'label' (true for a desirable reply, false for an undesirable one)")
+    label = read_label(row["label"], where)
+    if row.get("completion") is not None:
+        prompt, completion = row.get("prompt"), row["completion"]
+    else:
+        turns = row.get("messages", row.get("conversations"))
+        if not isinstance(turns, list) or len(turns) < 2:
+            raise DataError(f"{where}: a KTO row needs 'prompt' and 'completion', or 'messages' ending with the reply")
+        prompt, completion = turns[:-1], turns[-1:]
+    if prompt is None or (isinstance(prompt, str) and not prompt.strip()) or prompt == []:
+        raise DataError(f"{where}: the prompt is empty")
+    if completion == [] or (isinstance(completion, str) and not completion.strip()):
+        raise DataError(f"{where}: the completion is empty")
+    return prompt, completion, label
+
+
+def _split(prompt, reply, system, where: str, render, tokenizer) -> tuple[list[int], list[int], int]:
+    """Token ids of prompt + reply rendered whole, and where the reply starts and ends."""
+    text, spans, _ = render({"prompt": prompt, "completion": reply, "system": system}, where)
+    ids, labels = encode(text, spans, tokenizer)
+    if all(label == IGNORE_INDEX for label in labels):
+        raise DataError(f"{where}: no token of a reply survives tokenization")
+    return (ids, *_completion(ids, labels))
+
+
+def encode_unpaired(row: dict, where: str, render, tokenizer) -> tuple[list[int], list[int], bool]:
+    prompt, completion, label = read_unpaired(row, where)
+    ids, start, end = _split(prompt, completion, row.get("system"), where, render, tokenizer)
+    return ids[:start], ids[start:end], label
+
+
 def preference_arguments(config) -> dict:
-    """DPOConfig's own settings; fttui prepared and truncated the pairs, so TRL keeps them as they are."""
+    """DPOConfig's or KTOConfig's own settings; fttui prepared and truncated the rows, so TRL keeps them."""
     t = config.training
-    return dict(max_length=t.max_length, beta=t.beta, loss_type=[t.preference_loss], truncation_mode="keep_start",
-                precompute_ref_log_probs=False, gradient_checkpointing=False, padding_free=False)
+    shared = dict(max_length=t.max_length, beta=t.beta, precompute_ref_log_probs=False, gradient_checkpointing=False)
+    if t.objective == "kto":
+        # KTO estimates its KL term from each batch's replies rotated by one, so batches follow the (shuffled) data
+        return dict(shared, desirable_weight=t.desirable_weight, undesirable_weight=t.undesirable_weight,
+                    loss_type="kto", train_sampling_strategy="sequential")
+    return dict(shared, loss_type=[t.preference_loss], truncation_mode="keep_start", padding_free=False)
 
 
-def trainer_class():
-    """TRL's DPOTrainer, fed fttui's tokenized pairs as they are (its own tokenizing is skipped)."""
-    from trl import DPOTrainer
+def config_class(objective: str):
+    from trl import DPOConfig, KTOConfig
+
+    return KTOConfig if objective == "kto" else DPOConfig
+
+
+def trainer_class(objective: str):
+    """TRL's DPOTrainer or KTOTrainer, fed fttui's tokenized rows as they are (their own tokenizing is skipped)."""
+    from trl import DPOTrainer, KTOTrainer
 
     class PreparedDPOTrainer(DPOTrainer):
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
@@ -106,4 +167,20 @@ def trainer_class():
                 return dataset
             return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
 
-    return PreparedDPOTrainer
+    class PreparedKTOTrainer(KTOTrainer):
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            if not all(name in dataset.column_names for name in UNPAIRED_COLUMNS):
+                return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+            if dataset_name == "train":
+                dataset = dataset.shuffle(seed=args.seed)  # sampled in order (the KL term), so shuffled once here
+            if self.calculate_KL:  # as TRL does: each row's KL reply is the previous row's, within a batch
+                dataset = dataset.map(_rotated, batched=True, batch_size=args.per_device_train_batch_size)
+            return dataset
+
+    return PreparedKTOTrainer if objective == "kto" else PreparedDPOTrainer
+
+
+def _rotated(batch: dict) -> dict:
+    completions = batch["completion_ids"]
+    batch["KL_completion_ids"] = completions[-1:] + completions[:-1]
+    return batch

@@ -5,13 +5,15 @@ from fttui.config import RunConfig
 from fttui.config.schema import PROMPT_METHODS
 from fttui.engine.chat import Renderer, encode, fit_tokenizer
 from fttui.engine.dataset import preview_rows, render_row
-from fttui.engine.formats import detect_layout, label_set, read_labels
+from fttui.engine.formats import Layout, detect_layout, label_set, read_labels
+from fttui.engine.preference import read_pair, read_unpaired, requested_format
 from fttui.errors import DataError
 from fttui.engine.models import fit_max_length, infer_task, load_model_config, load_tokenizer, resolve_model
 from fttui.events import Previewed
 from fttui.planning.packing import packing_stats
 
 MEASURED_ROWS = 2000
+PREFERENCE_FORMATS = ("preference", "unpaired")
 EXAMPLES = 5
 
 
@@ -35,6 +37,21 @@ def _segments(text: str, spans: list[tuple[int, int, int]]) -> list[tuple[str, b
     return [(piece, trained) for piece, trained in pieces if piece]
 
 
+def _as_reply(row: dict, fmt: str, where: str) -> tuple[dict, str | None]:
+    """A preference row shown as its prompt and (chosen) reply, the label saying what the reply is weighed
+    against: "rejected: ..." for a pair, "desirable"/"undesirable" for a KTO reply."""
+    if fmt == "preference":
+        prompt, chosen, rejected = read_pair(row, where)
+        other = rejected if isinstance(rejected, str) else " ".join(str(t.get("content", t.get("value", "")))
+                                                                     for t in rejected)
+        return {"prompt": prompt, "completion": chosen, "system": row.get("system")}, f"rejected: {other}"
+    if fmt == "unpaired":
+        prompt, completion, desirable = read_unpaired(row, where)
+        return ({"prompt": prompt, "completion": completion, "system": row.get("system")},
+                "desirable" if desirable else "undesirable")
+    return row, None
+
+
 def preview(config: RunConfig) -> Previewed:
     source = resolve_model(config.model.name)
     model_config = load_model_config(source, config)
@@ -43,7 +60,7 @@ def preview(config: RunConfig) -> Previewed:
     config, _ = fit_max_length(config, model_config, tokenizer)  # lengths measured against what will train
     train, train_rows, eval_rows = preview_rows(config, MEASURED_ROWS)  # a big file is counted, not held
     data = config.data
-    layout = detect_layout(train, data.format, task, data.text_column, data.label_column)
+    layout = detect_layout(train, requested_format(config), task, data.text_column, data.label_column)
     labels = label_set(read_labels(train, layout), data.labels) if layout.format == "classification" else None
     fit_tokenizer(tokenizer, task, layout.format)
     renderer = Renderer(tokenizer)
@@ -54,11 +71,13 @@ def preview(config: RunConfig) -> Previewed:
             tokens = len(tokenizer(segments[0][0])["input_ids"])
         else:
             try:
-                text, spans, _ = render_row(row, layout, renderer, train.where(index), data.system_prompt)
+                row, label = _as_reply(row, layout.format, train.where(index))
+                shown = Layout("prompt-completion") if layout.format in PREFERENCE_FORMATS else layout
+                text, spans, _ = render_row(row, shown, renderer, train.where(index), data.system_prompt)
             except DataError:
                 bad += 1  # counted, as training counts it; the run's plan names the rows
                 continue
-            segments, label = _segments(text, spans), None
+            segments = _segments(text, spans)
             tokens = len(encode(text, spans, tokenizer)[0])
         lengths.append(tokens)
         if len(examples) < EXAMPLES:
@@ -67,7 +86,8 @@ def preview(config: RunConfig) -> Previewed:
     edges, counts = _histogram(lengths, config.training.max_length)
     max_length = config.training.max_length
     packed = {}
-    if task == "causal-lm" and config.training.packing is not False and config.method.name not in PROMPT_METHODS:
+    if (task == "causal-lm" and config.training.objective == "sft" and config.training.packing is not False
+            and config.method.name not in PROMPT_METHODS):
         stats = packing_stats(lengths, max_length, config.training.batch_size)
         packed = dict(packed_sequences=stats.sequences, packed_tokens_per_batch=stats.tokens_per_batch,
                       padding_unpacked=stats.padding_unpacked, padding_packed=stats.padding_packed)

@@ -84,14 +84,12 @@ def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bo
         train_sampling_strategy="group_by_length" if t.group_by_length and not packed else "random",
         **strategy_arguments(config, world or World(), placement.device),
     )
-    if config.training.objective == "dpo":
-        from trl import DPOConfig
+    if config.training.objective != "sft":
+        from fttui.engine.preference import config_class, preference_arguments
 
-        from fttui.engine.preference import preference_arguments
-
-        # Pairs have no input_ids column to group by, nor labels: TRL's collator builds both from the pair.
+        # Preference rows have no input_ids column to group by, nor labels: TRL's collators build both.
         arguments.update(train_sampling_strategy="random", label_names=[])
-        return DPOConfig(**arguments, **preference_arguments(config))
+        return config_class(config.training.objective)(**{**arguments, **preference_arguments(config)})
     if not sft:
         return TrainingArguments(**arguments)
     from trl import SFTConfig
@@ -140,14 +138,14 @@ def build_trainer(task: str, model, args, train, eval_, tokenizer, callbacks, op
     from transformers import Trainer
 
     trainer_class = Trainer
-    if objective == "dpo":  # preference pairs, on TRL's DPOTrainer
+    if objective != "sft":  # preference data, on TRL's DPOTrainer or KTOTrainer
         from fttui.engine.preference import trainer_class as preference_trainer
 
         if optimizer_setup is not None:
-            raise ConfigError("method.layer_lr_decay does not work with training.objective=dpo",
+            raise ConfigError(f"method.layer_lr_decay does not work with training.objective={objective}",
                               "remove method.layer_lr_decay")
         with trainable_dtypes_kept(model):
-            return preference_trainer()(model=model, args=args, train_dataset=train, eval_dataset=eval_,
+            return preference_trainer(objective)(model=model, args=args, train_dataset=train, eval_dataset=eval_,
                                         processing_class=tokenizer, callbacks=callbacks)
     if task == "causal-lm":
         from trl import SFTTrainer as trainer_class

@@ -104,3 +104,61 @@ def test_dpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_llam
     # Held-out pairs: the tuned model ranks the praising reply above the complaint, well above chance.
     assert summary["eval_rewards/accuracies"] >= 0.9 and summary["eval_rewards/margins"] > 0
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
+
+
+def unpaired_rows(count: int, seed: int) -> list[dict]:
+    """KTO rows in LLaMA-Factory's shape: messages ending with the reply, and whether it is desirable."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        good = i % 2 == 0
+        rows.append({"messages": [{"role": "user", "content": f"how was {rng.choice(TOPICS)}?"},
+                                  {"role": "assistant", "content": f"it was {rng.choice(GOOD if good else BAD)}"}],
+                     "label": good})
+    return rows
+
+
+def test_kto_rows_read_labels_and_refuse_what_is_not_a_label():
+    from fttui.engine.preference import read_unpaired
+
+    prompt, completion, label = read_unpaired({"prompt": "hi", "completion": "hello", "label": "true"}, "f line 1")
+    assert (prompt, completion, label) == ("hi", "hello", True)
+    assert read_unpaired(unpaired_rows(2, 0)[1], "f line 2")[2] is False
+    with pytest.raises(DataError, match="'label' is 'maybe'"):
+        read_unpaired({"prompt": "hi", "completion": "hello", "label": "maybe"}, "f line 3")
+
+
+def test_the_preview_shows_a_pair_with_its_rejected_reply(tmp_path, tiny_llama):
+    from fttui.engine.preview import preview
+    from fttui.tui.screens.dataset import render_preview
+
+    rows = pair_rows(4, seed=0) + [{"prompt": "hi", "chosen": "same", "rejected": "same"}]
+    config = validate_config({"model": {"name": tiny_llama, "task": "causal-lm"},
+                              "data": {"train": write(tmp_path / "pairs.jsonl", rows), "eval": None},
+                              "training": {"objective": "dpo"}})
+    shown = preview(config)
+    assert shown.data_format == "preference" and shown.bad_rows == 1 and shown.packed_sequences is None
+    assert shown.examples[0]["label"] == "rejected: " + rows[0]["rejected"][0]["content"]
+    trained = "".join(piece for piece, is_trained in shown.examples[0]["segments"] if is_trained)
+    assert rows[0]["chosen"][0]["content"] in trained
+    assert "rejected: it was" in render_preview(shown).plain
+
+
+@pytest.mark.slow
+def test_kto_with_lora_learns_which_replies_are_desirable(tmp_path, tiny_llama):
+    from trl import KTOTrainer
+
+    from fttui.engine.recipe import run
+    from fttui.engine.sink import ListSink
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = dpo_config(tiny_llama, write(tmp_path / "kto.jsonl", unpaired_rows(96, seed=1)),
+                        write(tmp_path / "eval.jsonl", unpaired_rows(24, seed=2)), run_dir, objective="kto")
+    outcome = run(config, run_dir, ListSink())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert outcome.status == "completed" and isinstance(outcome.trainer, KTOTrainer)
+    assert summary["data_format"] == "unpaired" and summary["train_rows"] == 96
+    # Held-out replies: desirable ones gain reward over the base model, undesirable ones lose it.
+    assert summary["eval_rewards/chosen"] > 0 > summary["eval_rewards/rejected"]
+    assert summary["eval_loss"] < summary["baseline_eval_loss"]

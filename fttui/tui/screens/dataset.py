@@ -73,7 +73,8 @@ def render_preview(preview: Previewed) -> Text:
             text.append(segment, style="bold green" if trained else "dim")
         if example.get("label") is not None:
             text.append("  → ", style="dim")
-            text.append(str(example["label"]), style="bold green")
+            label = str(example["label"])  # a class; or what a preference reply is weighed against
+            text.append(label, style="bold red" if label.startswith(("rejected: ", "undesirable")) else "bold green")
         text.append(f"  ({example.get('tokens', '?')} tokens)\n", style="dim")
     return text
 
