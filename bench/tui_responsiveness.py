@@ -63,7 +63,7 @@ def add_earlier_runs(runs_dir: Path, count: int) -> None:
     """Finished runs of 500 logged steps each, and two interrupted ones: what the Runs screen lists."""
     from fttui.config import dump_config, load_config
     from fttui.events import Evaluated, Finished, Started, StepLogged
-    from fttui.runner.run_dir import CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE
+    from fttui.runner.run_folder import CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE
 
     config = dump_config(load_config("quickstart", []))
     for index in range(count):
@@ -87,7 +87,9 @@ def add_earlier_runs(runs_dir: Path, count: int) -> None:
 def idle_supervisor():
     """Recorded-looking events and no training: the same screens with both cores free, for comparison."""
     from fttui.events import Started, StepLogged
-    from fttui.tui.runs import ReplaySupervisor
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' recorded-events double
+    from tui.fakes import ReplaySupervisor
 
     events = [Started(run_dir="runs/idle", max_steps=5000, epochs=1.0, trainable_params=74498,
                       total_params=22788484, device="cpu", precision="bf16")]

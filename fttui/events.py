@@ -1,12 +1,14 @@
 """The protocol between the training worker and its front ends: small event dataclasses <-> JSON lines.
 
 The worker writes one JSON object per line (stdout and ``events.jsonl``); the runner, the console
-renderer and the TUI read them back with ``parse_event``. Torch-free on purpose.
+renderer and the TUI read them back with ``parse_event`` (a run folder's file through ``runner.run_folder``).
+Torch-free on purpose.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -191,8 +193,14 @@ def parse_event(line: str) -> Event | None:
         data = json.loads(line)
     except json.JSONDecodeError:
         return None
+    return event_from_dict(data)
+
+
+def event_from_dict(data) -> Event | None:
+    """A decoded JSON object -> its Event; None when it is not one (an unknown name, missing fields)."""
     if not isinstance(data, dict):
         return None
+    data = dict(data)
     name = data.pop("event", None)
     cls = EVENT_TYPES.get(name) if isinstance(name, str) else None
     if cls is None:
@@ -204,26 +212,35 @@ def parse_event(line: str) -> Event | None:
         return None
 
 
-def read_events(path) -> list[Event]:
-    """All events of a run's ``events.jsonl`` (a torn or garbled line from a crash is skipped, never fatal)."""
-    events = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            event = parse_event(line)
-            if event is not None:
-                events.append(event)
-    return events
-
-
-# What the Trainer adds to evaluate()'s result that says how the evaluation ran, not how the model did.
-BOOKKEEPING_SUFFIXES = ("_runtime", "_per_second", "_preparation_time")
+# What the Trainer adds to evaluate()'s result that says how the evaluation ran, not how the model did; and
+# TRL's count of tokens seen and its entropy diagnostic (they stay in train.log with the Trainer's other logs).
+BOOKKEEPING_SUFFIXES = ("_runtime", "_per_second", "_preparation_time", "num_tokens", "entropy")
 BOOKKEEPING_KEYS = ("epoch", "eval_epoch", "runtime")  # the names without their "eval_" prefix too
+PERPLEXITY_CAP = 50  # exp(50) already says "untrained": a larger loss must not overflow to inf
 
 
 def is_model_metric(key: str, value) -> bool:
     """A number about the model (loss, accuracy, ...), not about the run (runtime, epoch)."""
     return (isinstance(value, (int, float)) and not isinstance(value, bool) and key not in BOOKKEEPING_KEYS
             and not key.endswith(BOOKKEEPING_SUFFIXES))
+
+
+def perplexity(loss: float) -> float:
+    """A causal LM's perplexity from its mean token loss; the one place it is computed."""
+    return math.exp(min(loss, PERPLEXITY_CAP))
+
+
+def model_metrics(raw: dict, causal: bool) -> dict[str, float]:
+    """The numbers about the model in an ``evaluate()`` result, "eval_" dropped; a causal LM's perplexity added.
+
+    Every consumer (live eval events, the summary, ``fttui eval``) filters and derives through here, so they
+    agree on what a metric is.
+    """
+    metrics = {key.removeprefix("eval_"): value for key, value in (raw or {}).items()
+               if is_model_metric(key, value) and key.removeprefix("eval_") != "perplexity"}
+    if causal and is_model_metric("loss", metrics.get("loss")) and math.isfinite(metrics["loss"]):
+        metrics["perplexity"] = perplexity(metrics["loss"])
+    return metrics
 
 
 def sample_line(sample: dict, prompt_chars: int = 60, output_chars: int = 120) -> str:

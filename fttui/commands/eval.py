@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -51,11 +50,9 @@ def _render(result: dict) -> None:
 
 
 def run(args) -> int:
-    from fttui.errors import ConfigError
+    from fttui.runner.run_folder import RunFolder
 
-    run_dir = Path(args.run_dir)
-    if not run_dir.is_dir():
-        raise ConfigError(f"no run folder at {run_dir}", "list runs with: ls runs/")
+    run_dir = RunFolder.existing(args.run_dir).path
     from fttui.runner.lock import claim
 
     lock = claim(run_dir, "eval")  # refused while a worker trains there

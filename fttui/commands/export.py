@@ -34,10 +34,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from fttui.errors import ConfigError
+    from fttui.runner.run_folder import RunFolder
 
-    run_dir = Path(args.run_dir)
-    if not run_dir.is_dir():
-        raise ConfigError(f"no run folder at {run_dir}", "list runs with: ls runs/")
+    run_dir = RunFolder.existing(args.run_dir).path
     if args.out is None and not args.push_to_hub:
         raise ConfigError("export needs --out DIR (or --push-to-hub ORG/NAME)", f"e.g. fttui export {run_dir} --out exports/mine")
     if args.push_to_hub:

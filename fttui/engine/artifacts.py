@@ -1,12 +1,13 @@
-"""What a run leaves behind: the adapter or model folder, ``summary.json`` and a model card."""
+"""What a run leaves behind: the adapter or model folder and a model card (``summary.json``: ``RunSummary``)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from fttui.atomic import replacing_dir, write_json, write_text
+from fttui.atomic import replacing_dir, write_text
 from fttui.config import RunConfig, dump_config
 from fttui.config.schema import FULL_MODEL_METHODS, saved_folder
+from fttui.runner.summary import RunSummary
 
 
 def remember_format(model, tokenizer) -> None:
@@ -47,26 +48,19 @@ def save_trained(model, tokenizer, run_dir: Path, method: str, labels: list[str]
     return target
 
 
-def write_summary(run_dir: Path, summary: dict) -> None:
-    write_json(run_dir / "summary.json", summary)
-
-
-def _metric_lines(summary: dict) -> list[str]:
+def _metric_lines(summary: RunSummary) -> list[str]:
     """``| metric | base model | fine-tuned |`` rows: every eval metric, before -> after."""
-    keys = [k for k in summary if k.startswith("eval_") and isinstance(summary[k], (int, float))
-            and k not in ("eval_rows", "eval_model_preparation_time", "eval_epoch")]
-    keys += ["perplexity"] if isinstance(summary.get("perplexity"), (int, float)) else []
     shown = lambda value: f"{value:.4f}" if isinstance(value, (int, float)) else "-"  # noqa: E731
-    lines = [f"| {key.removeprefix('eval_')} | {shown(summary.get('baseline_' + key))} | {shown(summary[key])} |"
-             for key in keys]
-    if isinstance(summary.get("train_loss"), (int, float)):
-        lines.append(f"| train loss | - | {summary['train_loss']:.4f} |")
+    lines = [f"| {name} | {shown(pair.base)} | {shown(pair.tuned)} |" for name, pair in summary.metrics.items()
+             if pair.tuned is not None]
+    if isinstance(summary.train_loss, (int, float)):
+        lines.append(f"| train loss | - | {summary.train_loss:.4f} |")
     return lines
 
 
-def _details_section(summary: dict) -> str:
+def _details_section(summary: RunSummary) -> str:
     """Confusion matrix (classification) or the sample generations (causal LM) of the last evaluation."""
-    details = summary.get("eval_details") or {}
+    details = summary.details
     parts = []
     if details.get("confusion_matrix"):
         labels = details["labels"]
@@ -76,12 +70,12 @@ def _details_section(summary: dict) -> str:
         parts += [f"| {label} | " + " | ".join(map(str, row)) + " |" for label, row in zip(labels, details["confusion_matrix"])]
     for sample in details.get("samples", []):
         parts.append(f"\n**Prompt:**\n```\n{sample['prompt'].strip()}\n```\n**Output:**\n```\n{sample['output'].strip()}\n```")
-    best = (f"\n\nBest checkpoint: step {summary['best_step']} ({summary.get('best_metric')}). "
-            if summary.get("best_step") is not None else "\n\n")
-    return "\n".join(parts) + best + f"Stopped because: {summary.get('stop_reason', 'n/a')}.\n"
+    best = (f"\n\nBest checkpoint: step {summary.best_step} ({summary.best_metric}). "
+            if summary.best_step is not None else "\n\n")
+    return "\n".join(parts) + best + f"Stopped because: {summary.stop_reason or 'n/a'}.\n"
 
 
-def write_model_card(run_dir: Path, config: RunConfig, summary: dict, output: Path | None) -> None:
+def write_model_card(run_dir: Path, config: RunConfig, summary: RunSummary, output: Path | None) -> None:
     """A Hugging Face style README.md: what was trained, on what, how, and how well."""
     metrics = _metric_lines(summary)
     load_hint = ""
@@ -92,29 +86,29 @@ def write_model_card(run_dir: Path, config: RunConfig, summary: dict, output: Pa
     elif output is not None and output.name == "adapter":
         load_hint = (
             "\n## Use\n\n```python\nfrom peft import AutoPeftModelFor"
-            + ("SequenceClassification" if summary.get("task") == "seq-cls" else "CausalLM")
-            + f"\nmodel = AutoPeftModelFor{'SequenceClassification' if summary.get('task') == 'seq-cls' else 'CausalLM'}"
+            + ("SequenceClassification" if summary.task == "seq-cls" else "CausalLM")
+            + f"\nmodel = AutoPeftModelFor{'SequenceClassification' if summary.task == 'seq-cls' else 'CausalLM'}"
             + f".from_pretrained(\"{output}\")\n```\n"
         )
     card = f"""---
 library_name: {"transformers" if config.method.name in FULL_MODEL_METHODS + ("adapter",) else "peft"}
-base_model: {summary.get("base_model", config.model.name)}
-tags: [fttui, {config.method.name}, {summary.get("task", config.model.task)}]
+base_model: {summary.base_model or config.model.name}
+tags: [fttui, {config.method.name}, {summary.task or config.model.task}]
 ---
 
 # {run_dir.name}
 
 Fine-tuned with [fttui](https://pypi.org/project/fttui/) using **{config.method.name}** on `{config.data.train}`.
-Status: **{summary.get("status")}** after {summary.get("global_step")} steps ({summary.get("epochs_done")} epochs).
+Status: **{summary.status}** after {summary.global_step} steps ({summary.epochs_done} epochs).
 
 | metric | base model | fine-tuned |
 | --- | --- | --- |
 {chr(10).join(metrics) if metrics else "| (no evaluation) | | |"}
 
 {_details_section(summary)}
-Trainable parameters: {summary.get("trainable_params", 0):,} of {summary.get("total_params", 0):,}.
-Device: {summary.get("device")} ({summary.get("precision")}); peak memory {summary.get("peak_memory_mb", 0):.0f} MB;
-{summary.get("train_samples_per_second") or 0:.1f} samples/s.
+Trainable parameters: {summary.trainable_params or 0:,} of {summary.total_params or 0:,}.
+Device: {summary.device} ({summary.precision}); peak memory {summary.peak_memory_mb or 0:.0f} MB;
+{summary.train_samples_per_second or 0:.1f} samples/s.
 {load_hint}
 ## Reproduce
 

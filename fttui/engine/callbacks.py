@@ -12,13 +12,8 @@ from fttui.atomic import follow_umask, fsync_tree, write_text
 from fttui.engine.distributed import agree
 from fttui.engine.metrics import OverfitWatch
 from fttui.engine.sink import Sink
-from fttui.events import CheckpointSaved, Evaluated, Logged, StepLogged
+from fttui.events import CheckpointSaved, Evaluated, Logged, StepLogged, model_metrics
 from fttui.runner.checkpoints import CONFIG_COPY
-
-
-# Not measures of the model: timings, and TRL's count of tokens trained so far and its entropy diagnostic
-# (they stay in train.log with the Trainer's other logs).
-NOT_METRICS = ("_runtime", "_per_second", "num_tokens", "entropy")
 
 
 def _finite(value):
@@ -95,10 +90,8 @@ class EventCallback(TrainerCallback):
         ))
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
-        clean = {k.removeprefix("eval_"): _finite(v) for k, v in (metrics or {}).items()
-                 if isinstance(v, (int, float)) and not k.endswith(NOT_METRICS)}
-        if clean.get("loss") is not None and "accuracy" not in clean:
-            clean["perplexity"] = _finite(math.exp(min(clean["loss"], 50)))
+        causal = "eval_accuracy" not in (metrics or {})  # classification always reports accuracy
+        clean = {key: _finite(value) for key, value in model_metrics(metrics, causal).items()}
         details, self.details = self.details, {}
         began = time.monotonic()
         if self.sampler is not None and model is not None:

@@ -1,7 +1,6 @@
 """``fttui eval``: score a saved run on another dataset, base model first, so it reads before -> after."""
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from fttui.engine.device import choose_placement
 from fttui.engine.samples import make_sampler
 from fttui.engine.trained import describe_run, load_base_model, load_run_tokenizer, load_tuned
 from fttui.engine.trainer_setup import classification_metrics, data_collator
-from fttui.events import is_model_metric
+from fttui.events import model_metrics
 
 
 class _Details:
@@ -43,9 +42,7 @@ def _score(model, run, prepared, tokenizer, placement, workdir: str) -> dict:
                       compute_metrics=classification_metrics(run.labels, holder) if run.task == "seq-cls" else None)
     trainer.remove_callback(PrinterCallback)  # it prints metric dicts to stdout, which --json owns
     raw = trainer.evaluate()
-    metrics = {key.removeprefix("eval_"): value for key, value in raw.items() if is_model_metric(key, value)}
-    if run.task != "seq-cls" and "loss" in metrics:
-        metrics["perplexity"] = math.exp(min(metrics["loss"], 50))
+    metrics = model_metrics(raw, causal=run.task != "seq-cls")
     details = dict(holder.details)
     sampler = make_sampler(tokenizer, prepared.sample_prompts, run.config.training.max_new_tokens)
     if sampler is not None:

@@ -14,7 +14,6 @@ import torch
 
 from fttui.atomic import clean_stale, replacing_dir
 from fttui.config import RunConfig
-from fttui.config.presets import read_yaml, validate_config
 from fttui.config.schema import FULL_MODEL_METHODS, PROMPT_METHODS
 from fttui.engine.artifacts import remember_format
 from fttui.errors import ConfigError, TrainingError
@@ -22,13 +21,6 @@ from fttui.runner.checkpoints import damage_saved
 from fttui.runner.exports import check_target, write_manifest
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def load_run_config(run_dir: Path) -> RunConfig:
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise ConfigError(f"{run_dir} is not a run folder (no config.yaml)", "give a folder under runs/ made by fttui")
-    return validate_config(read_yaml(path), str(path))
 
 
 def load_base(config: RunConfig, task: str, labels: list[str] | None, dtype: torch.dtype):

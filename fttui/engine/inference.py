@@ -46,10 +46,11 @@ class TryModels:
         if not hasattr(tuned, "disable_adapter"):  # a full fine-tune: the base is a second model
             set_seed(run.config.training.seed)
             base = load_base_model(run)
-        from fttui.runner.run_dir import read_summary
+        from fttui.runner.run_folder import RunFolder
 
-        summary = read_summary(Path(run_dir)) or {}
-        return cls(run, tokenizer, tuned, base, summary.get("data_format", "text"), max_new_tokens)
+        summary = RunFolder(run_dir).summary()
+        return cls(run, tokenizer, tuned, base, summary.data_format if summary and summary.data_format else "text",
+                   max_new_tokens)
 
     @property
     def task(self) -> str:

@@ -11,6 +11,7 @@ from fttui.config import RunConfig
 from fttui.config.schema import saved_folder
 from fttui.errors import ConfigError
 from fttui.runner.checkpoints import check_saved
+from fttui.runner.run_folder import RunFolder
 
 
 @dataclass
@@ -23,18 +24,14 @@ class TrainedRun:
 
 def describe_run(run_dir: Path) -> TrainedRun:
     """The run's config, task, labels and saved folder; a clear error when the run saved nothing, or a damaged folder."""
-    from fttui.engine.export import load_run_config
-
-    config = load_run_config(run_dir)
+    run_folder = RunFolder.existing(run_dir)
+    config = run_folder.config()
     folder = run_dir / saved_folder(config.method.name)  # model/ when base weights trained, else adapter/
     if not folder.is_dir():
         raise ConfigError(f"{run_dir} has no {folder.name}/ yet", f"finish the run first: fttui --resume {run_dir}")
     # A truncated file must fail here, naming it, not as a library traceback from deep inside a load.
     check_saved(run_dir, folder, config.training.max_steps, config.training.epochs)
-    from fttui.runner.run_dir import read_summary
-
-    summary = read_summary(run_dir) or {}
-    task = summary.get("task") or config.model.task
+    task = run_folder.task or config.model.task
     labels_path = folder / "labels.json"
     labels = json.loads(labels_path.read_text()) if labels_path.is_file() else None
     return TrainedRun(config, task, labels, folder)

@@ -7,11 +7,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fttui.config.schema import saved_folder
 from fttui.events import (CheckpointSaved, Evaluated, Event, Failed, Finished, Logged, Planned, Started, StepLogged,
                           is_model_metric, sample_line)
+from fttui.runner.summary import RunSummary
 
 
+STATUS_STYLE = {"completed": "green", "running": "bold cyan", "stopped": "yellow", "failed": "red",
+                "interrupted": "red", "new": "dim"}  # how a run's status is coloured wherever runs are listed
 REDIRECTED_WIDTH = 200  # a file or a pipe has no width: lines keep whole rather than wrap at rich's 80
 
 
@@ -41,14 +43,14 @@ class ConsoleRenderer:
         self.progress: Progress | None = None
         self.task = None
 
-    def _start_progress(self, total: int) -> None:
+    def _start_progress(self, total: int, done: int = 0) -> None:
         self.progress = Progress(
             TextColumn("[bold]training"), BarColumn(), TaskProgressColumn(),
             TextColumn("step {task.completed}/{task.total}"), TextColumn("{task.fields[stats]}"),
             TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
             console=self.console, transient=False,
         )
-        self.task = self.progress.add_task("train", total=total, stats="", eta="-")
+        self.task = self.progress.add_task("train", total=total, completed=done, stats="", eta="-")
         self.progress.start()
 
     def close(self) -> None:
@@ -60,8 +62,9 @@ class ConsoleRenderer:
         if isinstance(event, Planned):
             self._plan(event)
         elif isinstance(event, Started):
+            self.close()  # a resumed run read back (``fttui runs --follow``): each worker has its own bar
             self.console.print(f"run folder: {event.run_dir}")
-            self._start_progress(event.max_steps)
+            self._start_progress(event.max_steps, event.resumed_from_step)
         elif isinstance(event, StepLogged) and self.progress is not None:
             stats = f"epoch {event.epoch:.2f}  loss {_fmt(event.loss)}  {_fmt(event.samples_per_second, '.1f')} samples/s"
             self.progress.update(self.task, completed=event.step, total=event.max_steps, stats=stats, eta=_eta(event.eta_s))
@@ -101,19 +104,15 @@ class ConsoleRenderer:
         self.console.print(table)
 
     def _finished(self, event: Finished) -> None:
-        s = event.summary
+        s = RunSummary.from_dict(event.summary)
         status = "[green]completed" if event.status == "completed" else "[yellow]stopped (checkpoint saved)"
-        self.console.print(f"\n{status}[/] after {s.get('global_step')} steps in {_fmt(s.get('train_runtime_s'), '.1f')} s "
-                           f"({_fmt(s.get('train_samples_per_second'), '.1f')} samples/s)")
-        for key in ("eval_accuracy", "eval_f1_macro", "eval_loss", "perplexity"):
-            if s.get(key) is not None:
-                before = s.get(f"baseline_{key}")
-                shown = f"{before:.4f} -> {s[key]:.4f}" if isinstance(before, (int, float)) else f"{s[key]:.4f}"
-                self.console.print(f"  {key}: {shown}")
-        if s.get("best_step") is not None or (s.get("stop_reason") or "").startswith("early"):
-            self.console.print(f"  best step: {s.get('best_step')}; {s.get('stop_reason')}")
-        kind = saved_folder(s.get("method") or "lora")
-        self.console.print(f"  {kind}: {event.output_path}")
+        self.console.print(f"\n{status}[/] after {s.global_step} steps in {_fmt(s.train_runtime_s, '.1f')} s "
+                           f"({_fmt(s.train_samples_per_second, '.1f')} samples/s)")
+        for name, pair in s.headline().items():
+            self.console.print(f"  {'perplexity' if name == 'perplexity' else 'eval_' + name}: {pair.text()}")
+        if s.best_step is not None or (s.stop_reason or "").startswith("early"):
+            self.console.print(f"  best step: {s.best_step}; {s.stop_reason}")
+        self.console.print(f"  {s.output_kind}: {event.output_path}")
 
 
 class JsonRenderer:

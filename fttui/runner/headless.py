@@ -11,8 +11,9 @@ from fttui.events import CheckpointSaved, Evaluated, Failed, Finished, Planned, 
 from fttui.runner.console import ConsoleRenderer, JsonRenderer
 from fttui.runner.distributed import launch_from_args
 from fttui.runner.launch import resume_run, start_run, start_scratch
-from fttui.runner.run_dir import LOG_FILE, discard_run_dir, read_summary
-from fttui.runner.supervisor import Supervisor
+from fttui.runner.run_dir import discard_run_dir
+from fttui.runner.run_folder import LOG_FILE, RunFolder
+from fttui.runner.supervisor import WorkerSupervisor
 
 
 def run_headless(args) -> int:
@@ -25,9 +26,9 @@ def run_headless(args) -> int:
               f"checkpoints and the result are on machine 0", file=sys.stderr)
     if getattr(args, "resume", None):
         run_dir = Path(args.resume)
-        summary = read_summary(run_dir) or {}
-        if summary.get("status") == "completed" and not args.overrides:  # nothing left to train: do nothing
-            print(f"{run_dir} already completed {summary.get('global_step', '?')} steps; nothing to resume.\n"
+        summary = RunFolder(run_dir).summary()
+        if summary is not None and summary.status == "completed" and not args.overrides:  # nothing left to train
+            print(f"{run_dir} already completed {summary.global_step} steps; nothing to resume.\n"
                   f"To train it further: fttui --resume {run_dir} --set training.epochs=N", file=sys.stderr)
             return int(ExitCode.OK)
         return _supervise(resume_run(run_dir, args.overrides, launch), renderer, run_dir, expect, keep_dir=True)
@@ -54,7 +55,7 @@ def _say(text: str) -> None:
         pass
 
 
-def _supervise(supervisor: Supervisor, renderer, run_dir: Path | None, expect: type | None = Finished,
+def _supervise(supervisor: WorkerSupervisor, renderer, run_dir: Path | None, expect: type | None = Finished,
                keep_dir: bool = False, keep_empty_dir: bool = False) -> int:
     """Run the worker to the end; ``expect`` is the event that marks success (Finished, or Planned for a dry run).
 

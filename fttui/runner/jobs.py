@@ -1,7 +1,7 @@
 """Workers on a finished run: an export that reports its progress, and a resident "try it" session.
 
 Both load torch, so both run in the worker process (``fttui.engine.worker --mode export|try``); this
-module only starts them and talks to them, like the Supervisor does for training. No torch here.
+module only starts them and talks to them, like the WorkerSupervisor does for training. No torch here.
 """
 from __future__ import annotations
 
@@ -10,42 +10,34 @@ import subprocess
 import threading
 from pathlib import Path
 
-from fttui.errors import ConfigError
 from fttui.runner.exports import check_target
 from fttui.runner.lock import claim
-from fttui.runner.run_dir import CONFIG_FILE
-from fttui.runner.supervisor import Supervisor
+from fttui.runner.run_folder import RunFolder
+from fttui.runner.supervisor import WorkerSupervisor
 
 EXPORT_LOG = "export.log"
 TRY_LOG = "try.log"
 CLOSE_GRACE_S = 10.0
 
 
-def _config_of(run_dir: Path) -> Path:
-    config = Path(run_dir) / CONFIG_FILE
-    if not config.is_file():
-        raise ConfigError(f"{run_dir} is not a run folder (no {CONFIG_FILE})", "pick a run from the Runs screen")
-    return config
-
-
-def start_export(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32") -> Supervisor:
+def start_export(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32") -> WorkerSupervisor:
     """Export in a worker: ``log`` events while it works, then ``exported`` (or ``failed``)."""
     check_target(out)  # refused at once, in the dialog; the worker checks again before it writes
     args = ["--out", str(Path(out).expanduser().resolve()), "--dtype", dtype] + (["--merge"] if merge else [])
-    config = _config_of(run_dir)
-    supervisor = Supervisor(config, None, mode="export", log_path=Path(run_dir) / EXPORT_LOG,
+    config = RunFolder.existing(run_dir).config_file
+    supervisor = WorkerSupervisor(config, None, mode="export", log_path=Path(run_dir) / EXPORT_LOG,
                             extra_args=args, lock=claim(Path(run_dir), "export"))
     supervisor.start()
     return supervisor
 
 
-class TrySession(Supervisor):
+class TrySession(WorkerSupervisor):
     """The "try it" worker: ask it prompts; each answer arrives as a TryAnswered event from ``next_event``."""
 
     STDIN = subprocess.PIPE
 
     def __init__(self, run_dir: Path):
-        config = _config_of(run_dir)
+        config = RunFolder.existing(run_dir).config_file
         super().__init__(config, None, mode="try", log_path=Path(run_dir) / TRY_LOG, lock=claim(Path(run_dir), "try"))
 
     def ask(self, text: str) -> bool:

@@ -1,4 +1,7 @@
-"""Run folders: ``runs/<name>-<YYYYmmdd-HHMMSS>/`` or an exact ``--output-dir`` that must be new or empty."""
+"""Making run folders: ``runs/<name>-<YYYYmmdd-HHMMSS>/`` or an exact ``--output-dir`` that must be new or empty.
+
+Reading one is ``runner.run_folder``'s.
+"""
 from __future__ import annotations
 
 import os
@@ -13,11 +16,7 @@ from fttui.config import RunConfig, dump_config
 from fttui.errors import ConfigError
 from fttui.disk import write_failure
 from fttui.runner.lock import LOCK_FILE, RunBusy, RunLock, claim
-
-CONFIG_FILE = "config.yaml"
-EVENTS_FILE = "events.jsonl"
-LOG_FILE = "train.log"
-SUMMARY_FILE = "summary.json"
+from fttui.runner.run_folder import CONFIG_FILE, LOG_FILE
 
 
 def run_name(config: RunConfig) -> str:
@@ -121,30 +120,3 @@ def discard_run_dir(run_dir: Path, keep_empty: bool, keep_log: bool) -> Path | N
     if keep_empty:
         Path(run_dir).mkdir(exist_ok=True)
     return kept
-
-
-def read_summary(run_dir: Path) -> dict | None:
-    """The run's summary.json, or None when it has none yet (or it is unreadable)."""
-    import json
-
-    try:
-        summary = json.loads((Path(run_dir) / SUMMARY_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return summary if isinstance(summary, dict) else None
-
-
-def earlier_baseline(run_dir: Path) -> dict[str, float]:
-    """The base model's eval metrics measured when the run first started (``eval_*`` keys), for a resumed run.
-
-    A resumed worker does not evaluate the base model again, yet its summary must still read before -> after.
-    """
-    from fttui.events import Evaluated, is_model_metric, read_events
-
-    path = Path(run_dir) / EVENTS_FILE
-    if not path.is_file():
-        return {}
-    for event in read_events(path):
-        if isinstance(event, Evaluated) and event.baseline:
-            return {f"eval_{key}": value for key, value in event.metrics.items() if is_model_metric(key, value)}
-    return {}

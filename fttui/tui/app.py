@@ -147,11 +147,9 @@ class FttuiApp(App):
         if any(s.running for s in self.live):
             self.notify("a run is still going: stop it before resuming another", severity="warning")
             return False
-        from fttui.events import read_events
-        from fttui.runner.run_dir import EVENTS_FILE
+        from fttui.runner.run_folder import RunFolder
 
-        events_path = Path(run_dir) / EVENTS_FILE
-        history = read_events(events_path) if events_path.is_file() else []
+        history = RunFolder(run_dir).all_events()
         try:
             supervisor = self.backend.resume_run(Path(run_dir), overrides)
         except FttuiError as error:
@@ -199,9 +197,9 @@ class FttuiApp(App):
                 while self.screen is not screen:
                     self.pop_screen()
                 return
-        from fttui.tui.runs import TailSupervisor
+        from fttui.runner.supervisor import TailSupervisor
 
-        supervisor = TailSupervisor(run.path, run.pid)
+        supervisor = TailSupervisor(run.path)
         if run.status == "running":
             self.live.append(supervisor)
         self.push_screen(TrainScreen(run.path, supervisor, attached=run.status == "running"))

@@ -10,7 +10,8 @@ import time
 import yaml
 
 from fttui.engine.sink import StreamSink, TeeSink
-from fttui.events import Logged, read_events
+from fttui.events import Logged
+from fttui.runner.run_folder import RunFolder
 
 
 def test_a_broken_stream_is_dropped_and_the_file_keeps_every_event(tmp_path):
@@ -23,7 +24,7 @@ def test_a_broken_stream_is_dropped_and_the_file_keeps_every_event(tmp_path):
     for n in range(3):
         sink.emit(Logged(f"after {n}"))  # no BrokenPipeError escapes
     assert stdout_sink.closed and not file_sink.closed
-    messages = [event.message for event in read_events(tmp_path / "events.jsonl")]
+    messages = [event.message for event in RunFolder(tmp_path).all_events()]
     assert messages == ["before the UI quits", "after 0", "after 1", "after 2"]
 
 
@@ -49,6 +50,6 @@ def test_the_worker_finishes_when_its_stdout_reader_leaves(tmp_path, tiny_bert, 
     stderr = proc.stderr.read()
     assert code == 0, stderr
     assert "stopped writing events to stdout" in stderr and "Traceback" not in stderr
-    events = read_events(config.parent / "events.jsonl")
+    events = RunFolder(config.parent).all_events()
     assert events[-1].name == "finished" and events[-1].status == "completed"
     assert events[-1].summary["global_step"] == 30

@@ -12,7 +12,7 @@ from fttui.cli import main
 @pytest.mark.parametrize("argv, code, needle", [
     (["--preset", "no-such-preset.yaml", "--json"], 2, "preset not found"),
     (["--preset", "quickstart", "--set", "training.nope=1", "--json"], 2, "training.nope"),
-    (["--resume", "no-such-run", "--json"], 2, "not a run folder"),
+    (["--resume", "no-such-run", "--json"], 2, "no run folder"),
     (["eval", "no-such-run", "--data", "x.jsonl", "--json"], 2, "no run folder"),
 ])
 def test_a_failure_before_the_worker_is_one_failed_event(tmp_path, monkeypatch, capsys, argv, code, needle):

@@ -17,7 +17,8 @@ from fttui.hardware import CpuInfo, GpuInfo, HardwareReport
 from fttui.tui.app import FttuiApp
 from fttui.tui.backend import Backend, load_shape
 from fttui.tui.draft import Draft
-from fttui.tui.runs import ReplaySupervisor
+
+from .fakes import ReplaySupervisor
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
@@ -159,6 +160,7 @@ def write_run(runs: Path, name: str, events: list, summary: dict | None = None) 
     (folder / "events.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
     if summary is not None:
         (folder / "summary.json").write_text(json.dumps(summary))
+        (folder / Path(summary.get("output_path") or "adapter").name).mkdir(exist_ok=True)  # what it saved
     return folder
 
 

@@ -5,10 +5,10 @@ from textual.app import App
 
 from fttui.errors import ConfigError
 from fttui.events import Exported, Logged
-from fttui.tui.runs import ReplaySupervisor
 from fttui.tui.widgets.job import JobStatus
 
 from .conftest import drive, wait_for
+from .fakes import ReplaySupervisor
 
 
 class Host(App):

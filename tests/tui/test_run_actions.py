@@ -24,7 +24,6 @@ def _runs(workdir) -> tuple[Path, Path]:
     events = recorded_events()
     finished = next(e for e in events if isinstance(e, Finished))
     done = write_run(workdir / "runs", RUN_NAME, events, finished.summary)
-    (done / "adapter").mkdir()
     stopped_summary = {**finished.summary, "status": "stopped", "global_step": 20}
     stopped = write_run(workdir / "runs", STOPPED, events[:20], stopped_summary)
     (stopped / "checkpoints" / "checkpoint-20").mkdir(parents=True)
@@ -184,7 +183,7 @@ def test_try_it_shows_both_answers_and_ends_the_worker_with_the_screen(make_app,
 
 def test_a_resumed_run_is_judged_by_its_last_worker_and_long_files_by_their_tail(workdir):
     from fttui.events import Planned
-    from fttui.tui.runs import TAIL_BYTES, read_run
+    from fttui.runner.run_folder import TAIL_BYTES, RunFolder
 
     events = recorded_events()
     finished = next(e for e in events if isinstance(e, Finished))
@@ -195,13 +194,13 @@ def test_a_resumed_run_is_judged_by_its_last_worker_and_long_files_by_their_tail
     steps = [StepLogged(step=n, max_steps=5000, epoch=n / 100, loss=0.5) for n in range(21, 2021)]
     run = write_run(workdir / "runs", STOPPED, first_part + [stopped] + resumed + steps, stopped.summary)
     assert (run / "events.jsonl").stat().st_size > 2 * TAIL_BYTES
-    info = read_run(run)
+    info = RunFolder(run).read()
     assert info.status == "interrupted"  # the resumed worker has not finished (and is not running here)
     assert (info.step, info.max_steps) == (2020, 5000)
     assert info.started == first_part[0].time
     with open(run / "events.jsonl", "a") as handle:
         handle.write(finished.to_json() + "\n")
-    assert read_run(run).status == "completed"
+    assert RunFolder(run).read().status == "completed"
 
 
 def test_the_runs_screen_is_kept_and_reads_only_what_was_appended(make_app, workdir):

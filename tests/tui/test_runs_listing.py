@@ -1,10 +1,10 @@
-"""Listing the runs folder: unchanged runs are not parsed again, one process scan serves every unfinished run."""
+"""Listing the runs folder: unchanged runs are not parsed again; each run folder's lock decides an unfinished run."""
 from __future__ import annotations
 
 import os
 
 from fttui.events import Finished, StepLogged
-from fttui.tui import runs as listing
+from fttui.runner import run_folder as listing
 
 from .conftest import recorded_events, write_run
 
@@ -27,22 +27,22 @@ def test_unchanged_runs_are_not_parsed_again_and_a_changed_one_is(tmp_path, monk
     for index in range(3):
         write_run(tmp_path / "runs", f"done-{index}", events, finished.summary)
     unfinished = write_run(tmp_path / "runs", "going", [e for e in events if not isinstance(e, Finished)])
-    parsed = counting(monkeypatch, "_parse_run")
+    parsed = counting(monkeypatch, "parse")
 
     first = listing.list_runs(tmp_path / "runs")
     assert len(parsed) == 4
     assert sorted(run.status for run in first) == ["completed", "completed", "completed", "interrupted"]
-    first[0].metrics["eval_accuracy"] = -1.0  # what a caller does to its copy stays in its copy
+    first[0].step = -1  # what a caller does to its copy stays in its copy
 
     again = listing.list_runs(tmp_path / "runs")
     assert len(parsed) == 4  # nothing changed: nothing parsed
-    assert all(run.metrics.get("eval_accuracy") != -1.0 for run in again)
+    assert all(run.step != -1 for run in again)
 
     with open(unfinished / "events.jsonl", "a") as handle:
         handle.write(StepLogged(step=999, max_steps=999, epoch=4.0, loss=0.1).to_json() + "\n")
         handle.write(finished.to_json() + "\n")
     latest = {run.name: run for run in listing.list_runs(tmp_path / "runs")}
-    assert len(parsed) == 5 and parsed[-1][0] == unfinished
+    assert len(parsed) == 5 and parsed[-1][0].path == unfinished
     assert latest["going"].status == "completed" and latest["going"].step == 999
 
 

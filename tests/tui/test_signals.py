@@ -6,9 +6,8 @@ import signal
 
 import pytest
 
-from fttui.tui.runs import ReplaySupervisor
-
 from .conftest import drive, recorded_events, wait_for
+from .fakes import ReplaySupervisor
 
 
 class Live(ReplaySupervisor):

@@ -10,13 +10,13 @@ import pytest
 from textual.widgets import DataTable
 
 from fttui.events import Finished, StepLogged
-from fttui.tui.runs import ReplaySupervisor
 from fttui.tui.screens.export import ExportScreen
 from fttui.tui.screens.runs import RunsScreen
 from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot
 
 from .conftest import RUN_NAME, recorded_events, wait_for, write_run
+from .fakes import ReplaySupervisor
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 STEP_NAMES = ["hardware", "model", "method", "dataset", "hyperparams", "review"]

@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 from fttui.events import Evaluated, Failed, Finished, Started, StepLogged
-from fttui.tui.runs import ReplaySupervisor, RunInfo, read_run
+from fttui.runner.run_folder import RunFolder, RunInfo
 from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot, smooth
 from fttui.tui.widgets.modals import ChoiceModal, ConfirmModal
 
 from .conftest import drive, RUN_NAME, recorded_events, wait_for, write_run
+from .fakes import ReplaySupervisor
 
 
 def test_every_point_reaches_the_plot_and_redraws_coalesce(make_app):
@@ -117,7 +118,7 @@ def test_runs_screen_reattaches_to_a_live_run(make_app, workdir):
     events = recorded_events()
     cut = next(i for i, e in enumerate(events) if isinstance(e, StepLogged) and e.step >= 20)
     run = write_run(workdir / "runs", RUN_NAME, events[:cut])
-    info = read_run(run)
+    info = RunFolder(run).read()
     assert info.status == "interrupted"  # no worker process behind it
     from fttui.runner.lock import claim
 
@@ -145,7 +146,7 @@ def test_runs_screen_reattaches_to_a_live_run(make_app, workdir):
 
 
 def test_tui_never_loads_torch_or_the_engine():
-    code = ("import sys, fttui.tui.app, fttui.tui.screens.export, fttui.tui.runs;"
+    code = ("import sys, fttui.tui.app, fttui.tui.screens.export, fttui.tui.screens.runs;"
             "bad = [m for m in ('torch', 'transformers', 'peft', 'datasets', 'fttui.engine') if m in sys.modules];"
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
@@ -186,7 +187,7 @@ def test_a_finished_run_shows_its_last_step_not_its_last_logged_one(make_app, wo
     """Steps after the last logged one (logging every N steps) still count: 60/60 and a full bar, not 58/60."""
     from textual.widgets import ProgressBar
 
-    from fttui.tui.runs import list_runs
+    from fttui.runner.run_folder import list_runs
 
     events = [e for e in recorded_events() if not (isinstance(e, StepLogged) and e.step == 60)]
     finished = next(e for e in events if isinstance(e, Finished))
@@ -208,7 +209,7 @@ def test_a_finished_run_shows_its_last_step_not_its_last_logged_one(make_app, wo
 
 def test_a_long_run_read_back_arrives_in_batches(make_app, workdir):
     """20k logged steps reach the screen in a handful of messages, not one each (100k took 51 s one by one)."""
-    from fttui.tui.runs import TailSupervisor
+    from fttui.runner.supervisor import TailSupervisor
 
     base = recorded_events()
     finished = next(e for e in base if isinstance(e, Finished))

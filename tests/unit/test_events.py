@@ -19,8 +19,8 @@ from fttui.events import (
     StepLogged,
     TryAnswered,
     parse_event,
-    read_events,
 )
+from fttui.runner.run_folder import RunFolder
 
 SAMPLES = [
     Planned(task="seq-cls", method="lora", model="builtin", data_format="classification", train_rows=480,
@@ -99,23 +99,23 @@ def _write(path, lines: list[str], tail: str = "") -> None:
     path.write_text("".join(line + "\n" for line in lines) + tail, encoding="utf-8")
 
 
-def test_read_events_returns_every_event_in_order(tmp_path):
+def test_a_run_folders_events_come_back_in_order(tmp_path):
     path = tmp_path / "events.jsonl"
     _write(path, [SAMPLES[0].to_json(), "", "some stray print", SAMPLES[3].to_json(), SAMPLES[-1].to_json()])
-    assert read_events(path) == [SAMPLES[0], SAMPLES[3], SAMPLES[-1]]
+    assert RunFolder(path.parent).all_events() == [SAMPLES[0], SAMPLES[3], SAMPLES[-1]]
 
 
-def test_read_events_skips_a_torn_last_line(tmp_path):
+def test_a_run_folders_torn_last_line_is_skipped(tmp_path):
     path = tmp_path / "events.jsonl"
     complete = [event.to_json() for event in SAMPLES[:4]]
     head = "".join(line + "\n" for line in complete).encode("utf-8")
     last = Logged(message="héllo ✓ 日本 — cut anywhere", time=1.0).to_json().encode("utf-8")
     for cut in range(1, len(last)):  # a crash can stop the write at any byte, even inside a character
         path.write_bytes(head + last[:cut])
-        assert read_events(path) == SAMPLES[:4], f"cut at byte {cut}: {last[:cut]!r}"
+        assert RunFolder(path.parent).all_events() == SAMPLES[:4], f"cut at byte {cut}: {last[:cut]!r}"
 
 
-def test_read_events_on_an_empty_file(tmp_path):
+def test_a_run_folders_empty_events_file_has_no_events(tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_text("", encoding="utf-8")
-    assert read_events(path) == []
+    assert RunFolder(path.parent).all_events() == []

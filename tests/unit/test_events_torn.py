@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from fttui.engine.sink import StreamSink
 from fttui.engine.worker import open_events_log
-from fttui.events import StepLogged, read_events
+from fttui.events import StepLogged
+from fttui.runner.run_folder import RunFolder
 
 
 def step(n: int) -> StepLogged:
@@ -23,11 +24,11 @@ def test_a_resumed_run_after_a_torn_line_keeps_every_new_event(tmp_path):
     whole = "".join(step(n).to_json() + "\n" for n in (1, 2, 3))
     path.write_text(whole[: len(whole) - 20], encoding="utf-8")  # killed while writing step 3
     append(path, step(4), step(5))
-    assert [event.step for event in read_events(path)] == [1, 2, 4, 5]
+    assert [event.step for event in RunFolder(path.parent).all_events()] == [1, 2, 4, 5]
 
-    from fttui.tui.runs import TailSupervisor, head_and_tail
+    from fttui.runner.supervisor import TailSupervisor
 
-    first, tail = head_and_tail(path)
+    first, tail = RunFolder(tmp_path).head_and_tail()
     assert first.step == 1 and [event.step for event in tail] == [1, 2, 4, 5]
     follower = TailSupervisor(tmp_path)  # no worker: reads to the end, then reports the end
     seen = []
@@ -48,4 +49,4 @@ def test_a_garbled_line_is_skipped_not_fatal(tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_bytes(step(1).to_json().encode() + b"\n\xff\xfe{\"event\": \"st\n")
     append(path, step(2))
-    assert [event.step for event in read_events(path)] == [1, 2]
+    assert [event.step for event in RunFolder(path.parent).all_events()] == [1, 2]

@@ -113,14 +113,14 @@ def test_a_bad_set_item_is_echoed_short():
 
 
 def test_the_runs_screen_survives_a_hostile_config(tmp_path):
-    from fttui.tui.runs import _parse_run
+    from fttui.runner.run_folder import RunFolder, parse
 
     for name, text in (("bomb", bomb()), ("dup", "method:\n  name: lora\nmethod:\n  name: full\n")):
         run = tmp_path / name
         run.mkdir()
         (run / "config.yaml").write_text(text, encoding="utf-8")
         started = time.perf_counter()
-        info = _parse_run(run)
+        info = parse(RunFolder(run))
         assert time.perf_counter() - started < 0.5
         assert info.method == "?"
 

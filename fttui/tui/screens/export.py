@@ -6,7 +6,6 @@ ended when this screen closes) that answers with the base and the fine-tuned mod
 """
 from __future__ import annotations
 
-import json
 import shutil
 from functools import partial
 from pathlib import Path
@@ -24,9 +23,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from fttui.errors import FttuiError
 from fttui.events import Event, Exported, Failed, Logged, TryAnswered
-from fttui.runner.run_dir import CONFIG_FILE, SUMMARY_FILE
+from fttui.runner.run_folder import RunFolder, shown_path
 from fttui.tui.keys import either
-from fttui.tui.runs import shown_path
 from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.job import JobStatus, forward_events
 
@@ -35,19 +33,8 @@ ANSWERS_SHOWN = 6
 
 
 def run_task(run_dir: Path) -> str:
-    """seq-cls or causal-lm, from the run's summary (or its config while it has none)."""
-    try:
-        return str(json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))["task"])
-    except (OSError, ValueError, KeyError):
-        pass
-    try:
-        import yaml
-
-        from fttui.config.safe_yaml import loads
-
-        return str(loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))["model"]["task"])
-    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
-        return "auto"
+    """seq-cls or causal-lm as the run trained (``auto`` while neither its summary nor its plan says)."""
+    return RunFolder(run_dir).task or "auto"
 
 
 def answers_table(answers: list[TryAnswered]) -> Table:
@@ -70,7 +57,7 @@ def answers_table(answers: list[TryAnswered]) -> Table:
 
 def copy_adapter(run_dir: Path, destination: Path) -> Path:
     """Copy the run's adapter/ (or model/) folder to a new or empty ``destination``."""
-    source = next((run_dir / name for name in ("adapter", "model") if (run_dir / name).is_dir()), None)
+    source = RunFolder(run_dir).output
     if source is None:
         raise ValueError(f"{run_dir} has no adapter/ or model/ folder (did the run finish?)")
     from fttui.runner.checkpoints import damage_saved
@@ -203,7 +190,7 @@ class ExportScreen(Screen):
 
         destination = Path(self.query_one("#preset-dest", Input).value.strip() or "preset.yaml").expanduser()
         try:
-            body = (self.run_dir / CONFIG_FILE).read_text(encoding="utf-8")
+            body = RunFolder(self.run_dir).config_file.read_text(encoding="utf-8")
             write_text(destination, f"# Saved from run {self.run_dir.name}. Run it headless:\n"
                                     f"#   fttui --preset {destination}\n{body}")
             self._result("save-preset", True, f"preset saved to {destination}")

@@ -17,7 +17,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from fttui.config.schema import FULL_MODEL_METHODS, PROMPT_METHODS
 from fttui.events import Exported
-from fttui.tui.runs import shown_path
+from fttui.runner.run_folder import shown_path
 from fttui.tui.widgets.job import JobStatus
 
 DTYPES = ("float32", "bfloat16", "float16")

@@ -6,7 +6,6 @@ then the Train screen follows the new worker); ``x`` exports, ``e`` opens Export
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -19,17 +18,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from fttui.events import Evaluated, Started, StepLogged
-from fttui.runner.run_dir import CONFIG_FILE, EVENTS_FILE
+from fttui.runner.console import STATUS_STYLE
+from fttui.runner.run_folder import RunFolder, RunInfo, list_runs, shown_path
 from fttui.tui.keys import either
-from fttui.tui.runs import RunInfo, list_runs, shown_path
 from fttui.tui.screens.run_actions import EpochsModal, ExportModal
 from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.loss_plot import LossPlot
 
-SHOWN_METRICS = ("eval_accuracy", "eval_f1_macro", "eval_loss", "perplexity", "train_loss")
 RESUMABLE = ("stopped", "interrupted", "failed")
-STATUS_STYLE = {"completed": "green", "running": "bold cyan", "stopped": "yellow", "failed": "red",
-                "interrupted": "red", "new": "dim"}
 
 
 class RunsScreen(Screen):
@@ -154,14 +150,16 @@ class RunsScreen(Screen):
         detail.append(f"\n{run.status}", style=STATUS_STYLE.get(run.status, ""))
         if run.status == "running":
             detail.append(f" (worker pid {run.pid}): Enter re-attaches")
-        metrics = "  ".join(f"{k.removeprefix('eval_')} {run.metrics[k]:.4g}" for k in SHOWN_METRICS
-                            if isinstance(run.metrics.get(k), (int, float)))
+        summary = run.summary
+        metrics = "  ".join(f"{name} {pair.tuned:.4g}" for name, pair in summary.headline().items()) if summary else ""
+        if summary is not None and isinstance(summary.train_loss, (int, float)):
+            metrics += f"  train_loss {summary.train_loss:.4g}"
         if metrics:
-            detail.append(f"   {metrics}")
-        if "error" in run.metrics:
-            detail.append(f"   {run.metrics['error']}", style="red")
-        if run.adapter:
-            detail.append(f"\nadapter: {shown_path(run.adapter)}", style="dim")
+            detail.append(f"   {metrics.strip()}")
+        if run.error:
+            detail.append(f"   {run.error}", style="red")
+        if run.output:
+            detail.append(f"\n{run.output_kind}: {shown_path(run.output)}", style="dim")
         detail.append_text(self._actions_hint(run))
         self.query_one("#run-detail", Static).update(detail)
         self.shown = run.path
@@ -170,7 +168,7 @@ class RunsScreen(Screen):
     @staticmethod
     def _actions_hint(run: RunInfo) -> Text:
         """What the keys do for this run, so the footer's Resume/Continue need no guessing."""
-        lead = "   " if run.adapter else "\n"
+        lead = "   " if run.output else "\n"
         if run.status in RESUMABLE:
             checkpoint = last_checkpoint_name(run.path)
             return Text(f"{lead}r resumes from {checkpoint}" if checkpoint else f"{lead}no checkpoint to resume from",
@@ -183,23 +181,13 @@ class RunsScreen(Screen):
     def read_curve(self, path: Path) -> None:
         """Off the UI thread, and only what was appended since this run was last read (kept per run)."""
         offset, train, evals = self.curves.get(path, (0, [], []))
+        records, read_to = RunFolder(path).records(offset)  # plain JSON, not Events: a 100k-step run in half the time
+        if read_to < offset:  # not the file read before: start over
+            train, evals = [], []
         train, evals = list(train), list(evals)
-        try:
-            with open(path / EVENTS_FILE, "rb") as handle:
-                if handle.seek(0, 2) < offset:  # not the file read before: start over
-                    offset, train, evals = 0, [], []
-                handle.seek(offset)
-                chunk = handle.read()
-        except OSError:
-            chunk = b""
-        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line being written waits for the next read
-        for line in complete.split(b"\n"):
-            try:  # plain JSON, not Event objects: a 100k-step run is read in half the time
-                data = json.loads(line)
-            except ValueError:
-                continue  # a blank or torn line
-            kind = data.get("event") if isinstance(data, dict) else None
-            if not isinstance(data.get("step") if kind else None, int) and kind != Started.name:
+        for data in records:
+            kind = data["event"]
+            if not isinstance(data.get("step"), int) and kind != Started.name:
                 continue
             if kind == StepLogged.name:
                 train.append((data["step"], data.get("loss")))
@@ -209,7 +197,7 @@ class RunsScreen(Screen):
                 resumed = data["resumed_from_step"]
                 train = [point for point in train if point[0] <= resumed]
                 evals = [point for point in evals if point[0] <= resumed]
-        self.post_message(self.CurveRead(path, train, evals, offset + len(complete)))
+        self.post_message(self.CurveRead(path, train, evals, read_to))
 
     @on(CurveRead)
     def _curve_read(self, message: CurveRead) -> None:
@@ -255,7 +243,7 @@ class RunsScreen(Screen):
             self.notify("continue is for finished runs" + (
                 "; r resumes this one" if run.status in RESUMABLE else ""), severity="warning")
             return
-        done = run.metrics.get("epochs_done")
+        done = run.summary.epochs_done if run.summary is not None else None
         max_steps = _configured_max_steps(run.path)
 
         def answered(epochs: float | None) -> None:
@@ -270,7 +258,7 @@ class RunsScreen(Screen):
         run = self.current()
         if run is None:
             return
-        if run.status == "running" or run.adapter is None and not (run.path / "model").is_dir():
+        if run.status == "running" or run.output is None:
             self.notify("nothing to export yet: the run has not saved a model or adapter", severity="warning")
             return
         self.app.push_screen(ExportModal(run.path, run.method))
@@ -290,19 +278,12 @@ class RunsScreen(Screen):
 
 def last_checkpoint_name(run_dir: Path) -> str | None:
     """The newest intact checkpoint: the one ``--resume`` would use (damaged newer ones are skipped)."""
-    from fttui.runner.checkpoints import last_intact_checkpoint
-
-    return getattr(last_intact_checkpoint(run_dir)[0], "name", None)
+    return getattr(RunFolder(run_dir).last_checkpoint(), "name", None)
 
 
 def _configured_max_steps(run_dir: Path) -> int | None:
     try:
-        import yaml
-
-        from fttui.config.safe_yaml import loads
-
-        config = loads((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8")) or {}
-        value = (config.get("training") or {}).get("max_steps")
+        value = RunFolder(run_dir).section("training").get("max_steps")
         return int(value) if value else None
-    except (OSError, ValueError, AttributeError, TypeError, yaml.YAMLError):
+    except (TypeError, ValueError):
         return None

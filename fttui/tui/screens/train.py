@@ -22,16 +22,16 @@ from textual.widgets import ProgressBar, RichLog, Static
 
 from fttui.events import (CheckpointSaved, Evaluated, Event, Failed, Finished, Logged, Planned, Started, StepLogged,
                           sample_line)
+from fttui.runner.run_folder import shown_path
+from fttui.runner.summary import HEADLINE, RunSummary
 from fttui.tui.keys import either
 from fttui.tui.resources import memory_text
-from fttui.tui.runs import shown_path
 from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.loss_plot import LossPlot
 from fttui.tui.widgets.modals import ConfirmModal
 
 BATCH_EVENTS = 5000  # events per message at most: a long run read back does not flood the message queue
 MEMORY_EVERY_S = 1.0
-HEADLINE_METRICS = ("accuracy", "f1_macro", "loss", "perplexity")
 
 
 def clock(seconds: float | None) -> str:
@@ -41,24 +41,9 @@ def clock(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def before_after(summary: dict) -> str:
-    """Headline metrics as ``accuracy 0.4167 → 0.7917`` (base model -> fine-tuned) where both are known."""
-    parts = []
-    for key in HEADLINE_METRICS:
-        after_key = "perplexity" if key == "perplexity" else f"eval_{key}"
-        after, before = summary.get(after_key), summary.get(f"baseline_{after_key}")
-        if _number(after):
-            parts.append(f"{key} {before:.4f} → {after:.4f}" if _number(before) else f"{key} {after:.4f}")
-    return "  ".join(parts)
-
-
 def _metrics_text(metrics: dict, prefix: str = "") -> str:
     parts = []
-    for key in HEADLINE_METRICS:
+    for key in HEADLINE:
         for name in (f"{prefix}{key}", key):
             value = metrics.get(name)
             if isinstance(value, (int, float)):
@@ -131,7 +116,7 @@ class TrainScreen(Screen):
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
-        pid = getattr(getattr(self.supervisor, "process", None), "pid", None) or getattr(self.supervisor, "pid", None)
+        pid = self.supervisor.pid
         next_sample = 0.0
         while not worker.is_cancelled:
             batch, ended = [], False
@@ -293,20 +278,19 @@ class TrainScreen(Screen):
         event = self.result
         text = Text()
         if isinstance(event, Finished):
-            s = event.summary
+            s = RunSummary.from_dict(event.summary)
             text.append(f"{event.status} ", style="bold green" if event.status == "completed" else "bold yellow")
-            text.append(f"after {s.get('global_step', '?')} steps in {s.get('train_runtime_s', 0):.1f} s")
-            if s.get("train_samples_per_second"):
-                text.append(f" ({s['train_samples_per_second']:.1f} samples/s)")
-            metrics = before_after(s)
+            text.append(f"after {s.global_step} steps in {s.train_runtime_s or 0:.1f} s")
+            if s.train_samples_per_second:
+                text.append(f" ({s.train_samples_per_second:.1f} samples/s)")
+            metrics = "  ".join(f"{name} {pair.text('→')}" for name, pair in s.headline().items())
             if metrics:
-                text.append("\nbase → fine-tuned: " if any(k.startswith("baseline_") for k in s) else "\n",
-                            style="bold")
+                text.append("\nbase → fine-tuned: " if s.has_baseline else "\n", style="bold")
                 text.append(metrics)
-            if s.get("peak_memory_mb"):
-                text.append(f"  peak memory {s['peak_memory_mb']:.0f} MB")
-            text.append("\nadapter: ", style="bold")
-            output = event.output_path or s.get("output_path")
+            if s.peak_memory_mb:
+                text.append(f"  peak memory {s.peak_memory_mb:.0f} MB")
+            output = event.output_path or s.output_path
+            text.append(f"\n{s.output_kind}: ", style="bold")
             text.append(shown_path(output) if output else "-")
             if self.checkpoints:
                 text.append("\nlast checkpoint: ", style="bold")
