@@ -103,6 +103,8 @@ def test_dpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_llam
     assert summary["train_rows"] == 96 and summary["bad_rows"] == 1 and summary["packing"] is None
     # Held-out pairs: the tuned model ranks the praising reply above the complaint, well above chance.
     assert summary["eval_rewards/accuracies"] >= 0.9 and summary["eval_rewards/margins"] > 0
+    # Reference-free: the tuned model itself finds the chosen replies likelier, more often than the base did.
+    assert summary["eval_prefers_chosen"] >= 0.9 > summary["baseline_eval_prefers_chosen"]
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
 
 
