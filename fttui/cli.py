@@ -19,6 +19,7 @@ EPILOG = """examples:
   fttui --preset my.yaml --set training.epochs=1 --dry-run
   fttui --preset fsdp-8gpu --nproc 8                one process per GPU (torchrun, DDP or FSDP)
   fttui hardware                               what this machine has
+  fttui runs [--follow RUN_DIR]                list the runs, or re-attach to one (Ctrl-C detaches)
 exit codes: 0 ok, 2 config or usage error, 3 data error, 4 training failed, 5 hub unreachable,
   129 / 130 / 143 stopped by SIGHUP / SIGINT / SIGTERM (a checkpoint saved)"""
 

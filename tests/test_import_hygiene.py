@@ -7,7 +7,8 @@ import sys
 
 HEAVY = ("torch", "transformers", "peft", "datasets", "textual")
 LIGHT_MODULES = ("fttui.config", "fttui.runner.headless", "fttui.runner.supervisor", "fttui.runner.console",
-                 "fttui.events", "fttui.cli", "fttui.errors", "fttui.atomic", "fttui.runner.jobs")
+                 "fttui.events", "fttui.cli", "fttui.errors", "fttui.atomic", "fttui.runner.jobs",
+                 "fttui.runner.run_folder", "fttui.runner.summary", "fttui.commands.runs")
 
 
 def loaded_after(code: str) -> set[str]:

@@ -3,4 +3,4 @@
 Modules here import only light things at module level so ``fttui --help`` stays fast.
 """
 
-COMMAND_MODULES = ("hardware", "recommend", "export", "chat", "eval")
+COMMAND_MODULES = ("hardware", "recommend", "runs", "export", "chat", "eval")

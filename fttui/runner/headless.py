@@ -1,8 +1,12 @@
-"""``fttui --preset``: resolve the config, create the run folder, run the worker, render, exit with a code."""
+"""``fttui --preset``: resolve the config, create the run folder, run the worker, render, exit with a code.
+
+``fttui runs --follow`` draws a run another process trains the same way (``follow_headless``).
+"""
 from __future__ import annotations
 
 import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from fttui.config import dump_config, load_config
@@ -12,8 +16,8 @@ from fttui.runner.console import ConsoleRenderer, JsonRenderer
 from fttui.runner.distributed import launch_from_args
 from fttui.runner.launch import resume_run, start_run, start_scratch
 from fttui.runner.run_dir import discard_run_dir
-from fttui.runner.run_folder import LOG_FILE, RunFolder
-from fttui.runner.supervisor import WorkerSupervisor
+from fttui.runner.run_folder import LOG_FILE, RunFolder, shown_path
+from fttui.runner.supervisor import TailSupervisor, WorkerSupervisor
 
 
 def run_headless(args) -> int:
@@ -55,6 +59,22 @@ def _say(text: str) -> None:
         pass
 
 
+@contextmanager
+def _signals_to(handler, renderer):
+    """Ctrl-C, SIGTERM and SIGHUP go to ``handler`` meanwhile; then the old handlers are back, the renderer closed."""
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, handler) for sig in handled}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        try:
+            renderer.close()
+        except OSError:
+            pass
+
+
 def _supervise(supervisor: WorkerSupervisor, renderer, run_dir: Path | None, expect: type | None = Finished,
                keep_dir: bool = False, keep_empty_dir: bool = False) -> int:
     """Run the worker to the end; ``expect`` is the event that marks success (Finished, or Planned for a dry run).
@@ -74,13 +94,11 @@ def _supervise(supervisor: WorkerSupervisor, renderer, run_dir: Path | None, exp
         elif supervisor.running:
             _say(f"\n{name}: stopping at the next step and saving a checkpoint ({name} again to kill)")
 
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.signal(sig, on_signal) for sig in handled}
     for note in supervisor.notes:
         _say(f"note: {note}")
     started = failed = succeeded = trained = None
     drawing = True
-    try:
+    with _signals_to(on_signal, renderer):
         while True:
             event = supervisor.next_event()
             if event is False:
@@ -100,13 +118,6 @@ def _supervise(supervisor: WorkerSupervisor, renderer, run_dir: Path | None, exp
                 except OSError:  # a closed terminal or pipe: the run goes on, its events.jsonl has everything
                     drawing = False
         code = supervisor.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        try:
-            renderer.close()
-        except OSError:
-            pass
     if failed is not None:
         _say(render_error(FttuiError(failed.message, failed.hint)))
         if run_dir is not None and not keep_dir and not trained and not stops:  # nothing to resume or read back
@@ -133,3 +144,48 @@ def _discarded(run_dir: Path, keep_empty_dir: bool, keep_log: bool) -> None:
     if log is not None:
         gone = "" if log.parent == run_dir else f" ({run_dir} was removed: the run failed before its first step)"
         _say(f"log: {log}{gone}")
+
+
+def follow_headless(run_dir: str, as_json: bool = False) -> int:
+    """``fttui runs --follow RUN_DIR``: draw a run another process trains, as its own ``fttui --preset`` would.
+
+    Its events are tailed from ``events.jsonl`` (from the start, so the plan and the curve so far are shown),
+    until the run ends or the user detaches. Ctrl-C (also SIGTERM, SIGHUP) detaches: this process only reads,
+    the run trains on. The exit code is the run's own (0, 4, 130, ...) or, after detaching, the signal's.
+    """
+    folder = RunFolder.existing(run_dir)
+    renderer = JsonRenderer() if as_json else ConsoleRenderer()
+    pid = folder.trainer_pid()
+    if pid:
+        _say(f"following {shown_path(folder.path)} (worker pid {pid}): Ctrl-C detaches, the run goes on")
+    else:
+        _say(f"{shown_path(folder.path)} is not training now ({folder.status}): its events")
+    signals: list[int] = []
+    supervisor, ended = TailSupervisor(folder), None
+    with _signals_to(lambda signum, frame: signals.append(signum), renderer):
+        while not signals:
+            event = supervisor.next_event()
+            if event is False:
+                continue
+            if event is None:
+                break
+            if isinstance(event, (Finished, Failed)):
+                ended = event
+            elif isinstance(event, Started):
+                ended = None  # a resumed run: a new worker began after the last one ended
+            try:
+                renderer.handle(event)
+            except OSError:  # a closed pipe or terminal: nothing left to show it on
+                break
+    if signals:
+        _say(f"\ndetached from {shown_path(folder.path)}: the run goes on. Follow it again with "
+             f"fttui runs --follow {shown_path(folder.path)}; stop it from the Runs screen (s)")
+        return int(ExitCode.for_signal(signals[0]))
+    if isinstance(ended, Failed):
+        _say(render_error(FttuiError(ended.message, ended.hint)))
+        return ended.exit_code
+    if isinstance(ended, Finished):
+        return int(ExitCode.OK if ended.status == "completed" else ExitCode.INTERRUPTED)
+    _say(f"error: the run's worker ended without reporting a result; see {shown_path(folder.log_file)}; "
+         f"fttui --resume {shown_path(folder.path)} goes on from its last checkpoint")
+    return int(ExitCode.TRAINING)
