@@ -238,7 +238,8 @@ def model_metrics(raw: dict, causal: bool) -> dict[str, float]:
     """
     metrics = {key.removeprefix("eval_"): value for key, value in (raw or {}).items()
                if is_model_metric(key, value) and key.removeprefix("eval_") != "perplexity"}
-    if causal and is_model_metric("loss", metrics.get("loss")) and math.isfinite(metrics["loss"]):
+    preference = any(key.startswith("rewards/") for key in metrics)  # DPO/KTO: the loss is not a token loss
+    if causal and not preference and is_model_metric("loss", metrics.get("loss")) and math.isfinite(metrics["loss"]):
         metrics["perplexity"] = perplexity(metrics["loss"])
     return metrics
 

@@ -14,7 +14,8 @@ from fttui.atomic import write_json
 from fttui.events import is_model_metric, model_metrics
 
 SUMMARY_FILE = "summary.json"
-HEADLINE = ("accuracy", "f1_macro", "loss", "perplexity")  # what a one-line result shows, in this order
+# What a one-line result shows, in this order (preference tuning: how often the chosen reply wins, and by how much)
+HEADLINE = ("accuracy", "f1_macro", "prefers_chosen", "rewards/accuracies", "rewards/margins", "loss", "perplexity")
 DETAILS = "eval_details"  # the last evaluation's confusion matrix or sample generations
 BASE = "baseline_"  # the base model's value of a metric, measured before training
 

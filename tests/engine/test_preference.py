@@ -164,3 +164,17 @@ def test_kto_with_lora_learns_which_replies_are_desirable(tmp_path, tiny_llama):
     # Held-out replies: desirable ones gain reward over the base model, undesirable ones lose it.
     assert summary["eval_rewards/chosen"] > 0 > summary["eval_rewards/rejected"]
     assert summary["eval_loss"] < summary["baseline_eval_loss"]
+
+
+def test_a_preference_loss_gets_no_perplexity_and_the_headline_shows_preference():
+    from fttui.events import model_metrics
+    from fttui.runner.summary import RunSummary
+
+    raw = {"eval_loss": 0.3, "eval_rewards/accuracies": 0.9, "eval_rewards/margins": 1.5, "eval_prefers_chosen": 0.8}
+    assert "perplexity" not in model_metrics(raw, causal=True)
+    assert "perplexity" in model_metrics({"eval_loss": 0.3}, causal=True)  # a token loss: SFT
+    summary = RunSummary.from_dict({"task": "causal-lm", **raw, "baseline_eval_prefers_chosen": 0.4,
+                                    "baseline_eval_loss": 0.693})
+    shown = summary.headline()
+    assert list(shown)[:3] == ["prefers_chosen", "rewards/accuracies", "rewards/margins"]
+    assert "perplexity" not in shown and "0.4" in shown["prefers_chosen"].text()
