@@ -167,6 +167,10 @@ class TrainingSection(Section):
         "auto", description="Compute precision; auto uses bf16 where the CPU/GPU supports it, else fp16/fp32."
     )
     gradient_checkpointing: bool = Field(False, description="Recompute activations to save memory (slower).")
+    oom_retry: int = Field(
+        2, ge=0, le=8, description="Out of memory mid-run: go on from the last checkpoint with half the batch and "
+        "twice the accumulation, at most this many times (0: stop)."
+    )
     group_by_length: bool = Field(
         True, description="Batch rows of similar length together, so less padding is computed (same data, faster)."
     )

@@ -17,7 +17,7 @@ from fttui.engine.device import choose_placement, peak_memory_mb
 from fttui.engine.distributed import current_world, finish, full_state_dict, strategy, unwrapped
 from fttui.engine.layerwise import layerwise_optimizer
 from fttui.engine.methods import apply_method, count_parameters
-from fttui.engine import packing
+from fttui.engine import oom, packing
 from fttui.engine.models import (fit_max_length, infer_task, load_model, load_model_config, load_tokenizer,
                                  resolve_model)
 from fttui.engine.samples import make_sampler
@@ -113,20 +113,25 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     events = EventCallback(sink, config.training.batch_size * config.training.gradient_accumulation * world.size
                            * rows_per_sequence, config.training.overfitting_patience, sampler)
     stopper = StopCallback(stop)
-    args = training_arguments(config, run_dir, placement, has_eval, world, sft=task == "causal-lm",
-                              packed=packed.mode is not None)
-    optimizer_setup, lr_note = layerwise_optimizer(model, config, args)  # None unless method.layer_lr_decay
-    if lr_note:
-        sink.emit(Logged(lr_note))
-    trainer = build_trainer(task, model, args, train, data.eval, tokenizer,
-                            callbacks=[events, stopper, *callbacks(config, has_eval)], optimizer_setup=optimizer_setup,
-                            compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None,
-                            packing_mode=packed.mode, objective=config.training.objective)
-    if task == "seq-cls":
-        # Classification heads average their loss per batch and ignore num_items_in_batch, although their
-        # forward takes **kwargs; left to think otherwise, the Trainer (transformers 5) multiplies the loss
-        # by the number of ranks and skips the division by gradient_accumulation: N x the gradient.
-        trainer.model_accepts_loss_kwargs = False
+
+    def make_trainer(config: RunConfig, announce: bool = False):
+        args = training_arguments(config, run_dir, placement, has_eval, world, sft=task == "causal-lm",
+                                  packed=packed.mode is not None)
+        optimizer_setup, lr_note = layerwise_optimizer(model, config, args)  # None unless method.layer_lr_decay
+        if lr_note and announce:
+            sink.emit(Logged(lr_note))
+        made = build_trainer(task, model, args, train, data.eval, tokenizer,
+                             callbacks=[events, stopper, *callbacks(config, has_eval)], optimizer_setup=optimizer_setup,
+                             compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None,
+                             packing_mode=packed.mode, objective=config.training.objective)
+        if task == "seq-cls":
+            # Classification heads average their loss per batch and ignore num_items_in_batch, although their
+            # forward takes **kwargs; left to think otherwise, the Trainer (transformers 5) multiplies the loss
+            # by the number of ranks and skips the division by gradient_accumulation: N x the gradient.
+            made.model_accepts_loss_kwargs = False
+        return made
+
+    trainer = make_trainer(config, announce=True)
     checkpoint, skipped = last_intact_checkpoint(run_dir) if resume else (None, [])
     for line in describe_skipped(skipped, checkpoint):  # cut short by a kill or a full disk: say so, use an older one
         sink.emit(Logged(line, "warning"))
@@ -147,10 +152,12 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
                       trainable_params=trainable, total_params=total, device=placement.device,
                       precision=placement.precision, world_size=world.size, resumed_from_step=resumed_step))
     memory.start()
-    try:
-        result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    recovery = oom.Recovery()
+    try:  # out of memory mid-run: half the batch, twice the accumulation, from the last checkpoint
+        trainer, result = oom.train(trainer, make_trainer, config, run_dir, checkpoint, sink, recovery)
     finally:
         training_mb = memory.stop()
+    config = recovery.config or config
     if events.nonfinite_loss:
         raise TrainingError("the loss became NaN or infinite",
                             "lower training.learning_rate, or use training.precision=fp32")
@@ -201,6 +208,8 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "packing": packed.mode,  # None, or how packed rows were kept apart (engine.packing)
         "packed_sequences": len(train) if packed.mode else None,
         "world_size": world.size, "distributed": used, "batch_size": config.training.batch_size,
+        "gradient_accumulation": config.training.gradient_accumulation,
+        "oom_retries": recovery.retries,  # each out-of-memory recovery: at which step, from where, the new batch
     })
     summary.extra.update(memory_record(unwrapped(trainer), config, task, placement.device, placement.precision,
                                        min(data.longest, config.training.max_length),

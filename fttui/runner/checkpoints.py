@@ -27,7 +27,7 @@ RESUMABLE_CHANGES = (
     "training.early_stopping_patience", "training.overfitting_patience", "training.baseline_eval",
     "training.sample_prompts", "training.max_new_tokens", "training.eval_batch_size", "training.report_to",
     # the same weights and optimizer state load on another device, in another precision, with recomputation
-    "training.device", "training.precision", "training.gradient_checkpointing",
+    "training.device", "training.precision", "training.gradient_checkpointing", "training.oom_retry",
     "output.name", "output.runs_dir", "output.dir",  # a resume writes into its own folder regardless
 )
 
@@ -218,8 +218,21 @@ def config_changes(checkpoint: Path, current: dict) -> list[tuple[str, object, o
         saved, validated = raw, False
     old, new = _flat(saved), _flat(current)
     keys = [k for k in dict.fromkeys([*old, *new]) if validated or (k in old and k in new)]
+    if _same_examples_per_step(old, new):  # the batch split differently (engine.oom): the same steps and data
+        keys = [k for k in keys if k not in SPLIT_KEYS]
     return [(k, old.get(k), new.get(k)) for k in keys
             if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES]
+
+
+SPLIT_KEYS = ("training.batch_size", "training.gradient_accumulation")
+
+
+def _same_examples_per_step(old: dict, new: dict) -> bool:
+    try:
+        product = lambda flat: int(flat[SPLIT_KEYS[0]]) * int(flat[SPLIT_KEYS[1]])  # noqa: E731
+        return product(old) == product(new)
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def check_resume_config(run_dir: Path, current: dict) -> None:

@@ -1,0 +1,94 @@
+"""Out of memory mid-run: the run goes on from its last checkpoint with half the batch and twice the
+accumulation, and ends with the same optimizer steps and the same number of examples seen (fault injected)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fttui.config import validate_config
+from fttui.engine.oom import halved
+from fttui.errors import TrainingError
+
+
+def _config(tiny_bert, sentiment_file, run_dir, **training):
+    return validate_config({
+        "model": {"name": tiny_bert, "task": "seq-cls"},
+        "data": {"train": sentiment_file, "eval": None},
+        "method": {"name": "lora"},
+        "training": {"max_steps": 6, "batch_size": 8, "save_steps": 2, "logging_steps": 1, "max_length": 32,
+                     "precision": "fp32", "seed": 5, "group_by_length": False, **training},
+        "output": {"dir": str(run_dir)},
+    })
+
+
+class OutOfMemoryAbove:
+    """A forward pre-hook that raises torch.OutOfMemoryError for training batches larger than ``rows``, from
+    the ``after``-th training forward on; it counts the rows every successful training forward saw."""
+
+    def __init__(self, rows: int, after: int):
+        self.rows, self.after, self.forwards, self.seen = rows, after, 0, 0
+
+    def __call__(self, module, args, kwargs):
+        import torch
+
+        if not module.training:
+            return
+        batch = kwargs["input_ids"].shape[0]
+        self.forwards += 1
+        if self.forwards >= self.after and batch > self.rows:
+            raise torch.OutOfMemoryError("injected: CUDA out of memory")
+        self.seen += batch
+
+
+def _run_with(monkeypatch, injected, config, run_dir):
+    from fttui.engine import recipe
+    from fttui.engine.sink import ListSink
+
+    original = recipe.apply_method
+
+    def hooked(model, *args, **kwargs):
+        model = original(model, *args, **kwargs)
+        model.register_forward_pre_hook(injected, with_kwargs=True)
+        return model
+
+    monkeypatch.setattr(recipe, "apply_method", hooked)
+    sink = ListSink()
+    return recipe.run(config, run_dir, sink), sink
+
+
+def test_the_batch_is_split_exactly():
+    config = validate_config({"data": {"train": "x.jsonl"}, "training": {"batch_size": 12, "gradient_accumulation": 2}})
+    assert (halved(config).training.batch_size, halved(config).training.gradient_accumulation) == (6, 4)
+    odd = halved(config.model_copy(update={"training": config.training.model_copy(update={"batch_size": 9})}))
+    assert (odd.training.batch_size, odd.training.gradient_accumulation) == (3, 6)
+    one = config.model_copy(update={"training": config.training.model_copy(update={"batch_size": 1})})
+    assert halved(one) is None
+
+
+def test_an_oom_at_step_4_goes_on_from_the_checkpoint_with_the_same_steps_and_examples(
+        monkeypatch, tmp_path, tiny_bert, sentiment_file):
+    from fttui.events import Logged
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    injected = OutOfMemoryAbove(rows=4, after=4)  # steps 1-3 fit; step 4's batch of 8 does not
+    outcome, sink = _run_with(monkeypatch, injected, _config(tiny_bert, sentiment_file, run_dir), run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert outcome.status == "completed" and summary["global_step"] == 6
+    assert summary["oom_retries"] == [{"at_step": 3, "resumed_from": "checkpoint-2", "batch_size": 4,
+                                       "gradient_accumulation": 2}]
+    # Steps 1-3 at 8 rows, then from checkpoint-2 steps 3-6 at 2 x 4 rows: 24 + 32 rows, step 3 twice.
+    assert injected.seen == 3 * 8 + 4 * 2 * 4
+    saved = (run_dir / "config.yaml").read_text()
+    assert "batch_size: 4" in saved and "gradient_accumulation: 2" in saved
+    assert any(isinstance(e, Logged) and "out of memory at step 3" in e.message for e in sink.events)
+
+
+def test_past_the_retries_the_run_fails_with_what_to_change(monkeypatch, tmp_path, tiny_bert, sentiment_file):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = _config(tiny_bert, sentiment_file, run_dir, oom_retry=1)
+    with pytest.raises(TrainingError, match="out of memory at step 0 with training.batch_size=4 after 1 retries") as caught:
+        _run_with(monkeypatch, OutOfMemoryAbove(rows=2, after=1), config, run_dir)
+    assert "gradient_checkpointing" in caught.value.hint
