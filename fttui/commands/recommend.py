@@ -6,6 +6,7 @@ import json
 
 EPILOG = """examples:
   fttui recommend                                    the built-in MiniLM on this machine
+  fttui recommend --preset quickstart                what the quickstart's settings need, every method
   fttui recommend --model meta-llama/Meta-Llama-3-8B --gpu-memory 24
   fttui recommend --model ./my-model --gpus 4 --gpu-memory 80 --seq-len 4096 --json
 estimates are GB = GiB (as nvidia-smi shows) and include CUDA context and allocator overhead"""
@@ -20,19 +21,24 @@ def register(subparsers) -> None:
         description="Estimate the memory every fine-tuning method needs for a model and rank what fits.",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
     )
-    p.add_argument("--model", default="builtin", help="hub id, local model folder, config.json, or 'builtin'")
+    p.add_argument("--preset", metavar="PATH", help="plan from this preset's model, method and training settings "
+                   "(a YAML path or a shipped name); the flags below override it")
+    p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
+                   help="override a preset value, e.g. method.trainable_layers=4 (repeatable)")
+    p.add_argument("--model", help="hub id, local model folder, config.json, or 'builtin' (the default)")
     p.add_argument("--revision", help="hub branch, tag or commit (hub ids only)")
-    p.add_argument("--task", choices=("auto", "causal-lm", "seq-cls"), default="auto",
-                   help="what the model is trained for (default: seq-cls for encoders, causal-lm otherwise)")
-    p.add_argument("--seq-len", type=int, help="tokens per example (default: 512, or the model's context if shorter)")
+    p.add_argument("--task", choices=("auto", "causal-lm", "seq-cls"),
+                   help="what the model is trained for (default auto: as model.task=auto reads the config)")
+    p.add_argument("--seq-len", type=int, help="tokens per example (default: the preset's max_length, else 512; "
+                   "the model's context if shorter)")
     p.add_argument("--batch-size", type=int, help="examples per step (default: the largest power of two that fits)")
     p.add_argument("--gpu-memory", type=float, metavar="GB", help="plan for GPUs with this much memory each")
     p.add_argument("--gpus", type=int, metavar="N", help="plan for N GPUs (default: the GPUs found, or 1)")
-    p.add_argument("--lora-r", type=int, default=8, help="LoRA rank (default 8)")
+    p.add_argument("--lora-r", type=int, help="LoRA rank (default 8)")
     p.add_argument("--lora-targets", metavar="A,B", help="LoRA target modules, or all-linear (default: per family)")
     p.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None,
                    help="force gradient checkpointing on or off (default: used only when it buys a 4x batch)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
                    help="compute precision (default: bf16 where supported, else fp16 on GPU / fp32 on CPU)")
     p.add_argument("--optimizer", choices=("adamw", "adamw-8bit", "paged-adamw", "paged-adamw-8bit"),
                    default="adamw", help="optimizer whose states are counted (default adamw)")
@@ -43,7 +49,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from fttui.errors import ConfigError
-    from fttui.planning import Settings, load_shape
+    from fttui.planning import compute_for, load_shape, settings_for
     from fttui.planning.recommend import budget_from_hardware, measured_cpu_seconds, rank
 
     for flag, limit in FLAG_LIMITS.items():
@@ -53,9 +59,10 @@ def run(args) -> int:
             unit = " GB" if flag == "gpu_memory" else ""
             raise ConfigError(f"{name} must be greater than 0 and at most {limit:,}{unit}, got {value}",
                               f"e.g. {name} {_example(flag)}")
-    shape = load_shape(args.model, args.revision)
+    config = _config(args)
+    shape = load_shape(config.model.name, config.model.revision)
     context = shape.context_length
-    seq_len = args.seq_len or min(512, context or 512)
+    seq_len = args.seq_len or min(config.training.max_length if args.preset else 512, context or 10**9)
     notes = list(shape.warnings)
     if context and seq_len > context:
         message = f"--seq-len {seq_len} is longer than {shape.source}'s context of {context} tokens"
@@ -71,18 +78,11 @@ def run(args) -> int:
     if args.gpus and budget.device == "cpu":
         raise ConfigError(f"--gpus {args.gpus}: no NVIDIA GPU found on this machine",
                           "add --gpu-memory GB to plan for a machine with GPUs")
-    precision = args.precision
-    if precision == "auto":
-        if budget.device == "cpu":
-            precision = "bf16" if report is not None and report.cpu.bf16 else "fp32"
-        else:
-            precision = "bf16" if report is None or all(g.bf16 for g in report.gpus) else "fp16"
-    targets = tuple(t for t in (args.lora_targets or "").split(",") if t.strip()) or None
-    settings = Settings(task=args.task, seq_len=seq_len, precision=precision, lora_r=args.lora_r,
-                        lora_targets=targets, optimizer=args.optimizer, device=budget.device,
-                        base_fp32=budget.device == "cpu")  # fttui trains on CPU with an fp32 base
-    shape.resolve_targets(targets)  # a wrong target name is a usage error before any estimate
-    measured = measured_cpu_seconds(args.runs_dir, args.model) if budget.device == "cpu" else {}
+    settings = settings_for(config, shape, compute_for(report, budget.device), seq_len=seq_len,
+                            optimizer=args.optimizer)
+    shape.resolve_targets(settings.lora_targets)  # a wrong target name is a usage error before any estimate
+    notes += _untrainable(shape, config.model.task)
+    measured = measured_cpu_seconds(args.runs_dir, config.model.name) if budget.device == "cpu" else {}
     result = rank(shape, budget, settings, batch_size=args.batch_size,
                   gradient_checkpointing=args.gradient_checkpointing, cpu=report.cpu if report else None,
                   measured_seconds=measured)
@@ -92,6 +92,47 @@ def run(args) -> int:
     else:
         _render(shape, settings, result)
     return 0
+
+
+def _config(args):
+    """The run being planned: the preset (or the defaults, without one), then the flags on top."""
+    from fttui.config import load_config, validate_config
+
+    if args.preset:
+        config = load_config(args.preset, args.overrides)
+    elif args.overrides:
+        from fttui.errors import ConfigError
+
+        raise ConfigError("--set needs --preset", "e.g. fttui recommend --preset quickstart --set method.lora_r=16")
+    else:
+        config = validate_config({"model": {"name": "builtin"}, "data": {"train": NO_DATA}}, "recommend")
+    raw = config.model_dump(mode="json")
+    flags = {("model", "name"): args.model, ("model", "revision"): args.revision, ("model", "task"): args.task,
+             ("training", "precision"): args.precision, ("method", "lora_r"): args.lora_r,
+             ("method", "lora_targets"): _targets(args.lora_targets)}
+    for (section, key), value in flags.items():
+        if value is not None:
+            raw[section][key] = value
+    return validate_config(raw, "recommend flags")
+
+
+NO_DATA = "(no data: fttui recommend plans the model alone)"
+
+
+def _targets(flag: str | None) -> list[str] | None:
+    return [t.strip() for t in flag.split(",") if t.strip()] or None if flag else None
+
+
+def _untrainable(shape, task: str) -> list[str]:
+    """A note when fttui could not train what is planned (encoder-decoder generation): the estimate still stands."""
+    from fttui.errors import FttuiError
+    from fttui.planning import trainable_task
+
+    try:
+        trainable_task(shape, task)
+    except FttuiError as error:
+        return [f"{error.message}; {error.hint}"]
+    return []
 
 
 def _example(flag: str) -> str:

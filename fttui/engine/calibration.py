@@ -98,20 +98,20 @@ def longest_example(dataset) -> int:
 
 def memory_record(model, config: RunConfig, task: str, device: str, precision: str, seq_len: int,
                   peak_mb: float, cpu_training_mb: float | None) -> dict:
-    """Summary keys: the estimate (total and breakdown, MB) beside the measured peak and their error."""
-    from fttui.planning import estimate_for_run
+    """Summary keys: the planner's estimate for this run (total and breakdown, MB), the measured peak, their error.
 
-    m = config.method
+    The estimate comes from ``planning.estimate_run``, as the wizard's and ``fttui recommend``'s do; the
+    engine adds only what it measured: the device, whether it has bf16 (the placement chose ``precision``
+    with ``planning.resolve_precision`` from that fact), the longest example and the number of labels.
+    ``task`` is what ``planning.trainable_task`` resolved at the start (the loaded model's config may name
+    another head).
+    """
+    from fttui.planning import Compute, estimate_run, shape_from_config
+
     try:
-        estimate = estimate_for_run(
-            model.config.to_dict(), m.name, batch_size=config.training.batch_size, seq_len=seq_len, task=task,
-            precision=precision, device=device, gradient_checkpointing=config.training.gradient_checkpointing,
-            lora_r=m.lora_r, lora_targets=m.lora_targets, lora_dropout=m.lora_dropout, quant_bits=m.quant_bits,
-            double_quant=m.double_quant, num_virtual_tokens=m.num_virtual_tokens,
-            num_labels=getattr(model.config, "num_labels", 2), freeze_layers=m.trainable_layers,
-            prefix_projection=m.prefix_projection, encoder_hidden_size=m.encoder_hidden_size,
-            adapter_reduction=m.adapter_reduction, adapter_placement=m.adapter_placement,
-        )
+        shape = shape_from_config(model.config.to_dict(), source=config.model.name)
+        estimate = estimate_run(config, shape, Compute(device, bf16=precision == "bf16"), seq_len=seq_len, task=task,
+                                num_labels=getattr(model.config, "num_labels", None) if task == "seq-cls" else None)
     except Exception as error:  # an architecture the planner does not know must never fail a finished run
         return {"memory_estimate_error": f"no estimate: {error}"}
     estimate_mb = estimate.total_gb * 1024

@@ -29,6 +29,9 @@ def cpu_supports_bf16() -> bool:
 
 
 def choose_placement(device: str = "auto", precision: str = "auto") -> Placement:
+    """The device, and the precision ``planning.resolve_precision`` picks from what torch reports about it."""
+    from fttui.planning.inputs import Compute, resolve_precision
+
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
             "training.device is cuda, but no CUDA GPU is usable here",
@@ -38,17 +41,16 @@ def choose_placement(device: str = "auto", precision: str = "auto") -> Placement
     if use_cuda:
         bf16_ok = torch.cuda.is_bf16_supported()
         name = torch.cuda.get_device_name(0)
+        chosen = resolve_precision(precision, Compute("cuda", bf16_ok))
         if precision == "auto":
-            chosen = "bf16" if bf16_ok else "fp16"
             return Placement("cuda", chosen, f"{name}: {'bf16 supported' if bf16_ok else 'no bf16, using fp16'}")
         if precision == "bf16" and not bf16_ok:
             raise ConfigError(f"{name} does not support bf16", "set training.precision=fp16 or auto")
         return Placement("cuda", precision, f"{name}: {precision} as configured")
     if precision == "fp16":
         raise ConfigError("fp16 training needs a GPU", "set training.precision=auto, bf16 or fp32 on CPU")
-    bf16_ok = cpu_supports_bf16()
     if precision == "auto":
-        if bf16_ok:
+        if resolve_precision(precision, Compute("cpu", cpu_supports_bf16())) == "bf16":
             return Placement("cpu", "bf16", "CPU has native bf16 (AVX512-BF16/AMX): bf16 autocast")
         return Placement("cpu", "fp32", "CPU has no native bf16: fp32")
     return Placement("cpu", precision, f"CPU: {precision} as configured")

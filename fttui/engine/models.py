@@ -1,5 +1,7 @@
 """Resolve ``model.name`` (built-in MiniLM or SmolLM2, local folder or hub id), infer the task, load tokenizer and model.
 
+The task rule itself lives in ``planning.task`` (torch-free), so the wizard shows what the engine will train.
+
 Heads for classification are never quantized (they are new and trained in full precision).
 """
 from __future__ import annotations
@@ -18,7 +20,6 @@ HEAD_MODULES = ["classifier", "score", "pooler", "lm_head"]
 # Never quantized: the heads, and BERT-style LM heads, whose decoder shares the word embeddings' weight (a 4-bit
 # layer around a plain tied weight breaks PEFT). Names match anywhere in a module's dotted path.
 QUANT_SKIP_MODULES = [*HEAD_MODULES, "cls.predictions"]
-CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 
 
 @dataclass
@@ -76,15 +77,11 @@ def load_model_config(source: ModelSource, config: RunConfig):
         ) from None
 
 
-def infer_task(model_config, requested: str) -> str:
-    if requested != "auto":
-        return requested
-    architectures = getattr(model_config, "architectures", None) or []
-    if any(arch.endswith(CAUSAL_SUFFIXES) for arch in architectures):
-        return "causal-lm"
-    if getattr(model_config, "is_encoder_decoder", False):
-        raise ConfigError("encoder-decoder models (T5, BART) are not supported yet", "pick a decoder or encoder model")
-    return "seq-cls"
+def infer_task(model_config, requested: str, name: str | None = None) -> str:
+    """``planning.trainable_task`` on the loaded config: the wizard and the planner read config.json the same way."""
+    from fttui.planning.task import trainable_task
+
+    return trainable_task(model_config.to_dict(), requested, name)
 
 
 def load_tokenizer(source: ModelSource, config: RunConfig):

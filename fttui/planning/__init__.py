@@ -1,8 +1,9 @@
 """Plan before training: a model's shape from its config, the memory each method needs, and what fits.
 
 Pure Python (no torch): safe to import from the CLI, the wizard and the runner. This module is the front
-door: where a model's config.json comes from (``load_shape``) and the estimate the engine records
-(``estimate_for_run``).
+door: where a model's config.json comes from (``load_shape``). Where each fact lives: ``task`` resolves
+``model.task: auto``; ``inputs`` turns a RunConfig plus the hardware into estimator inputs (and resolves "auto"
+precision); ``memory`` is the estimate; ``recommend`` ranks the methods; ``shape`` counts a model.
 """
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from pathlib import Path
 
 from fttui.builtin_models import SMOLLM2_HUB_ID, is_smollm2, smollm2_converted, smollm2_folder
 from fttui.errors import ConfigError
-from fttui.planning.memory import METHODS, MemoryEstimate, Settings, estimate, resolve_task
+from fttui.planning.inputs import Compute, compute_for, estimate_run, planning_name, resolve_precision, settings_for
+from fttui.planning.memory import METHODS, MemoryEstimate, Settings, estimate
 from fttui.planning.shape import ModelShape, shape_from_config
+from fttui.planning.task import resolve_task, trainable_task
 
-__all__ = ["BUILTIN", "METHODS", "MemoryEstimate", "ModelShape", "Settings", "estimate", "estimate_for_run",
-           "load_shape", "resolve_task", "shape_from_config"]
+__all__ = ["BUILTIN", "METHODS", "Compute", "MemoryEstimate", "ModelShape", "Settings", "compute_for", "estimate",
+           "estimate_run", "load_shape", "planning_name", "resolve_precision", "resolve_task", "settings_for",
+           "shape_from_config", "trainable_task"]
 BUILTIN = "builtin"
 
 
@@ -109,28 +113,3 @@ def _bundled_shape(repo_id: str, reason: str) -> ModelShape:
                           f"{_HINT}; bundled configs: {', '.join(catalogue_ids())}")
     shape = shape_from_config(entry.config(), source=repo_id, where=str(entry.path))
     return replace(shape, warnings=(f"{entry.note} (the hub can't be reached: {reason})",) + shape.warnings)
-
-
-def estimate_for_run(model_config: dict, method: str, *, batch_size: int, seq_len: int, task: str = "auto",
-                     precision: str = "bf16", device: str = "cuda", gradient_checkpointing: bool = False,
-                     lora_r: int = 8, lora_targets=None, lora_dropout: float = 0.05, quant_bits: int = 4,
-                     double_quant: bool = True, num_virtual_tokens: int = 20, num_labels: int = 2,
-                     optimizer: str = "adamw", attention: str = "sdpa", **overrides) -> MemoryEstimate:
-    """The estimate the engine records next to the measured peak (summary.json).
-
-    ``model_config`` is ``model.config.to_dict()``; ``method`` uses the run config's names (full, lora,
-    qlora, prompt) or any planning method; ``qlora`` with ``quant_bits=8`` is estimated as qlora-8bit.
-    Pass the precision and device the run resolved to ("auto" falls back to fp32 on CPU, bf16 on CUDA).
-    ``overrides`` go to ``Settings`` as they are (e.g. ``kbit_upcast=False``, ``pure_half=True``).
-    """
-    planning_method = "qlora-8bit" if method == "qlora" and quant_bits == 8 else method
-    shape = shape_from_config(model_config, source=str(model_config.get("_name_or_path") or "model"))
-    settings = Settings(method=planning_method, task=task, batch_size=batch_size, seq_len=seq_len,
-                        precision="fp32" if precision in ("auto", None) and device == "cpu" else
-                        ("bf16" if precision in ("auto", None) else precision),
-                        gradient_checkpointing=gradient_checkpointing, lora_r=lora_r,
-                        lora_targets=tuple(lora_targets) if lora_targets else None, lora_dropout=lora_dropout,
-                        double_quant=double_quant, num_virtual_tokens=num_virtual_tokens, num_labels=num_labels,
-                        optimizer=optimizer, attention=attention, device=device,
-                        **{"base_fp32": device == "cpu", **overrides})
-    return estimate(shape, settings)

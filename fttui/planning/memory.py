@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from fttui.errors import ConfigError
 from fttui.planning.shape import Block, ModelShape
+from fttui.planning.task import resolve_task
 
 GB = 2**30
 METHODS = ("full", "lora", "dora", "qlora-8bit", "qlora", "adapter", "freeze", "ia3", "prefix", "ptuning", "prompt",
@@ -121,20 +122,13 @@ class MemoryEstimate:
         return asdict(self)
 
 
-def resolve_task(shape: ModelShape, task: str) -> str:
-    """``auto`` -> seq-cls for encoders, causal-lm (generation) otherwise; causal-lm on an encoder is an error."""
-    if task == "auto":
-        return "seq-cls" if shape.kind == "encoder" else "causal-lm"
-    if task == "causal-lm" and shape.kind == "encoder":
-        raise ConfigError(f"{shape.source} is an encoder ({shape.family}); it cannot be trained as causal-lm",
-                          "use --task seq-cls, or a decoder model such as gpt2")
-    return task
-
-
 def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
     """The memory peak of one training step of ``shape`` under ``settings``."""
     s = settings.validate()
     task = resolve_task(shape, s.task)
+    if task == "causal-lm" and shape.kind == "encoder":
+        raise ConfigError(f"{shape.source} is an encoder ({shape.family}): the planner sizes it as seq-cls only",
+                          "use --task seq-cls, or a decoder model such as gpt2")
     notes: list[str] = []
     half = 4 if s.precision == "fp32" else 2
     head = _task_head(shape, task, s.num_labels)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from fttui.planning.memory import GB, METHODS, MemoryEstimate, Settings, estimate, resolve_task
+from fttui.planning.memory import GB, METHODS, MemoryEstimate, Settings, estimate
 from fttui.planning.shape import ModelShape
+from fttui.planning.task import resolve_task
 
 LABELS = {"full": "Full", "freeze": "Freeze", "dora": "DoRA", "lora": "LoRA", "qlora-8bit": "QLoRA 8-bit",
           "qlora": "QLoRA", "adapter": "Adapter", "ia3": "IA3", "prefix": "Prefix", "ptuning": "P-tuning",
@@ -198,7 +199,7 @@ def _plan(shape, budget, settings, batch_size, gc, cpu, measured) -> MethodPlan:
         b, use_gc, est, per_device, strategy = best
         fits, headroom = True, True
     applicable = est.trainable_params > 0 and not (settings.method == "bitfit" and shape.bias_params == 0)
-    plan = MethodPlan(settings.method, LABELS[settings.method], fits, headroom, b, use_gc, round(per_device, 2),
+    plan = MethodPlan(settings.method, LABELS[settings.method], fits, headroom, b, use_gc, round(per_device, 4),
                       est.trainable_params, est.breakdown, "", applicable=applicable, notes=list(est.notes))
     if budget.device == "cpu":
         chosen = replace(settings, batch_size=b, gradient_checkpointing=use_gc)

@@ -228,7 +228,7 @@ def hub_problems(config: RunConfig) -> list[FttuiError]:
 
 def bundled_note(config: RunConfig) -> str | None:
     """"planned from the bundled config of X, taken DATE: N parameters; METHOD about G GB ..." or None."""
-    from fttui.planning import estimate_for_run
+    from fttui.planning import Compute, estimate_run, shape_from_config
     from fttui.planning.bundled import bundled
 
     entry = bundled(config.model.name)
@@ -236,12 +236,9 @@ def bundled_note(config: RunConfig) -> str | None:
         return None
     m, t = config.method, config.training
     device = "cpu" if t.device == "cpu" else "cuda"
-    try:
-        estimate = estimate_for_run(
-            entry.config(), m.name, batch_size=t.batch_size, seq_len=t.max_length, task=config.model.task,
-            precision=t.precision, device=device, gradient_checkpointing=t.gradient_checkpointing,
-            lora_r=m.lora_r, lora_targets=m.lora_targets, lora_dropout=m.lora_dropout, quant_bits=m.quant_bits,
-            double_quant=m.double_quant, num_virtual_tokens=m.num_virtual_tokens)
+    try:  # no hardware is detected here: a GPU is taken to have bf16, a CPU not
+        shape = shape_from_config(entry.config(), source=config.model.name, where=str(entry.path))
+        estimate = estimate_run(config, shape, Compute(device, bf16=device == "cuda"))
     except (FttuiError, ValueError, TypeError, KeyError):
         return entry.note
     return (f"{entry.note}: {estimate.total_params / 1e9:.2f}B parameters; {m.name} needs about "

@@ -27,11 +27,6 @@ TRAINABLE = {
 }
 
 
-def planning_name(method: str, quant_bits: int = 4) -> str:
-    """The planning row a config method corresponds to (qlora with 8 bits is its own row)."""
-    return "qlora-8bit" if method == "qlora" and quant_bits == 8 else method
-
-
 @dataclass
 class Warning_:
     text: str
@@ -72,39 +67,37 @@ def load_shape(name: str, revision: str | None = None):
     return _load(name, revision)
 
 
-def infer_task(shape) -> str:
-    """What ``task: auto`` will resolve to, the way the engine reads it from the architecture."""
-    arch = shape.architecture or ""
-    if arch.endswith(("ForCausalLM", "LMHeadModel")) or (not arch and shape.kind == "decoder"):
-        return "causal-lm"
-    return "seq-cls"
+def plan_config(raw: dict) -> RunConfig:
+    """The draft as a RunConfig to plan with: each section was validated by its step, so when a rule across
+    sections fails (a layer_lr_decay left from another method), plan with the sections as they are."""
+    from pydantic import ValidationError
+
+    from fttui.config.schema import DataSection, MethodSection, ModelSection, OutputSection, TrainingSection
+
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError:
+        sections = {"model": ModelSection, "data": DataSection, "method": MethodSection,
+                    "training": TrainingSection, "output": OutputSection}
+        return RunConfig.model_construct(**{name: kind.model_validate(raw.get(name) or {})
+                                            for name, kind in sections.items() if name != "data"},
+                                         data=DataSection.model_construct(**(raw.get("data") or {})))
 
 
 def recommend(shape, report, config_raw: dict):
-    """Every method ranked for this model on this machine, using the draft's length and precision."""
-    from fttui.planning import Settings
+    """Every method ranked for this model on this machine, planned from the draft as ``fttui recommend`` plans it."""
+    from dataclasses import replace
+
+    from fttui.planning import compute_for, settings_for
     from fttui.planning.recommend import budget_from_hardware, rank
 
-    training = config_raw.get("training", {})
     budget = budget_from_hardware(report)
-    precision = training.get("precision", "auto")
-    if precision == "auto":
-        if budget.device == "cpu":
-            precision = "bf16" if report is not None and report.cpu.bf16 else "fp32"
-        else:
-            precision = "bf16" if all(g.bf16 for g in report.gpus) else "fp16"
-    seq_len = int(training.get("max_length") or 256)
-    if shape.context_length:
-        seq_len = min(seq_len, shape.context_length)
-    task = config_raw.get("model", {}).get("task", "auto")
-    method = config_raw.get("method", {})
-    targets = method.get("lora_targets")
+    config = plan_config(config_raw)
+    settings = settings_for(config, shape, compute_for(report, budget.device))
     try:
-        shape.resolve_targets(targets)
+        shape.resolve_targets(settings.lora_targets)
     except Exception:  # a bad target is flagged on the hyperparameters step; plan with the default
-        targets = None
-    settings = Settings(task=task, seq_len=seq_len, precision=precision, lora_r=int(method.get("lora_r") or 8),
-                        lora_targets=tuple(targets) if targets else None, device=budget.device)
+        settings = replace(settings, lora_targets=None)
     return rank(shape, budget, settings, cpu=report.cpu if report is not None else None,
                 train_rows=count_rows(config_raw.get("data", {}).get("train")))
 
@@ -134,22 +127,12 @@ def estimate_config(config: RunConfig, shape, report) -> tuple[float, float, str
     """(estimated GB, available GB, unit) for the resolved config, or None without a model shape."""
     if shape is None:
         return None
-    from fttui.planning import Settings, estimate
+    from fttui.planning import compute_for, estimate_run
     from fttui.planning.recommend import budget_from_hardware
 
     budget = budget_from_hardware(report)
-    t, m = config.training, config.method
-    precision = t.precision
-    if precision == "auto":
-        precision = ("bf16" if report is not None and report.cpu.bf16 else "fp32") if budget.device == "cpu" else "bf16"
     try:
-        settings = Settings(method=planning_name(m.name, m.quant_bits), task=config.model.task, batch_size=t.batch_size,
-                            seq_len=min(t.max_length, shape.context_length or t.max_length), precision=precision, gradient_checkpointing=t.gradient_checkpointing,
-                            lora_r=m.lora_r, lora_targets=tuple(m.lora_targets) if m.lora_targets else None,
-                            lora_dropout=m.lora_dropout, double_quant=m.double_quant,
-                            num_virtual_tokens=m.num_virtual_tokens,
-                            num_labels=len(config.data.labels) if config.data.labels else 2, device=budget.device)
-        result = estimate(shape, settings)
+        result = estimate_run(config, shape, compute_for(report, budget.device))
     except Exception:
         return None
     return result.total_gb, budget.memory_gb, "RAM" if budget.device == "cpu" else "per GPU"

@@ -435,6 +435,37 @@ def test_a_local_causal_lm_switches_the_task_unless_the_user_chose_one(make_app,
     drive(app, body)
 
 
+def test_an_encoder_decoder_keeps_seq_cls_and_auto_is_refused_with_the_engines_words(make_app, workdir):
+    """flan-t5: the Model step says what the engine would refuse (generation) and keeps seq-cls, which trains."""
+    import json
+
+    from textual.widgets import Select
+
+    folder = workdir / "my-t5"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "architectures": ["T5ForConditionalGeneration"], "model_type": "t5", "is_encoder_decoder": True,
+        "d_model": 64, "d_kv": 16, "d_ff": 128, "num_layers": 2, "num_heads": 4, "vocab_size": 1000}))
+    app = make_app(1)
+
+    async def body(pilot):
+        task = app.screen.query_one("#model-task", Select)
+        await set_field(pilot, "model-name", str(folder))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.draft.shape is not None and app.draft.shape.source == str(folder),
+                       what="the folder's config")
+        await pilot.pause()
+        assert task.value == "seq-cls"  # the quickstart's task stays: auto would not train
+        task.value = "auto"
+        await pilot.pause()
+        assert "encoder-decoder" in str(app.screen.query_one("#model-info", Static).render())
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, ModelScreen)
+        assert "encoder-decoder" in error_of(app, "model-task")
+
+    drive(app, body)
+
+
 @pytest.mark.parametrize("step", [2, 3, 4, 5])
 def test_after_esc_the_previous_step_has_a_field_in_focus(make_app, step):
     """Going back must land on something to type into or choose from, not on nothing (issue 19)."""

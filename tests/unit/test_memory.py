@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fttui.errors import ConfigError
-from fttui.planning import estimate_for_run, load_shape
+from fttui.planning import load_shape
 from fttui.planning.memory import GB, METHODS, Settings, estimate
 from fttui.planning.shape import shape_from_config
 
@@ -146,14 +146,20 @@ def test_invalid_settings(llama, field, value):
         estimate(llama, replace(Settings(), **{field: value}))
 
 
-def test_estimate_for_run_maps_engine_names():
-    eight = estimate_for_run(LLAMA, "qlora", quant_bits=8, batch_size=2, seq_len=256)
-    four = estimate_for_run(LLAMA, "qlora", batch_size=2, seq_len=256)
+def test_a_run_config_maps_to_the_planners_method_names(llama):
+    from fttui.config import validate_config
+    from fttui.planning import Compute, estimate_run
+
+    def run(method, device="cuda", **fields):
+        config = validate_config({"data": {"train": "x.jsonl"}, "method": {"name": method, **fields},
+                                  "training": {"batch_size": 2, "max_length": 256}})
+        return estimate_run(config, llama, Compute(device, bf16=True))
+
+    eight, four = run("qlora", quant_bits=8), run("qlora")
     assert eight.method == "qlora-8bit" and four.method == "qlora"
     assert eight.breakdown["weights"] > four.breakdown["weights"]
-    assert estimate_for_run(LLAMA, "full", batch_size=1, seq_len=64, device="cpu").breakdown["cuda_context"] == 0
-    upcast, kept = (estimate_for_run(LLAMA, "qlora", batch_size=1, seq_len=64, kbit_upcast=flag)
-                    for flag in (True, False))
+    assert run("full", device="cpu").breakdown["cuda_context"] == 0
+    upcast, kept = (estimate(llama, Settings(method="qlora", seq_len=64, kbit_upcast=flag)) for flag in (True, False))
     assert upcast.breakdown["weights"] > kept.breakdown["weights"]
 
 

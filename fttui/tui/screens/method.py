@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from fttui.config.schema import DEFAULT_LEARNING_RATES, PROMPT_METHODS, MethodSection, TrainingSection
+from fttui.planning import planning_name
 from fttui.tui import backend
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.bars import bar_text
@@ -53,7 +54,7 @@ class MethodScreen(WizardStep):
         table = self.query_one(DataTable)
         shape, report = self.draft.shape, self.draft.hardware
         intro = self.query_one("#method-intro", Static)
-        current = backend.planning_name(self.draft.get("method", "name", "lora"), self.draft.get("method", "quant_bits", 4))
+        current = planning_name(self.draft.get("method", "name", "lora"), self.draft.get("method", "quant_bits", 4))
         if shape is None or report is None:
             table.add_columns("method", "fits", "memory", "batch", "trainable", "why")
             reason = (self.draft.shape_error or "unknown model").strip().rstrip(".")

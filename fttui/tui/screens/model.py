@@ -12,6 +12,8 @@ from textual.widgets import Button, Input, Select, Static
 
 from fttui.config import BUILTIN_MODEL
 from fttui.config.schema import ModelSection
+from fttui.errors import FttuiError
+from fttui.planning import trainable_task
 from fttui.tui import backend
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.form import SchemaForm
@@ -25,15 +27,18 @@ def _params(n: int) -> str:
 
 
 def describe(shape, task_setting: str) -> Text:
-    inferred = backend.infer_task(shape)
     text = Text()
     text.append(f"{shape.source}", style="bold")
     text.append(f"  {shape.family} {shape.kind}" + (f" ({shape.architecture})" if shape.architecture else "") + "\n")
     text.append(f"{_params(shape.total_params)} parameters, {shape.num_layers} layers, hidden {shape.hidden_size}, "
                 f"context {shape.context_length or '?'} tokens, vocabulary {shape.vocab_size:,}\n")
-    task = inferred if task_setting == "auto" else task_setting
     text.append("task: ", style="bold")
-    text.append(f"{task}" + (" (inferred from the config)" if task_setting == "auto" else "") + "\n")
+    try:
+        task = trainable_task(shape, task_setting)
+    except FttuiError as error:  # what the engine would refuse, said before the run
+        text.append(f"{error.message}; {error.hint}\n", style="yellow")
+    else:
+        text.append(f"{task}" + (" (inferred from the config)" if task_setting == "auto" else "") + "\n")
     text.append("LoRA targets by default: every linear layer (", style="dim")
     text.append(", ".join(shape.lora_target_names) or "-", style="dim")
     text.append(")", style="dim")
@@ -99,7 +104,10 @@ class ModelScreen(WizardStep):
     def follow_task(self, shape) -> None:
         """A new model brings its own task (a ...ForCausalLM folder: causal-lm), unless the user chose one here."""
         select = self.query_one("#model-task", Select)
-        inferred = backend.infer_task(shape)
+        try:
+            inferred = trainable_task(shape)
+        except FttuiError:  # an encoder-decoder: auto would not train, so the task it has stays
+            return
         if self.task_chosen or select.value in ("auto", inferred):
             return
         if inferred == "causal-lm" and shape.kind == "encoder":
@@ -166,6 +174,11 @@ class ModelScreen(WizardStep):
         task = form.raw_values().get("task")
         if shape is not None and task == "causal-lm" and shape.kind == "encoder":
             errors["task"] = f"{ref} is an encoder: it cannot generate text; choose seq-cls"
+        elif shape is not None and isinstance(task, str):
+            try:
+                trainable_task(shape, task)
+            except FttuiError as error:
+                errors["task"] = error.message
         section = form.validate(self.draft.sections["model"], errors)
         if section is None:
             self.set_status("fix the fields marked in red")
