@@ -79,6 +79,9 @@ class ConsoleRenderer:
         elif isinstance(event, Logged):
             self.console.print(event.message, style="yellow" if event.level == "warning" else "dim")
         elif isinstance(event, Finished):
+            final = event.summary.get("global_step")
+            if self.progress is not None and event.status == "completed" and isinstance(final, int):
+                self.progress.update(self.task, completed=final, eta=_eta(0))  # steps after the last logged one count
             self.close()
             self._finished(event)
         elif isinstance(event, Failed):

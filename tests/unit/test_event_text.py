@@ -70,3 +70,21 @@ def test_the_plan_and_the_preview_say_how_many_rows_are_skipped():
     ConsoleRenderer(Console(file=out, width=200)).handle(replace(plan, dropped_rows=0, bad_rows=0))
     assert "(4 truncated)" in out.getvalue()
 
+
+
+def test_the_headless_bar_ends_at_the_runs_last_step_not_its_last_logged_one():
+    import io
+
+    from rich.console import Console
+
+    from fttui.events import Finished, Started, StepLogged
+    from fttui.runner.console import ConsoleRenderer
+
+    out = io.StringIO()
+    renderer = ConsoleRenderer(Console(file=out, width=200))
+    renderer.handle(Started(run_dir="runs/x", max_steps=6, epochs=1.0, trainable_params=1, total_params=2,
+                            device="cpu", precision="fp32"))
+    renderer.handle(StepLogged(step=5, max_steps=6, epoch=0.8, loss=0.5, eta_s=9.0))  # logging every 5 steps
+    renderer.handle(Finished(status="completed", summary={"global_step": 6}, output_path="runs/x/adapter"))
+    text = out.getvalue()
+    assert "step 6/6" in text and "ETA 0:00:00" in text and "adapter: runs/x/adapter" in text
