@@ -167,6 +167,10 @@ class TrainingSection(Section):
         "auto", description="Compute precision; auto uses bf16 where the CPU/GPU supports it, else fp16/fp32."
     )
     gradient_checkpointing: bool = Field(False, description="Recompute activations to save memory (slower).")
+    fit_check: bool | Literal["auto"] = Field(
+        "auto", description="Before training, run 2 real steps on the longest rows and shrink the batch if they "
+        "do not fit; auto: on a GPU, and on a CPU when the estimate is near the free memory."
+    )
     oom_retry: int = Field(
         2, ge=0, le=8, description="Out of memory mid-run: go on from the last checkpoint with half the batch and "
         "twice the accumulation, at most this many times (0: stop)."

@@ -17,7 +17,7 @@ from fttui.engine.device import choose_placement, peak_memory_mb
 from fttui.engine.distributed import current_world, finish, full_state_dict, strategy, unwrapped
 from fttui.engine.layerwise import layerwise_optimizer
 from fttui.engine.methods import apply_method, count_parameters
-from fttui.engine import oom, packing
+from fttui.engine import fit_check, oom, packing
 from fttui.engine.models import (fit_max_length, infer_task, load_model, load_model_config, load_tokenizer,
                                  resolve_model)
 from fttui.engine.samples import make_sampler
@@ -151,6 +151,13 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     sink.emit(Started(run_dir=str(run_dir), max_steps=steps, epochs=config.training.epochs,
                       trainable_params=trainable, total_params=total, device=placement.device,
                       precision=placement.precision, world_size=world.size, resumed_from_step=resumed_step))
+    fit = None
+    if checkpoint is None and world.size == 1:  # resumed runs were checked (or chose) when they started
+        estimate_mb = memory_record(model, config, task, placement.device, placement.precision,
+                                    min(data.longest, config.training.max_length), 0.0, None).get("memory_estimate_mb")
+        if fit_check.wanted(config, placement.device, estimate_mb):
+            trainer, config, fit = fit_check.check(trainer, make_trainer, config, run_dir, sink, placement.device,
+                                                   estimate_mb)
     memory.start()
     recovery = oom.Recovery()
     try:  # out of memory mid-run: half the batch, twice the accumulation, from the last checkpoint
@@ -209,6 +216,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "packed_sequences": len(train) if packed.mode else None,
         "world_size": world.size, "distributed": used, "batch_size": config.training.batch_size,
         "gradient_accumulation": config.training.gradient_accumulation,
+        "fit_check": fit,  # what the measured fit check found and changed (engine.fit_check), or None
         "oom_retries": recovery.retries,  # each out-of-memory recovery: at which step, from where, the new batch
     })
     summary.extra.update(memory_record(unwrapped(trainer), config, task, placement.device, placement.precision,

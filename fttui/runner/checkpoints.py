@@ -28,6 +28,7 @@ RESUMABLE_CHANGES = (
     "training.sample_prompts", "training.max_new_tokens", "training.eval_batch_size", "training.report_to",
     # the same weights and optimizer state load on another device, in another precision, with recomputation
     "training.device", "training.precision", "training.gradient_checkpointing", "training.oom_retry",
+    "training.fit_check",
     "output.name", "output.runs_dir", "output.dir",  # a resume writes into its own folder regardless
 )
 

@@ -92,3 +92,33 @@ def test_past_the_retries_the_run_fails_with_what_to_change(monkeypatch, tmp_pat
     with pytest.raises(TrainingError, match="out of memory at step 0 with training.batch_size=4 after 1 retries") as caught:
         _run_with(monkeypatch, OutOfMemoryAbove(rows=2, after=1), config, run_dir)
     assert "gradient_checkpointing" in caught.value.hint
+
+
+def test_the_fit_check_lands_on_the_largest_batch_that_fits_with_the_same_effective_batch(
+        monkeypatch, tmp_path, tiny_bert, sentiment_file):
+    from fttui.events import Logged
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    injected = OutOfMemoryAbove(rows=2, after=1)  # any training batch above 2 rows runs out of memory
+    config = _config(tiny_bert, sentiment_file, run_dir, fit_check=True, batch_size=8)
+    outcome, sink = _run_with(monkeypatch, injected, config, run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    fit = summary["fit_check"]
+    assert outcome.status == "completed" and summary["global_step"] == 6 and summary["oom_retries"] == []
+    assert (fit["batch_size"], fit["gradient_accumulation"]) == (2, 4) and len(fit["changes"]) == 2
+    assert fit["measured_mb"] > 0 and fit["estimate_mb"] > 0
+    saved = (run_dir / "config.yaml").read_text()
+    assert "batch_size: 2" in saved and "gradient_accumulation: 4" in saved and "fit_check: false" in saved
+    line = next(e.message for e in sink.events if isinstance(e, Logged) and e.message.startswith("fit check:"))
+    assert "batch 8 did not fit: batch 4 x 2 accumulation; batch 4 did not fit: batch 2 x 4" in line
+
+
+def test_the_fit_check_leaves_a_run_that_fits_as_it_is(monkeypatch, tmp_path, tiny_bert, sentiment_file):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = _config(tiny_bert, sentiment_file, run_dir, fit_check=True)
+    outcome, _ = _run_with(monkeypatch, OutOfMemoryAbove(rows=64, after=1), config, run_dir)
+    fit = json.loads((run_dir / "summary.json").read_text())["fit_check"]
+    assert fit["changes"] == [] and fit["batch_size"] == 8
+    assert not (run_dir / "config.yaml").exists()  # nothing changed, nothing rewritten (the runner writes it)

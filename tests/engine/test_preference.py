@@ -96,7 +96,7 @@ def test_dpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_llam
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     config = dpo_config(tiny_llama, write(tmp_path / "pairs.jsonl", rows),
-                        write(tmp_path / "eval.jsonl", pair_rows(24, seed=2)), run_dir)
+                        write(tmp_path / "eval.jsonl", pair_rows(24, seed=2)), run_dir, fit_check=True)
     outcome = run(config, run_dir, ListSink())
     summary = json.loads((run_dir / "summary.json").read_text())
     assert outcome.status == "completed" and isinstance(outcome.trainer, DPOTrainer)
@@ -106,6 +106,7 @@ def test_dpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_llam
     # Reference-free: the tuned model itself finds the chosen replies likelier, more often than the base did.
     assert summary["eval_prefers_chosen"] >= 0.9 > summary["baseline_eval_prefers_chosen"]
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
+    assert summary["fit_check"]["changes"] == [] and summary["fit_check"]["measured_mb"] > 0  # pairs probe too
 
 
 def unpaired_rows(count: int, seed: int) -> list[dict]:
