@@ -179,3 +179,26 @@ def test_a_preference_loss_gets_no_perplexity_and_the_headline_shows_preference(
     shown = summary.headline()
     assert list(shown)[:3] == ["prefers_chosen", "rewards/accuracies", "rewards/margins"]
     assert "perplexity" not in shown and "0.4" in shown["prefers_chosen"].text()
+
+
+@pytest.mark.slow
+def test_an_interrupted_dpo_run_resumes_where_an_uninterrupted_one_ends(tmp_path, tiny_llama, stop_after):
+    from fttui.engine.recipe import run
+    from fttui.engine.sink import ListSink
+    from fttui.events import StepLogged
+
+    train = write(tmp_path / "pairs.jsonl", pair_rows(48, seed=4))
+    settings = dict(max_steps=6, batch_size=4, logging_steps=1, save_steps=2, eval_steps=None, baseline_eval=False,
+                    sample_prompts=0)
+    straight_dir, split_dir = tmp_path / "straight", tmp_path / "split"
+    straight_dir.mkdir(), split_dir.mkdir()
+    straight = ListSink()
+    run(dpo_config(tiny_llama, train, None, straight_dir, **settings), straight_dir, straight)
+    first, stop = stop_after(2)
+    assert run(dpo_config(tiny_llama, train, None, split_dir, **settings), split_dir, first, stop).status == "stopped"
+    second = ListSink()
+    resumed = run(dpo_config(tiny_llama, train, None, split_dir, **settings), split_dir, second, resume=True)
+    assert resumed.status == "completed"
+    expected = {e.step: e.loss for e in straight.events if isinstance(e, StepLogged)}
+    got = {e.step: e.loss for e in first.events + second.events if isinstance(e, StepLogged)}
+    assert got[6] == pytest.approx(expected[6], abs=1e-4) and got[6] != pytest.approx(got[1], abs=1e-3)
