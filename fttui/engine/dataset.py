@@ -22,7 +22,8 @@ from fttui.engine.data_files import Rows, Source, locate, looks_like_path, read_
 from fttui.engine.encoding import SHOWN_ERRORS, Context, Encoded, clip_text, encode_split, write_kept
 from fttui.engine.formats import Layout, detect_layout, label_set
 from fttui.engine.messages import Conversation, read_conversation
-from fttui.engine.preference import PAIR_COLUMNS, UNPAIRED_COLUMNS, read_pair, read_unpaired, requested_format
+from fttui.engine.preference import (PAIR_COLUMNS, UNPAIRED_COLUMNS, check_objective, read_pair, read_unpaired,
+                                    requested_format)
 from fttui.errors import DataError
 from fttui.events import Logged
 
@@ -293,6 +294,7 @@ def _prepare(config: RunConfig, task: str, tokenizer, train_source: Source, eval
     if raw_eval is not None:
         detect_layout(first_rows(raw_eval, eval_source, 1), layout.format, task, layout.text_column,
                       layout.label_column)
+    check_objective(layout, config, train_source.name)
     notes = fit_tokenizer(tokenizer, task, layout.format)
     classify = layout.format == "classification"
     known = label_set([], data.labels) if classify and data.labels else None

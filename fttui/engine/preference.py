@@ -97,6 +97,22 @@ def requested_format(config) -> str:
     return config.data.format
 
 
+def check_objective(layout, config, source: str) -> None:
+    """The data's format must be the one the objective reads: pairs for DPO, labelled replies for KTO, and
+    neither for SFT (a pair file trained as SFT would learn the rejected replies too)."""
+    from fttui.config.schema import PREFERENCE_OBJECTIVES
+
+    objective = config.training.objective
+    wanted = PREFERENCE_OBJECTIVES.get(objective)
+    if wanted is None and layout.format in PREFERENCE_OBJECTIVES.values():
+        raise DataError(f"{source}: the rows are {layout.format} data (chosen/rejected replies), but "
+                        "training.objective is sft", "set training.objective=dpo to learn from the pairs")
+    if wanted is not None and layout.format != wanted:
+        shape = "prompt, chosen and rejected" if wanted == "preference" else "prompt, completion and label"
+        raise DataError(f"{source}: training.objective={objective} needs {shape} columns; the rows read as "
+                        f"{layout.format} data", f"use {wanted} data, or training.objective=sft for {layout.format} rows")
+
+
 def read_label(value, where: str) -> bool:
     if isinstance(value, bool):
         return value

@@ -202,3 +202,19 @@ def test_an_interrupted_dpo_run_resumes_where_an_uninterrupted_one_ends(tmp_path
     expected = {e.step: e.loss for e in straight.events if isinstance(e, StepLogged)}
     got = {e.step: e.loss for e in first.events + second.events if isinstance(e, StepLogged)}
     assert got[6] == pytest.approx(expected[6], abs=1e-4) and got[6] != pytest.approx(got[1], abs=1e-3)
+
+
+def test_data_that_does_not_suit_the_objective_is_refused_with_what_to_set(tmp_path, tiny_llama):
+    from fttui.engine.dataset import prepare_data
+    from fttui.engine.models import load_tokenizer, resolve_model
+
+    pairs = write(tmp_path / "pairs.jsonl", pair_rows(4, seed=0))
+    chat = write(tmp_path / "chat.jsonl", [{"messages": [{"role": "user", "content": "hi"},
+                                                          {"role": "assistant", "content": "hello"}]}] * 4)
+    for train, objective, problem, hint in ((pairs, "sft", "are preference data", "training.objective=dpo"),
+                                            (chat, "dpo", "needs prompt, chosen and rejected", "training.objective=sft")):
+        config = validate_config({"model": {"name": tiny_llama, "task": "causal-lm"},
+                                  "data": {"train": train, "eval": None}, "training": {"objective": objective}})
+        with pytest.raises(DataError, match=problem) as caught:
+            prepare_data(config, "causal-lm", load_tokenizer(resolve_model(tiny_llama), config))
+        assert hint in caught.value.hint

@@ -235,4 +235,7 @@ class DatasetScreen(WizardStep):
             self.set_status("the preview failed: fix the data or the column mapping")
             return None
         merged = {**self.draft.sections["training"], **_length_values(training)}
+        preview = self.draft.preview
+        if preview is not None and preview.data_format == "preference" and merged.get("objective", "sft") == "sft":
+            merged["objective"] = "dpo"  # pairs of replies: learned as preferences (Hyperparameters can change it)
         return StepResult("next", {"data": data, "training": TrainingSection.model_validate(merged)})

@@ -10,7 +10,7 @@ from fttui.config.schema import METHOD_FIELDS, PROMPT_METHODS, MethodSection, Tr
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.form import SchemaForm
 
-TRAINING_FIELDS = ["learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation", "max_length",
+TRAINING_FIELDS = ["objective", "beta", "learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation", "max_length",
                    "warmup_ratio", "scheduler", "weight_decay", "precision", "gradient_checkpointing", "seed",
                    "logging_steps", "eval_steps", "save_steps"]
 
