@@ -26,7 +26,7 @@ cache the run writes, truncated from the prompt side so the last reply stays) / 
 the held-out rows after the epoch. A target counts as met when both the samples/s and the tokens/s ratios
 reach it, and the eval loss is at most 1% above plain TRL's.
 Targets: >= 2x on chat rows, >= 3x on Alpaca rows. Each side runs in its own subprocess, one after the
-other, with torch's default thread count. Run from the repository root (about 15 min on 2 cores):
+other, with torch's default thread count. Run from the repository root (about 15 min on 2 idle cores):
     python bench/compare_plain_trl.py [--workload {chat,alpaca,both}] [--rows N]
 """
 from __future__ import annotations
