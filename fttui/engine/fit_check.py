@@ -102,7 +102,7 @@ def check(trainer, rebuild, config: RunConfig, run_dir, sink, device: str, estim
     """(trainer, config, record): the trainer that fits, the config it was built from, what was measured."""
     changes: list[str] = []
     while True:
-        rows = longest_rows(trainer.train_dataset, config.training.batch_size)
+        rows = longest_rows(trainer.train_dataset, trainer.args.per_device_train_batch_size)  # packed: sequences
         try:
             peak = probe(trainer, rows, device)
             break

@@ -22,8 +22,8 @@ from fttui.engine.models import (fit_max_length, infer_task, load_model, load_mo
                                  resolve_model)
 from fttui.engine.samples import make_sampler
 from fttui.engine.sink import Sink
-from fttui.engine.trainer_setup import (build_trainer, callbacks, classification_metrics, planned_steps,
-                                        rng_preserved, training_arguments)
+from fttui.engine.trainer_setup import (build_trainer, callbacks, classification_metrics, per_device_batch,
+                                        planned_steps, rng_preserved, training_arguments)
 from fttui.errors import ConfigError, TrainingError
 from fttui.events import Finished, Logged, Planned, Started
 from fttui.runner.checkpoints import describe_skipped, last_intact_checkpoint
@@ -85,7 +85,8 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         train = packing.pack_train(data.train, config)
     elif task == "causal-lm" and config.training.packing == "auto" and config.training.objective == "sft":
         sink.emit(Logged(f"not packing rows: {packed.reason}"))
-    steps = planned_steps(len(train), config, world.size)
+    rows_per_sequence = len(data.train) / max(len(train), 1)  # packed: each sequence holds several rows
+    steps = planned_steps(len(train), config, world.size, rows_per_sequence)
     sink.emit(Planned(
         task=task, method=config.method.name, model=config.model.name, data_format=data.layout.format,
         train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
@@ -109,14 +110,13 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
     # Sample generations need the whole model in one process: rank 0 of plain data parallelism only.
     samples = has_eval and world.is_main and used in ("single", "ddp")
     sampler = make_sampler(tokenizer, data.sample_prompts, config.training.max_new_tokens) if samples else None
-    rows_per_sequence = len(data.train) / max(len(train), 1)  # packed: a step's sequences hold more rows
-    events = EventCallback(sink, config.training.batch_size * config.training.gradient_accumulation * world.size
-                           * rows_per_sequence, config.training.overfitting_patience, sampler)
+    events = EventCallback(sink, per_device_batch(config, rows_per_sequence) * config.training.gradient_accumulation
+                           * world.size * rows_per_sequence, config.training.overfitting_patience, sampler)
     stopper = StopCallback(stop)
 
     def make_trainer(config: RunConfig, announce: bool = False):
         args = training_arguments(config, run_dir, placement, has_eval, world, sft=task == "causal-lm",
-                                  packed=packed.mode is not None)
+                                  packed=packed.mode is not None, rows_per_sequence=rows_per_sequence)
         optimizer_setup, lr_note = layerwise_optimizer(model, config, args)  # None unless method.layer_lr_decay
         if lr_note and announce:
             sink.emit(Logged(lr_note))

@@ -15,12 +15,20 @@ from fttui.errors import ConfigError
 TRACKER_MODULES = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",)}
 
 
-def planned_steps(train_rows: int, config: RunConfig, world_size: int = 1) -> int:
-    """Optimizer steps the Trainer will take (same rounding as ``Trainer.set_initial_training_values``)."""
+def per_device_batch(config: RunConfig, rows_per_sequence: float = 1.0) -> int:
+    """Sequences per device per step: training.batch_size rows, packed or not (planning.packing)."""
+    from fttui.planning.packing import sequences_per_step
+
+    return sequences_per_step(config.training.batch_size, rows_per_sequence)
+
+
+def planned_steps(train_rows: int, config: RunConfig, world_size: int = 1, rows_per_sequence: float = 1.0) -> int:
+    """Optimizer steps the Trainer will take (same rounding as ``Trainer.set_initial_training_values``);
+    ``train_rows`` are the sequences it trains on (packed ones, with their ``rows_per_sequence``)."""
     t = config.training
     if t.max_steps:
         return t.max_steps
-    batches = math.ceil(train_rows / (t.batch_size * world_size))
+    batches = math.ceil(train_rows / (per_device_batch(config, rows_per_sequence) * world_size))
     per_epoch = max(math.ceil(batches / t.gradient_accumulation), 1)
     return math.ceil(t.epochs * per_epoch)
 
@@ -33,7 +41,7 @@ def check_trackers(names: list[str]) -> None:
 
 
 def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bool, world=None, sft: bool = False,
-                       packed: bool = False):
+                       packed: bool = False, rows_per_sequence: float = 1.0):
     """``world`` (engine.distributed.World) adds the FSDP or DeepSpeed arguments when several ranks train.
 
     ``sft`` gives TRL's SFTConfig (causal LM) instead of plain TrainingArguments (classification); ``packed``
@@ -49,8 +57,8 @@ def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bo
     early = bool(t.early_stopping_patience) and has_eval
     arguments = dict(
         output_dir=str(run_dir / "checkpoints"),
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.eval_batch_size or t.batch_size * 2,
+        per_device_train_batch_size=per_device_batch(config, rows_per_sequence),
+        per_device_eval_batch_size=t.eval_batch_size or t.batch_size * 2,  # eval rows are never packed
         gradient_accumulation_steps=t.gradient_accumulation,
         learning_rate=effective_learning_rate(config),
         num_train_epochs=t.epochs,

@@ -9,19 +9,26 @@ import bisect
 from dataclasses import dataclass
 
 
+def sequences_per_step(batch_size: int, rows_per_sequence: float) -> int:
+    """training.batch_size counts rows: packed, a step takes about as many sequences as hold that many rows,
+    so it learns from as many examples as unpacked (the same steps per epoch and schedule), minus the padding."""
+    return max(1, round(batch_size / max(rows_per_sequence, 1.0)))
+
+
 @dataclass(frozen=True)
 class PackingStats:
     rows: int
     sequences: int  # packed sequences of at most max_length tokens
     tokens: int  # real tokens in all rows
-    tokens_per_batch: float  # real tokens in a batch of batch_size packed sequences, on average
+    batch_sequences: int  # packed sequences a step of batch_size rows takes
+    tokens_per_batch: float  # real tokens in such a step, on average
     padding_unpacked: float  # share of computed positions that are padding, batches padded to their longest row
     padding_packed: float  # the same, packed (sequences of a batch padded to the longest sequence)
 
     def describe(self, batch_size: int) -> str:
-        return (f"packing: {self.rows:,} rows in {self.sequences:,} sequences; a batch of {batch_size} holds "
-                f"~{self.tokens_per_batch:,.0f} tokens; padding {self.padding_unpacked:.0%} unpacked -> "
-                f"{self.padding_packed:.0%} packed")
+        return (f"packing: {self.rows:,} rows in {self.sequences:,} sequences; a step of {batch_size} rows takes "
+                f"{self.batch_sequences} (~{self.tokens_per_batch:,.0f} tokens); padding {self.padding_unpacked:.0%} "
+                f"unpacked -> {self.padding_packed:.0%} packed")
 
 
 def pack_lengths(lengths: list[int], max_length: int) -> list[int]:
@@ -54,9 +61,10 @@ def packing_stats(lengths: list[int], max_length: int, batch_size: int) -> Packi
     """``lengths`` in data order (unpacked batches are taken in that order, as a shuffled epoch would)."""
     clipped = [min(n, max_length) for n in lengths if n > 0]
     packed = pack_lengths(clipped, max_length)
-    batches = _batches(packed, batch_size)
+    per_step = sequences_per_step(batch_size, len(clipped) / max(len(packed), 1))
+    batches = _batches(packed, per_step)
     return PackingStats(
-        rows=len(clipped), sequences=len(packed), tokens=sum(clipped),
+        rows=len(clipped), sequences=len(packed), tokens=sum(clipped), batch_sequences=per_step,
         tokens_per_batch=sum(clipped) / max(len(batches), 1),
         padding_unpacked=_padding(_batches(clipped, batch_size)), padding_packed=_padding(batches),
     )

@@ -57,7 +57,7 @@ def render_preview(preview: Previewed) -> Text:
                 style="yellow" if share > 0 else "green")
     if preview.packed_sequences is not None:
         text.append(f"packing: {preview.measured_rows - preview.bad_rows:,} rows in {preview.packed_sequences:,} "
-                    f"sequences, ~{preview.packed_tokens_per_batch:,.0f} tokens per batch; padding "
+                    f"sequences, ~{preview.packed_tokens_per_batch:,.0f} tokens per step; padding "
                     f"{preview.padding_unpacked:.0%} unpacked -> {preview.padding_packed:.0%} packed "
                     "(if the model's attention keeps packed rows apart)\n", style="green")
     if preview.bad_rows:
