@@ -1,4 +1,7 @@
-"""Run configuration: schema, presets and overrides. Pure Python (no torch, no textual)."""
+"""Run configuration: schema, the method registry (``methods``), presets and overrides.
+
+Pure Python (no torch, no textual).
+"""
 from fttui.config.presets import (
     apply_overrides,
     dump_config,

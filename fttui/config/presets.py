@@ -251,10 +251,11 @@ def dump_config(config: RunConfig) -> str:
     Another method's keys left at their defaults are left out (a full fine-tune's preset shows no LoRA rank);
     any key set to something else is kept, so nothing a user wrote is lost.
     """
-    from fttui.config.schema import METHOD_FIELDS, MethodSection
+    from fttui.config.methods import spec
+    from fttui.config.schema import MethodSection
 
     data = config.model_dump(mode="json")
-    mine = {"name", *METHOD_FIELDS.get(config.method.name, ())}
+    mine = {"name", *spec(config.method.name).fields}
     defaults = MethodSection(name=config.method.name).model_dump(mode="json")
     data["method"] = {key: value for key, value in data["method"].items()
                       if key in mine or value != defaults.get(key)}

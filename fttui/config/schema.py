@@ -1,7 +1,9 @@
 """The run configuration: every field declared once, with its type, default and help.
 
 The docstring-like ``description`` of each field is what presets, ``--set``, the wizard and
-``--dry-run`` show, so keep it to one line a user can act on. Pure: no torch, no textual.
+``--dry-run`` show, so keep it to one line a user can act on. Pure: no torch, no textual. What each
+fine-tuning method is (its fields, default learning rate, capabilities) lives in ``config/methods.py``;
+``method.name``'s choices and the method rules below are read from there.
 """
 from __future__ import annotations
 
@@ -9,32 +11,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from fttui.config.methods import METHODS, SPECS, name_help, names, spec
+
 BUILTIN_MODEL = "builtin"
 TASKS = ("auto", "seq-cls", "causal-lm")
-METHODS = ("full", "lora", "dora", "qlora", "prompt", "prefix", "ptuning", "ia3", "bitfit", "freeze", "adapter")
-FULL_MODEL_METHODS = ("full", "bitfit", "freeze")  # they change base weights in place: the run saves model/
-PROMPT_METHODS = ("prompt", "prefix", "ptuning")  # learned virtual tokens: no checkpointing, nothing to merge
-_LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_targets", "use_rslora")
-METHOD_FIELDS = {  # the method.* keys each method reads: the wizard's form, and what a preset shows
-    "lora": _LORA_FIELDS,
-    "dora": _LORA_FIELDS,
-    "qlora": (*_LORA_FIELDS, "quant_bits", "quant_type", "double_quant"),
-    "prompt": ("num_virtual_tokens", "prompt_init_text"),
-    "prefix": ("num_virtual_tokens", "prefix_projection", "encoder_hidden_size"),
-    "ptuning": ("num_virtual_tokens", "encoder_hidden_size"),
-    "ia3": ("ia3_targets", "ia3_feedforward"),
-    "adapter": ("adapter_reduction", "adapter_placement"),
-    "freeze": ("trainable_layers", "layer_lr_decay"),
-    "full": ("layer_lr_decay",),
-    "bitfit": (),
-}
-LAYERWISE_METHODS = ("full", "freeze")  # the methods method.layer_lr_decay applies to
+# Views of the method registry (config/methods.py), where each method's facts are written once:
+FULL_MODEL_METHODS = names(saves_whole_model=True)  # they change base weights in place: the run saves model/
+PROMPT_METHODS = tuple(s.name for s in SPECS if s.virtual_tokens)  # learned virtual tokens: nothing to merge
+METHOD_FIELDS = {s.name: s.fields for s in SPECS}  # the method.* keys each method reads
+LAYERWISE_METHODS = names(layerwise=True)  # the methods method.layer_lr_decay applies to
+DEFAULT_LEARNING_RATES = {s.name: s.learning_rate for s in SPECS}
 DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat", "prompt-completion", "preference", "unpaired")
 OBJECTIVES = ("sft", "dpo", "kto")
 # Trained against a reference model, on the data format each reads: pairs (prompt, chosen, rejected), or
 # single replies marked desirable or not (prompt, completion, label).
 PREFERENCE_OBJECTIVES = {"dpo": "preference", "kto": "unpaired"}
-PREFERENCE_METHODS = ("full", "lora", "dora", "qlora")  # whose reference is the adapter switched off, or a copy
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -100,11 +91,7 @@ class DataSection(Section):
 
 
 class MethodSection(Section):
-    name: Literal["full", "lora", "dora", "qlora", "prompt", "prefix", "ptuning", "ia3", "bitfit", "freeze",
-                  "adapter"] = Field(
-        "lora", description="full, lora, dora, qlora (4/8-bit base + LoRA), prompt, prefix, ptuning, ia3, bitfit, "
-                            "freeze (top blocks only) or adapter (bottleneck adapters)."
-    )
+    name: Literal[METHODS] = Field("lora", description=name_help())
     lora_r: int = Field(8, gt=0, le=1024, description="LoRA rank: larger learns more, costs more memory.")
     lora_alpha: int = Field(16, gt=0, le=65536, description="LoRA scaling numerator (scale = alpha / r).")
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
@@ -252,11 +239,11 @@ class RunConfig(Section):
 def _check_method(config: RunConfig) -> None:
     """Method settings that cannot work together, said before anything loads."""
     method, training = config.method, config.training
-    if method.name in PROMPT_METHODS and training.gradient_checkpointing:
+    if training.gradient_checkpointing and not spec(method.name).gradient_checkpointing:
         raise ValueError(f"method.name: {method.name} tuning does not support training.gradient_checkpointing")
     if method.layer_lr_decay is not None and method.name not in LAYERWISE_METHODS:
-        raise ValueError(f"method.layer_lr_decay works with method.name full or freeze, not {method.name}: "
-                         "remove it, or switch the method")
+        raise ValueError(f"method.layer_lr_decay works with method.name {' or '.join(LAYERWISE_METHODS)}, not "
+                         f"{method.name}: remove it, or switch the method")
     if method.layer_lr_decay is not None and training.distributed in ("fsdp", "deepspeed"):
         raise ValueError(f"method.layer_lr_decay cannot be combined with training.distributed={training.distributed}: "
                          "use ddp, or one learning rate")
@@ -272,9 +259,9 @@ def _check_objective(config: RunConfig) -> None:
         return
     if config.model.task == "seq-cls":
         raise ValueError(f"training.objective={objective} tunes a causal LM, not a classifier: set model.task=causal-lm")
-    if method not in PREFERENCE_METHODS:
-        raise ValueError(f"training.objective={objective} works with method.name {', '.join(PREFERENCE_METHODS)}, "
-                         f"not {method}: pick one of those")
+    if objective not in spec(method).objectives:  # the method registry says which objectives each method trains
+        able = ", ".join(s.name for s in SPECS if objective in s.objectives)
+        raise ValueError(f"training.objective={objective} works with method.name {able}, not {method}: pick one of those")
     fmt = PREFERENCE_OBJECTIVES[objective]
     if config.data.format not in ("auto", fmt):
         raise ValueError(f"training.objective={objective} reads {fmt} data: set data.format to {fmt} or auto, "
@@ -294,26 +281,17 @@ def _check_distributed(config: RunConfig) -> None:
                          "set training.distributed=deepspeed, or remove deepspeed_config")
     if t.distributed != "fsdp" and (t.fsdp_cpu_offload or t.fsdp_sharding != "full_shard"):
         raise ValueError("training.fsdp_sharding/fsdp_cpu_offload apply only with training.distributed=fsdp")
-    if t.distributed in ("fsdp", "deepspeed") and method == "qlora":
-        raise ValueError(f"training.distributed={t.distributed} cannot shard QLoRA's 4/8-bit weights: "
-                         "use training.distributed=ddp (each GPU holds the small quantized model), "
-                         "or method.name=lora with fsdp")
-    if t.distributed in ("fsdp", "deepspeed") and method == "adapter":
-        raise ValueError(f"training.distributed={t.distributed}: bottleneck adapters are saved from whole weights, "
-                         "not shards; use training.distributed=ddp, or method.name=lora")
+    if t.distributed in ("fsdp", "deepspeed") and spec(method).unshardable:
+        raise ValueError(f"training.distributed={t.distributed}: {spec(method).unshardable}")
     if t.distributed in ("fsdp", "deepspeed") and t.device == "cpu":
         raise ValueError(f"training.distributed={t.distributed} needs GPUs (training.device is cpu): use ddp on CPU")
 
 
-DEFAULT_LEARNING_RATES = {"full": 2e-5, "lora": 2e-4, "dora": 2e-4, "qlora": 2e-4, "prompt": 3e-2, "prefix": 1e-2,
-                          "ptuning": 1e-2, "ia3": 3e-3, "bitfit": 1e-3, "freeze": 5e-5, "adapter": 1e-3}
-
-
 def effective_learning_rate(config: RunConfig) -> float:
     """The learning rate a run uses: the configured one, else the method's usual default."""
-    return config.training.learning_rate or DEFAULT_LEARNING_RATES[config.method.name]
+    return config.training.learning_rate or spec(config.method.name).learning_rate
 
 
 def saved_folder(method: str) -> str:
     """The folder a run writes its result to: ``model`` when base weights changed, else ``adapter``."""
-    return "model" if method in FULL_MODEL_METHODS else "adapter"
+    return "model" if spec(method).saves_whole_model else "adapter"

@@ -1,6 +1,8 @@
 """Dispatch ``method.name`` to its builder; each returns the model ready for the Trainer.
 
-peft methods live in ``peft_methods``, BitFit and freeze in ``selective``, bottleneck adapters in
+What a method is (its fields, capabilities, default learning rate) is in ``config/methods.py``; here is only
+how it is built: ``BUILDERS`` has one entry per registered method (a test checks). peft methods live in
+``peft_methods`` (their peft config in ``PEFT_CONFIGS``), BitFit and freeze in ``selective``, bottleneck adapters in
 ``bottleneck``; layer-wise learning rates (``layerwise``) are an optimizer setting on top of full or freeze.
 """
 from __future__ import annotations
@@ -9,27 +11,49 @@ from pathlib import Path
 
 from fttui.config.schema import RunConfig
 from fttui.engine.bottleneck import apply_adapters, is_bottleneck_folder, load_adapters
-from fttui.engine.peft_methods import apply_peft, load_peft_adapter
+from fttui.engine.peft_methods import PEFT_CONFIGS, apply_peft, load_peft_adapter
 from fttui.engine.selective import apply_bitfit, apply_freeze
 
-OWN_METHODS = ("full", "bitfit", "freeze", "adapter")  # no peft: the choice of trainable parameters is ours
+
+def _full(model, config: RunConfig, task: str):
+    return model.requires_grad_(True)
+
+
+def _bitfit(model, config: RunConfig, task: str):
+    apply_bitfit(model, task)
+    return model
+
+
+def _freeze(model, config: RunConfig, task: str):
+    apply_freeze(model, config.method.trainable_layers)
+    return model
+
+
+def _adapter(model, config: RunConfig, task: str):
+    apply_adapters(model, config.method.adapter_reduction, config.method.adapter_placement, task)
+    return model
+
+
+def _ours(build):
+    """One of our own builders (no peft: the choice of trainable parameters is ours), then checkpointing."""
+    def apply(model, config: RunConfig, task: str, tokenizer_path: str):
+        model = build(model, config, task)
+        if config.training.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        return model
+
+    return apply
+
+
+BUILDERS = {  # one per method of config/methods.py; peft wires checkpointing to its adapters itself
+    "full": _ours(_full), "bitfit": _ours(_bitfit), "freeze": _ours(_freeze), "adapter": _ours(_adapter),
+    **dict.fromkeys(PEFT_CONFIGS, apply_peft),
+}
 
 
 def apply_method(model, config: RunConfig, task: str, tokenizer_path: str):
-    name, method = config.method.name, config.method
-    if name not in OWN_METHODS:
-        return apply_peft(model, config, task, tokenizer_path)
-    if name == "full":
-        model.requires_grad_(True)
-    elif name == "bitfit":
-        apply_bitfit(model, task)
-    elif name == "freeze":
-        apply_freeze(model, method.trainable_layers)
-    else:
-        apply_adapters(model, method.adapter_reduction, method.adapter_placement, task)
-    if config.training.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    return model
+    """The model ready for the Trainer, built by its method's builder."""
+    return BUILDERS[config.method.name](model, config, task, tokenizer_path)
 
 
 def load_adapter(base, folder: Path):

@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 
 from fttui.builtin_models import is_smollm2
-from fttui.config.schema import BUILTIN_MODEL, FULL_MODEL_METHODS, RunConfig
+from fttui.config.methods import spec
+from fttui.config.schema import BUILTIN_MODEL, RunConfig
 from fttui.errors import ConfigError
 
 HEAD_MODULES = ["classifier", "score", "pooler", "lm_head"]
@@ -150,7 +151,7 @@ def load_model(source: ModelSource, config: RunConfig, task: str, labels: list[s
 
     half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(placement.precision, torch.float32)
     # Frozen base weights can live in half precision on GPU; trained weights stay fp32 (mixed precision).
-    frozen_base = config.method.name not in FULL_MODEL_METHODS
+    frozen_base = not spec(config.method.name).saves_whole_model
     dtype = half if placement.device == "cuda" and frozen_base else torch.float32
     kwargs = dict(
         revision=config.model.revision,

@@ -3,7 +3,7 @@
 LoRA targets default to peft's per-architecture choice (attention query/value); QLoRA follows the QLoRA paper
 and wraps every linear layer of the transformer blocks. IA3 rescales keys, values and the feed-forward output's
 input, as in the IA3 paper. Heads stay out of all of them: for classification peft trains the new head in full
-(``modules_to_save``).
+(``modules_to_save``). ``PEFT_CONFIGS`` maps each of these methods to its peft config.
 """
 from __future__ import annotations
 
@@ -126,30 +126,53 @@ def _task_type(task: str):
     return TaskType.SEQ_CLS if task == "seq-cls" else TaskType.CAUSAL_LM
 
 
-def peft_config(model, config: RunConfig, task: str, tokenizer_path: str):
-    """The peft config for ``method.name``."""
-    import peft
+def _lora(model, config: RunConfig, task_type, tokenizer_path: str):
+    method = config.method
+    return _peft().LoraConfig(task_type=task_type, r=method.lora_r, lora_alpha=method.lora_alpha,
+                              lora_dropout=method.lora_dropout, target_modules=lora_targets(model, config),
+                              use_dora=method.name == "dora", use_rslora=method.use_rslora)
 
-    method, name, task_type = config.method, config.method.name, _task_type(task)
-    if name in ("lora", "dora", "qlora"):
-        return peft.LoraConfig(task_type=task_type, r=method.lora_r, lora_alpha=method.lora_alpha,
-                               lora_dropout=method.lora_dropout, target_modules=lora_targets(model, config),
-                               use_dora=name == "dora", use_rslora=method.use_rslora)
-    if name == "ia3":
-        targets, feedforward = ia3_modules(model, config)
-        return peft.IA3Config(task_type=task_type, target_modules=targets, feedforward_modules=feedforward)
-    if name == "prefix":
-        return peft.PrefixTuningConfig(task_type=task_type, num_virtual_tokens=method.num_virtual_tokens,
-                                       prefix_projection=method.prefix_projection,
+
+def _ia3(model, config: RunConfig, task_type, tokenizer_path: str):
+    targets, feedforward = ia3_modules(model, config)
+    return _peft().IA3Config(task_type=task_type, target_modules=targets, feedforward_modules=feedforward)
+
+
+def _prefix(model, config: RunConfig, task_type, tokenizer_path: str):
+    method = config.method
+    return _peft().PrefixTuningConfig(task_type=task_type, num_virtual_tokens=method.num_virtual_tokens,
+                                      prefix_projection=method.prefix_projection,
+                                      encoder_hidden_size=method.encoder_hidden_size)
+
+
+def _ptuning(model, config: RunConfig, task_type, tokenizer_path: str):
+    method = config.method
+    return _peft().PromptEncoderConfig(task_type=task_type, num_virtual_tokens=method.num_virtual_tokens,
                                        encoder_hidden_size=method.encoder_hidden_size)
-    if name == "ptuning":
-        return peft.PromptEncoderConfig(task_type=task_type, num_virtual_tokens=method.num_virtual_tokens,
-                                        encoder_hidden_size=method.encoder_hidden_size)
+
+
+def _prompt(model, config: RunConfig, task_type, tokenizer_path: str):
+    peft, method = _peft(), config.method
     init = dict(prompt_tuning_init=peft.PromptTuningInit.RANDOM)
     if method.prompt_init_text:
         init = dict(prompt_tuning_init=peft.PromptTuningInit.TEXT, prompt_tuning_init_text=method.prompt_init_text,
                     tokenizer_name_or_path=tokenizer_path)
     return peft.PromptTuningConfig(task_type=task_type, num_virtual_tokens=method.num_virtual_tokens, **init)
+
+
+def _peft():
+    import peft
+
+    return peft
+
+
+PEFT_CONFIGS = {"lora": _lora, "dora": _lora, "qlora": _lora, "ia3": _ia3, "prefix": _prefix, "ptuning": _ptuning,
+                "prompt": _prompt}  # method.name -> its peft config
+
+
+def peft_config(model, config: RunConfig, task: str, tokenizer_path: str):
+    """The peft config for ``method.name``."""
+    return PEFT_CONFIGS[config.method.name](model, config, _task_type(task), tokenizer_path)
 
 
 def _keep_4bit_training_layout(model) -> None:

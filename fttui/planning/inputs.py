@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fttui.config import RunConfig
+from fttui.config.methods import plan_row
 from fttui.planning.memory import MemoryEstimate, Settings, estimate
 from fttui.planning.shape import ModelShape
 from fttui.planning.task import resolve_task
@@ -41,8 +42,8 @@ def resolve_precision(requested: str, compute: Compute) -> str:
 
 
 def planning_name(method: str, quant_bits: int = 4) -> str:
-    """The planner's row for a config method: QLoRA with 8-bit weights is a row of its own."""
-    return "qlora-8bit" if method == "qlora" and quant_bits == 8 else method
+    """The planner's row for a config method: QLoRA with 8-bit weights is a row of its own (config/methods.py)."""
+    return plan_row(method, {"quant_bits": quant_bits})
 
 
 def settings_for(config: RunConfig, shape: ModelShape, compute: Compute, *, seq_len: int | None = None,

@@ -1,5 +1,8 @@
 """Peak training memory per fine-tuning method, as pure arithmetic on a ModelShape (no torch).
 
+The rows (one per method, two for QLoRA) come from the method registry (``config/methods.py``); what each row
+trains and how it holds the base weights is its ``Formula`` in ``planning/formulas.py``; the sums are here.
+
 Why each term is what it is (GB here means GiB, 2**30 bytes, as nvidia-smi and torch report):
 
 * weights: parameters x bytes. Full fine-tuning in mixed precision keeps fp32 weights plus the half-precision
@@ -34,15 +37,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from fttui.config.methods import PLAN_ROWS, ROW_METHOD
 from fttui.errors import ConfigError
+from fttui.planning.formulas import FORMULAS
 from fttui.planning.shape import Block, ModelShape
 from fttui.planning.task import resolve_task
 
 GB = 2**30
-METHODS = ("full", "lora", "dora", "qlora-8bit", "qlora", "adapter", "freeze", "ia3", "prefix", "ptuning", "prompt",
-           "bitfit")
-PEFT_METHODS = {"lora", "dora", "qlora", "qlora-8bit", "adapter", "ia3", "prefix", "ptuning", "prompt", "bitfit"}
-VIRTUAL_TOKEN_METHODS = ("prompt", "ptuning")  # their virtual tokens lengthen every sequence
+METHODS = tuple(row.key for row in PLAN_ROWS)  # the planner's rows, best first (config/methods.py)
 PLACEMENTS = ("pfeiffer", "houlsby")
 OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw", "paged-adamw-8bit")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -134,10 +136,10 @@ def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
     head = _task_head(shape, task, s.num_labels)
     total = shape.total_params - shape.lm_head_params + head if task == "seq-cls" else shape.total_params
     new_head = head if task == "seq-cls" else 0  # a freshly initialised classifier always trains
-    trainable = _trainable(shape, s, task, new_head, notes)
-    quantized = s.method.startswith("qlora")
+    formula = FORMULAS[s.method]
+    trainable = formula.trainable(shape, s, task, new_head, notes)
 
-    if s.method == "full":
+    if formula.base == "trains":
         if s.precision == "fp32":
             weights = 4 * total
         elif s.pure_half:
@@ -145,24 +147,24 @@ def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
         else:  # fp32 master weights + half copies autocast keeps for the matmuls
             weights = 6 * total - 2 * (shape.embedding_params if not shape.tied_embeddings else 0)
         param_bytes = 2 if s.pure_half and s.precision != "fp32" else 4
-    elif s.method == "freeze":
+    elif formula.base == "top":
         param_bytes = 2 if s.pure_half and s.precision != "fp32" else 4
         weights = (4 if s.base_fp32 else half) * (total - trainable) + param_bytes * trainable
-    elif quantized:
+    elif formula.base == "quantized":
         nf4 = 0.5 + 1 / 64 + 4 / (64 * 256) if s.double_quant else 0.5 + 4 / 64
-        per_weight = 1.0 if s.method == "qlora-8bit" else nf4
+        per_weight = formula.quant_bytes or nf4
         rest = total - shape.linear_weight_params
         param_bytes = 2 if s.adapter_half else 4
         weights = per_weight * shape.linear_weight_params + (4 if s.kbit_upcast else half) * rest
         weights += param_bytes * trainable
     else:  # PEFT on a half-precision base
         param_bytes = 2 if s.adapter_half and s.precision != "fp32" else 4
-        base = total if s.method != "bitfit" else total - trainable
+        base = total - trainable if formula.in_base else total
         weights = (4 if s.base_fp32 else half) * base + param_bytes * trainable  # a new head is a trainable copy (modules_to_save)
-    if s.base_fp32 and s.precision != "fp32" and s.method != "full":
+    if s.base_fp32 and s.precision != "fp32" and formula.base != "trains":
         # CPU autocast casts each fp32 linear weight to half for its matmul, and autograd keeps that copy
         # for the backward pass through it: every block's linears, or only the trainable top blocks of freeze
-        cast = trainable if s.method == "freeze" else shape.linear_weight_params
+        cast = trainable if formula.base == "top" else shape.linear_weight_params
         weights += 2 * cast
     gradients = param_bytes * trainable
     state_bytes = {"adamw": 2 * param_bytes, "adamw-8bit": 2, "paged-adamw": 8, "paged-adamw-8bit": 2}
@@ -197,65 +199,6 @@ def _task_head(shape: ModelShape, task: str, labels: int) -> int:
     return h * labels  # decoder "score" head replaces the LM head
 
 
-def _trainable(shape: ModelShape, s: Settings, task: str, new_head: int, notes: list[str]) -> int:
-    """Parameters the method trains; ``new_head`` is the fresh classifier of seq-cls (0 for causal-lm)."""
-    m = s.method
-    if m == "full":
-        return shape.total_params - shape.lm_head_params + new_head if new_head else shape.total_params
-    if m == "freeze":
-        top = shape.blocks[-1]
-        k = min(s.freeze_layers, top.count)
-        if k < s.freeze_layers:
-            notes.append(f"freeze: the model has only {top.count} layers in its last stack; all of them train")
-        return freeze_params(shape, k, new_head if task == "seq-cls" else shape.lm_head_params)
-    if m in ("lora", "dora", "qlora", "qlora-8bit"):
-        return shape.lora_params(s.lora_r, s.lora_targets, dora=m == "dora") + new_head
-    if m == "ia3":
-        return shape.ia3_params() + new_head
-    if m == "adapter":
-        return adapter_params(shape, s.adapter_reduction, s.adapter_placement) + new_head
-    if m == "prompt":
-        stacks = 2 if shape.kind == "encoder-decoder" else 1
-        return s.num_virtual_tokens * shape.hidden_size * stacks + new_head
-    if m == "ptuning":
-        return ptuning_params(shape, s.num_virtual_tokens, s.encoder_hidden_size) + new_head
-    if m == "prefix":
-        return prefix_params(shape, s.num_virtual_tokens, s.prefix_projection, s.encoder_hidden_size) + new_head
-    bias = shape.bias_params
-    if bias == 0:
-        notes.append(f"bitfit: {shape.family} models have no bias terms, so only a new head (if any) trains")
-    return bias + new_head
-
-
-def freeze_params(shape: ModelShape, layers: int, head: int) -> int:
-    """The top ``layers`` blocks, everything outside the blocks but the embeddings (final norm, pooler), the head."""
-    return layers * shape.blocks[-1].params + shape.other_params + head
-
-
-def adapter_params(shape: ModelShape, reduction: int, placement: str) -> int:
-    """Bottleneck adapters: down (h x h/r + bias) and up (h/r x h + bias) after 1 or 2 sub-layers per block."""
-    h = shape.hidden_size
-    inner = max(1, h // reduction)
-    per_adapter = 2 * h * inner + inner + h
-    return per_adapter * shape.num_layers * (2 if placement == "houlsby" else 1)
-
-
-def ptuning_params(shape: ModelShape, tokens: int, encoder_hidden: int | None) -> int:
-    """P-tuning (peft's MLP prompt encoder): token embeddings, then h -> e -> e -> h with biases."""
-    h, e = shape.hidden_size, encoder_hidden or shape.hidden_size
-    stacks = 2 if shape.kind == "encoder-decoder" else 1
-    return tokens * stacks * h + (h * e + e) + (e * e + e) + (e * h + h)
-
-
-def prefix_params(shape: ModelShape, tokens: int, projection: bool, encoder_hidden: int | None) -> int:
-    """Prefix tuning: keys and values for every layer (kv width, as peft sizes it for grouped-query attention)."""
-    kv, layers = shape.blocks[0].kv_dim, shape.num_layers
-    if not projection:
-        return tokens * 2 * kv * layers
-    e = encoder_hidden or kv
-    return tokens * kv + (kv * e + e) + (e * layers * 2 * kv + layers * 2 * kv)
-
-
 # ------------------------------------------------------------------------------------------------- activations
 
 
@@ -273,13 +216,14 @@ def _activations(shape: ModelShape, s: Settings, task: str, notes: list[str]) ->
     """Bytes autograd keeps for backward (incl. one block of workspace), and the loss's logits peak."""
     a = 4 if s.precision == "fp32" else 2
     # the residual stream keeps the weights' dtype: fp32 for mixed-precision full training and an fp32 base
-    r = 4 if s.precision == "fp32" or s.base_fp32 or (s.method == "full" and not s.pure_half) else 2
-    full_like = s.method in ("full", "freeze")
-    lora = s.method in ("lora", "dora", "qlora", "qlora-8bit")
+    formula = FORMULAS[s.method]
+    r = 4 if s.precision == "fp32" or s.base_fp32 or (formula.base == "trains" and not s.pure_half) else 2
+    full_like = formula.base in ("trains", "top")
+    lora = formula.lora
     targets = frozenset(shape.resolve_targets(s.lora_targets)) if lora else frozenset()
     ctx = _Ctx(a, r, s, targets, full_like, full_like)
     b = s.batch_size
-    src = s.seq_len + (s.num_virtual_tokens if s.method in VIRTUAL_TOKEN_METHODS else 0)
+    src = s.seq_len + (s.num_virtual_tokens if ROW_METHOD[s.method].virtual_tokens == "input" else 0)
     tgt = (s.target_len or s.seq_len) if shape.kind == "encoder-decoder" else src
     if shape.family == "t5" and s.attention != "eager":
         notes.append("T5 attention runs eager (position bias), so it keeps the s x s attention probabilities")
@@ -287,7 +231,7 @@ def _activations(shape: ModelShape, s: Settings, task: str, notes: list[str]) ->
     for block in shape.blocks:
         seq = src if block.stream == "src" else tgt
         stacks.append((block, seq, _block_bytes(block, ctx, seq, src)))
-    if s.method == "freeze":  # nothing below the first trainable block needs backward
+    if formula.base == "top":  # nothing below the first trainable block needs backward
         top_block, seq, per = stacks[-1]
         stacks = [(replace(top_block, count=min(s.freeze_layers, top_block.count)), seq, per)]
     h = shape.hidden_size

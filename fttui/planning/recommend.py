@@ -23,16 +23,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from fttui.config.methods import PLAN_ROWS, ROW_METHOD
+from fttui.planning.formulas import FORMULAS
 from fttui.planning.memory import GB, METHODS, MemoryEstimate, Settings, estimate
 from fttui.planning.shape import ModelShape
 from fttui.planning.task import resolve_task
 
-LABELS = {"full": "Full", "freeze": "Freeze", "dora": "DoRA", "lora": "LoRA", "qlora-8bit": "QLoRA 8-bit",
-          "qlora": "QLoRA", "adapter": "Adapter", "ia3": "IA3", "prefix": "Prefix", "ptuning": "P-tuning",
-          "prompt": "Prompt", "bitfit": "BitFit"}
-NO_CHECKPOINTING = ("prompt", "prefix", "ptuning")  # the engine does not combine them with checkpointing
+LABELS = {row.key: row.label for row in PLAN_ROWS}  # the rows, their labels and order: config/methods.py
+NO_CHECKPOINTING = tuple(key for key, spec in ROW_METHOD.items() if not spec.gradient_checkpointing)
 HEADROOM = 0.9  # leave 10% for fragmentation spikes and other processes
-UNSHARDABLE = ("qlora", "qlora-8bit", "adapter")  # the engine refuses FSDP/DeepSpeed for these (config schema)
+UNSHARDABLE = tuple(key for key, spec in ROW_METHOD.items() if spec.unshardable)  # refused by the schema
 BATCHES_GPU = (64, 32, 16, 8, 4, 2, 1)
 BATCHES_CPU = (16, 8, 4, 2, 1)  # beyond 16 a CPU step takes minutes
 CPU_PRACTICAL_SECONDS = 60.0
@@ -40,7 +40,8 @@ CPU_PRACTICAL_SECONDS = 60.0
 # they save an adapter of a few MB instead of a whole model (LoRA, Hu et al. 2021; "LoRA Learns Less and Forgets
 # Less", Biderman et al. 2024: full fine-tuning pulls ahead only with far more data). Our judgement, not a law.
 SMALL_DATA_ROWS = 10_000
-WHOLE_MODEL = ("full", "freeze")  # what the small-data rule passes over when a LoRA-family method also fits
+WHOLE_MODEL = tuple(k for k, f in FORMULAS.items() if f.base in ("trains", "top"))  # base weights train: passed
+# over by the small-data rule when a LoRA-family method also fits (full, freeze)
 
 
 @dataclass
@@ -113,10 +114,10 @@ def step_seconds(shape: ModelShape, settings: Settings, gflops: float, cpu=None)
         matmul += shape.vocab_size * shape.hidden_size  # the LM head, tied or not
     attention = 4 * settings.seq_len * sum(b.q_dim * b.count for b in shape.blocks)
     forward = 2 * matmul + attention
-    m = settings.method
-    if m == "full":
+    base = FORMULAS[settings.method].base
+    if base == "trains":
         per_token = 3 * forward
-    elif m == "freeze":
+    elif base == "top":
         top = shape.blocks[-1]
         per_token = forward + 2 * forward * min(settings.freeze_layers, top.count) / shape.num_layers
     else:
@@ -126,7 +127,7 @@ def step_seconds(shape: ModelShape, settings: Settings, gflops: float, cpu=None)
     rate = gflops * 1e9
     if settings.precision == "bf16" and cpu is not None and cpu.bf16:
         rate *= 3.0 if "amx_bf16" in cpu.features else 1.5
-    if m.startswith("qlora"):
+    if base == "quantized":
         rate *= 0.5
     return per_token * tokens / max(rate, 1.0)
 
@@ -198,7 +199,7 @@ def _plan(shape, budget, settings, batch_size, gc, cpu, measured) -> MethodPlan:
     else:
         b, use_gc, est, per_device, strategy = best
         fits, headroom = True, True
-    applicable = est.trainable_params > 0 and not (settings.method == "bitfit" and shape.bias_params == 0)
+    applicable = est.trainable_params > 0 and not (FORMULAS[settings.method].in_base and shape.bias_params == 0)
     plan = MethodPlan(settings.method, LABELS[settings.method], fits, headroom, b, use_gc, round(per_device, 4),
                       est.trainable_params, est.breakdown, "", applicable=applicable, notes=list(est.notes))
     if budget.device == "cpu":

@@ -9,22 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fttui.config import RunConfig
+from fttui.config.methods import SPECS
 
-# planning method -> (config method name, extra method fields); others are not trainable by fttui yet
-TRAINABLE = {
-    "full": ("full", {}),
-    "lora": ("lora", {}),
-    "qlora": ("qlora", {"quant_bits": 4}),
-    "qlora-8bit": ("qlora", {"quant_bits": 8}),
-    "prompt": ("prompt", {}),
-    "dora": ("dora", {}),
-    "adapter": ("adapter", {}),
-    "freeze": ("freeze", {}),
-    "ia3": ("ia3", {}),
-    "prefix": ("prefix", {}),
-    "ptuning": ("ptuning", {}),
-    "bitfit": ("bitfit", {}),
-}
+# planning row -> (config method name, the method.* values that pick the row), from the method registry
+TRAINABLE = {row.key: (spec.name, dict(row.values)) for spec in SPECS for row in spec.rows}
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Static
 
+from fttui.config.methods import METHODS, REGISTRY
 from fttui.tui.screens.dataset import DatasetScreen
 from fttui.tui.screens.export import ExportScreen
 from fttui.tui.screens.hyperparams import HyperparamsScreen
@@ -132,10 +133,10 @@ def test_prompt_tuning_refuses_gradient_checkpointing(make_app):
     drive(app, body)
 
 
-@pytest.mark.parametrize("method", ["dora", "prefix", "ptuning", "ia3", "adapter", "freeze", "full"])
-def test_each_method_shows_its_settings_with_help(make_app, method):
+@pytest.mark.parametrize("method", METHODS)
+def test_each_registered_method_shows_its_settings_with_help(make_app, method):
+    """The method registry's fields for each method are its Hyperparameters form (BitFit has none)."""
     from fttui.config.schema import MethodSection
-    from fttui.config.schema import METHOD_FIELDS
 
     app = make_app(None)
     app.draft.sections["method"]["name"] = method
@@ -143,10 +144,38 @@ def test_each_method_shows_its_settings_with_help(make_app, method):
     async def body(pilot):
         app.show_step(4)
         await pilot.pause()
-        form = app.screen.query_one("#method-form")
-        help_lines = [str(widget.render()) for widget in form.query(".field-help")]
-        assert help_lines == [MethodSection.model_fields[name].description for name in METHOD_FIELDS[method]]
+        forms = app.screen.query("#method-form")
+        if not REGISTRY[method].fields:
+            assert not forms
+            return
+        help_lines = [str(widget.render()) for widget in forms.first().query(".field-help")]
+        assert help_lines == [MethodSection.model_fields[name].description for name in REGISTRY[method].fields]
         assert help_lines and all(help_lines)
+
+    drive(app, body)
+
+
+def test_the_method_step_has_a_row_per_registered_row_and_picks_its_defaults(make_app):
+    """Every planner row of the registry is on the Method step; choosing it sets the method, its row's values
+    (QLoRA's bit width), its default learning rate, and turns checkpointing off where the method cannot."""
+    from textual.widgets import DataTable
+
+    from fttui.config.methods import PLAN_ROWS, ROW_METHOD
+
+    app = make_app(2)
+
+    async def body(pilot):
+        table = app.screen.query_one(DataTable)
+        assert [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)] == \
+            [p.method for p in app.draft.recommendation.methods] and table.row_count == len(PLAN_ROWS)
+        for row in PLAN_ROWS:
+            spec = ROW_METHOD[row.key]
+            app.draft.sections["method"]["name"] = "full" if spec.name != "full" else "lora"  # a change of method
+            result = app.screen.result_for(row.key)
+            method, training = result.sections["method"], result.sections["training"]
+            assert method.name == spec.name and all(getattr(method, k) == v for k, v in row.values.items())
+            assert training.learning_rate == spec.learning_rate
+            assert spec.gradient_checkpointing or training.gradient_checkpointing is False
 
     drive(app, body)
 

@@ -6,7 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Select, Static
 
-from fttui.config.schema import METHOD_FIELDS, PROMPT_METHODS, MethodSection, TrainingSection
+from fttui.config.methods import REGISTRY
+from fttui.config.schema import MethodSection, TrainingSection
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.form import SchemaForm
 
@@ -29,7 +30,7 @@ class HyperparamsScreen(WizardStep):
                          "help. Empty means the default.", classes="intro")
             yield SchemaForm(TrainingSection, TRAINING_FIELDS, self.draft.sections["training"], "training",
                              id="training-form")
-            fields = METHOD_FIELDS.get(method, [])
+            fields = REGISTRY[method].fields if method in REGISTRY else ()
             if fields:
                 yield Static(f"{method} settings", classes="section-title")
                 yield SchemaForm(MethodSection, fields, self.draft.sections["method"], "method", id="method-form")
@@ -51,7 +52,8 @@ class HyperparamsScreen(WizardStep):
                 except Exception as error:
                     method_errors["lora_targets"] = f"{error}" + (f" ({error.hint})" if getattr(error, "hint", None) else "")
         method_name = self.draft.get("method", "name")
-        if method_name in PROMPT_METHODS and training_form.raw_values().get("gradient_checkpointing"):
+        if method_name in REGISTRY and not REGISTRY[method_name].gradient_checkpointing \
+                and training_form.raw_values().get("gradient_checkpointing"):
             training_errors["gradient_checkpointing"] = f"{method_name} tuning does not support gradient checkpointing"
         training = training_form.validate(self.draft.sections["training"], training_errors)
         method = self.draft.sections["method"]

@@ -7,14 +7,15 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from fttui.config.schema import DEFAULT_LEARNING_RATES, PROMPT_METHODS, MethodSection, TrainingSection
+from fttui.config.methods import SPECS, spec
+from fttui.config.schema import MethodSection, TrainingSection
 from fttui.planning import planning_name
 from fttui.tui import backend
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.bars import bar_text
 from fttui.tui.widgets.modals import ConfirmModal
 
-OFFLINE_METHODS = ("lora", "qlora", "full", "dora", "adapter", "freeze", "ia3", "prefix", "ptuning", "prompt", "bitfit")
+OFFLINE_METHODS = tuple(s.name for s in sorted(SPECS, key=lambda s: (s.name != "lora", s.rank)))  # LoRA first
 
 
 def _count(n: int) -> str:
@@ -142,8 +143,8 @@ class MethodScreen(WizardStep):
         if plan is not None and (self.draft.plan is None or previous != name):
             training.update(batch_size=plan.batch_size, gradient_checkpointing=plan.gradient_checkpointing)
         if previous != name or self.draft.plan is None and not training.get("learning_rate"):
-            training["learning_rate"] = DEFAULT_LEARNING_RATES[name]
-        if name in PROMPT_METHODS:
+            training["learning_rate"] = spec(name).learning_rate
+        if not spec(name).gradient_checkpointing:
             training["gradient_checkpointing"] = False
         return StepResult("next", {"method": section, "training": TrainingSection.model_validate(training)},
                           extra=plan or method)

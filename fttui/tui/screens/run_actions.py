@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from fttui.config.schema import FULL_MODEL_METHODS, PROMPT_METHODS
+from fttui.config.methods import spec
 from fttui.events import Exported
 from fttui.runner.run_folder import shown_path
 from fttui.tui.widgets.job import JobStatus
@@ -93,8 +93,8 @@ class ExportModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         name = self.run_dir.name
-        full = self.method in FULL_MODEL_METHODS  # full, bitfit, freeze saved the whole model
-        prompt = self.method in PROMPT_METHODS + ("adapter",)  # nothing a weight matrix can absorb
+        full = spec(self.method).saves_whole_model  # full, bitfit, freeze saved the whole model
+        prompt = not full and not spec(self.method).mergeable  # nothing a weight matrix can absorb
         with Vertical(classes="dialog"):
             yield Label(f"Export {name}", classes="dialog-title")
             with Horizontal(classes="field-line"):
@@ -120,7 +120,7 @@ class ExportModal(ModalScreen[None]):
 
     @on(Checkbox.Changed, "#export-merge")
     def _merge_changed(self, event: Checkbox.Changed) -> None:
-        if self.method not in FULL_MODEL_METHODS:
+        if not spec(self.method).saves_whole_model:
             self.query_one("#export-dtype", Select).disabled = not event.value
 
     @on(Input.Submitted, "#export-dest")
