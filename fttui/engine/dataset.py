@@ -22,8 +22,8 @@ from fttui.engine.data_files import Rows, Source, locate, looks_like_path, read_
 from fttui.engine.encoding import SHOWN_ERRORS, Context, Encoded, clip_text, encode_split, write_kept
 from fttui.engine.formats import Layout, detect_layout, label_set
 from fttui.engine.messages import Conversation, read_conversation
-from fttui.engine.preference import (PAIR_COLUMNS, UNPAIRED_COLUMNS, check_objective, read_pair, read_unpaired,
-                                    requested_format)
+from fttui.engine.preference import (PAIR_COLUMNS, PREFERENCE_FORMATS, UNPAIRED_COLUMNS, as_reply_row,
+                                    check_objective, requested_format)
 from fttui.errors import DataError
 from fttui.events import Logged
 
@@ -156,16 +156,15 @@ def fit_length(ids: list[int], labels: list[int], max_length: int, keep_first: b
 
 def _pair_as_completion(row: dict, where: str, fmt: str) -> dict:
     try:
-        prompt, reply, _ = read_pair(row, where) if fmt == "preference" else read_unpaired(row, where)
+        return as_reply_row(row, fmt, where)[0]
     except DataError:
         return {}  # skipped below, as an unreadable row
-    return {"prompt": prompt, "completion": reply, "system": row.get("system")}
 
 
 def sample_prompts(rows: Rows, layout: Layout, renderer: Renderer, count: int, system_prompt: str | None) -> list[str]:
     """The first rows' prompts as the model is given them, for sample generations at each evaluation."""
     prompts = []
-    if layout.format in ("preference", "unpaired"):  # the prompt, rendered like a prompt/completion row's
+    if layout.format in PREFERENCE_FORMATS:  # the prompt, rendered like a prompt/completion row's
         rows = Rows([_pair_as_completion(row, rows.where(i), layout.format) for i, row in enumerate(rows)],
                     rows.source, rows.line_numbers, rows.unit)
         layout = Layout("prompt-completion")

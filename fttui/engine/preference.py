@@ -97,6 +97,16 @@ def requested_format(config) -> str:
     return config.data.format
 
 
+PREFERENCE_FORMATS = ("preference", "unpaired")
+
+
+def as_reply_row(row: dict, fmt: str, where: str) -> tuple[dict, object]:
+    """A preference row as the prompt/completion row of its (chosen) reply, and what that reply is weighed
+    against: the rejected reply (a pair) or the desirable label (KTO). For sample prompts and the preview."""
+    prompt, reply, other = read_pair(row, where) if fmt == "preference" else read_unpaired(row, where)
+    return {"prompt": prompt, "completion": reply, "system": row.get("system")}, other
+
+
 def check_objective(layout, config, source: str) -> None:
     """The data's format must be the one the objective reads: pairs for DPO, labelled replies for KTO, and
     neither for SFT (a pair file trained as SFT would learn the rejected replies too)."""

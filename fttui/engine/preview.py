@@ -6,14 +6,13 @@ from fttui.config.schema import PROMPT_METHODS
 from fttui.engine.chat import Renderer, encode, fit_tokenizer
 from fttui.engine.dataset import preview_rows, render_row
 from fttui.engine.formats import Layout, detect_layout, label_set, read_labels
-from fttui.engine.preference import read_pair, read_unpaired, requested_format
+from fttui.engine.preference import PREFERENCE_FORMATS, as_reply_row, requested_format
 from fttui.errors import DataError
 from fttui.engine.models import fit_max_length, infer_task, load_model_config, load_tokenizer, resolve_model
 from fttui.events import Previewed
 from fttui.planning.packing import packing_stats
 
 MEASURED_ROWS = 2000
-PREFERENCE_FORMATS = ("preference", "unpaired")
 EXAMPLES = 5
 
 
@@ -37,19 +36,12 @@ def _segments(text: str, spans: list[tuple[int, int, int]]) -> list[tuple[str, b
     return [(piece, trained) for piece, trained in pieces if piece]
 
 
-def _as_reply(row: dict, fmt: str, where: str) -> tuple[dict, str | None]:
-    """A preference row shown as its prompt and (chosen) reply, the label saying what the reply is weighed
-    against: "rejected: ..." for a pair, "desirable"/"undesirable" for a KTO reply."""
-    if fmt == "preference":
-        prompt, chosen, rejected = read_pair(row, where)
-        other = rejected if isinstance(rejected, str) else " ".join(str(t.get("content", t.get("value", "")))
-                                                                     for t in rejected)
-        return {"prompt": prompt, "completion": chosen, "system": row.get("system")}, f"rejected: {other}"
-    if fmt == "unpaired":
-        prompt, completion, desirable = read_unpaired(row, where)
-        return ({"prompt": prompt, "completion": completion, "system": row.get("system")},
-                "desirable" if desirable else "undesirable")
-    return row, None
+def _weighed_against(other) -> str:
+    """What a preference example's reply is weighed against, as its label: "rejected: ..." or the KTO label."""
+    if isinstance(other, bool):
+        return "desirable" if other else "undesirable"
+    text = other if isinstance(other, str) else " ".join(str(t.get("content", t.get("value", ""))) for t in other)
+    return f"rejected: {text}"
 
 
 def preview(config: RunConfig) -> Previewed:
@@ -71,8 +63,10 @@ def preview(config: RunConfig) -> Previewed:
             tokens = len(tokenizer(segments[0][0])["input_ids"])
         else:
             try:
-                row, label = _as_reply(row, layout.format, train.where(index))
-                shown = Layout("prompt-completion") if layout.format in PREFERENCE_FORMATS else layout
+                shown, label = layout, None
+                if layout.format in PREFERENCE_FORMATS:
+                    row, other = as_reply_row(row, layout.format, train.where(index))
+                    shown, label = Layout("prompt-completion"), _weighed_against(other)
                 text, spans, _ = render_row(row, shown, renderer, train.where(index), data.system_prompt)
             except DataError:
                 bad += 1  # counted, as training counts it; the run's plan names the rows
