@@ -2,7 +2,7 @@
 
 An entry is keyed by everything that changes its tokens: the data files (path, size, modification time),
 the tokenizer (name, vocabulary size, special tokens, chat template) and the settings (every ``data.*`` key,
-``training.max_length``, the seed that splits off eval rows). It lives in ``$FTTUI_CACHE/datasets``
+``training.max_length``, the seed that splits off eval rows, the objective). It lives in ``$FTTUI_CACHE/datasets``
 (default ``~/.cache/fttui/datasets``); the newest entries are kept, and the folder can be deleted any time.
 """
 from __future__ import annotations
@@ -50,6 +50,7 @@ def cache_key(config, task: str, tokenizer, sources: list[Source | None]) -> str
     settings = {"version": VERSION, "task": task, "data": config.data.model_dump(mode="json"),
                 "max_length": config.training.max_length, "seed": config.training.seed,
                 "sample_prompts": config.training.sample_prompts,
+                "objective": config.training.objective,  # KTO reads chat-like rows as labelled replies
                 "sources": [_source_identity(source) for source in sources],
                 "tokenizer": tokenizer_identity(tokenizer)}
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]

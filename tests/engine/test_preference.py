@@ -218,3 +218,21 @@ def test_data_that_does_not_suit_the_objective_is_refused_with_what_to_set(tmp_p
         with pytest.raises(DataError, match=problem) as caught:
             prepare_data(config, "causal-lm", load_tokenizer(resolve_model(tiny_llama), config))
         assert hint in caught.value.hint
+
+
+def test_the_objective_is_part_of_the_prepared_data_cache_key(tmp_path, tiny_llama):
+    """Prepared as pairs for DPO, the same file under sft must be read again (and refused), not loaded."""
+    from fttui.engine.dataset import prepare_data
+    from fttui.engine.models import load_tokenizer, resolve_model
+
+    pairs = write(tmp_path / "pairs.jsonl", pair_rows(4, seed=0))
+    made = {}
+    for objective in ("dpo", "sft"):
+        config = validate_config({"model": {"name": tiny_llama, "task": "causal-lm"},
+                                  "data": {"train": pairs, "eval": None}, "training": {"objective": objective}})
+        try:
+            made[objective] = prepare_data(config, "causal-lm", load_tokenizer(resolve_model(tiny_llama), config))
+        except DataError as error:
+            made[objective] = error
+    assert made["dpo"].layout.format == "preference"
+    assert isinstance(made["sft"], DataError) and "training.objective=dpo" in made["sft"].hint
