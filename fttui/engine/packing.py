@@ -13,9 +13,8 @@ import inspect
 from dataclasses import dataclass
 
 from fttui.config import RunConfig
-from fttui.config.schema import PROMPT_METHODS
 from fttui.errors import ConfigError
-from fttui.planning.packing import packing_stats
+from fttui.planning.packing import packing_stats, settings_rule_out
 
 ROWS, FLAT = "rows", "flat"  # sdpa/eager: a batch of packed rows; flash: one flattened row (TRL padding-free)
 MASKED_ATTENTION = ("sdpa", "eager", "flex_attention")
@@ -49,16 +48,12 @@ def keeps_rows_apart(model) -> tuple[str | None, str]:
 
 def decide(config: RunConfig, task: str, model) -> Packing:
     """Pack or not, and why (the log says it); ``training.packing=true`` where it is unsafe is an error."""
-    setting = config.training.packing
-    if config.training.objective != "sft":
-        return Packing(None, f"{config.training.objective} pairs are not packed")
-    if task != "causal-lm" or setting is False:
-        return Packing(None, "training.packing is off" if task == "causal-lm" else "classification is not packed")
-    if config.method.name in PROMPT_METHODS:
-        mode, why = None, f"method {config.method.name} prepends virtual tokens to every sequence"
-    else:
+    why = settings_rule_out(config, task)
+    mode = None
+    if why is None:
         mode, why = keeps_rows_apart(model)
-    if mode is None and setting is True:
+    # true was asked for a causal-LM SFT run the model (or its method) cannot pack
+    if mode is None and config.training.packing is True and task == "causal-lm" and config.training.objective == "sft":
         raise ConfigError(f"training.packing is true, but {why}: packed rows would see each other",
                           "set training.packing=auto (or false)")
     return Packing(mode, why if mode is None else f"{why} keeps packed rows apart")

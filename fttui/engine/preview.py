@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from fttui.config import RunConfig
-from fttui.config.schema import PROMPT_METHODS
 from fttui.engine.chat import Renderer, encode, fit_tokenizer
 from fttui.engine.dataset import preview_rows, render_row
 from fttui.engine.formats import Layout, detect_layout, label_set, read_labels
@@ -10,7 +9,7 @@ from fttui.engine.preference import PREFERENCE_FORMATS, as_reply_row, requested_
 from fttui.errors import DataError
 from fttui.engine.models import fit_max_length, infer_task, load_model_config, load_tokenizer, resolve_model
 from fttui.events import Previewed
-from fttui.planning.packing import packing_stats
+from fttui.planning.packing import packing_stats, settings_rule_out
 
 MEASURED_ROWS = 2000
 EXAMPLES = 5
@@ -80,8 +79,7 @@ def preview(config: RunConfig) -> Previewed:
     edges, counts = _histogram(lengths, config.training.max_length)
     max_length = config.training.max_length
     packed = {}
-    if (task == "causal-lm" and config.training.objective == "sft" and config.training.packing is not False
-            and config.method.name not in PROMPT_METHODS):
+    if settings_rule_out(config, task) is None:
         stats = packing_stats(lengths, max_length, config.training.batch_size)
         packed = dict(packed_sequences=stats.sequences, packed_tokens_per_batch=stats.tokens_per_batch,
                       padding_unpacked=stats.padding_unpacked, padding_packed=stats.padding_packed)

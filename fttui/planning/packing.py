@@ -8,6 +8,23 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+from fttui.config.schema import PROMPT_METHODS
+
+
+def settings_rule_out(config, task: str) -> str | None:
+    """Why a run's own settings leave packing out, before any model is loaded (the wizard's preview and the
+    engine ask the same); None: packing is wanted, and the model's attention decides (engine.packing)."""
+    t = config.training
+    if t.objective != "sft":
+        return f"{t.objective} pairs are not packed"
+    if task != "causal-lm":
+        return "classification is not packed"
+    if t.packing is False:
+        return "training.packing is off"
+    if config.method.name in PROMPT_METHODS:
+        return f"method {config.method.name} prepends virtual tokens to every sequence"
+    return None
+
 
 def sequences_per_step(batch_size: int, rows_per_sequence: float) -> int:
     """training.batch_size counts rows: packed, a step takes about as many sequences as hold that many rows,
