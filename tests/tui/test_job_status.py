@@ -58,5 +58,6 @@ def test_a_started_job_shows_its_stage_then_ends_with_its_result():
         assert status.launch(lambda: supervisor, "starting the export worker") is True
         await wait_for(pilot, lambda: app.ended, what="the job's end")
         assert app.ended == [(True, done)] and not status.running
+        assert str(status.render()) == "done: copying the adapter"  # not a spinner frozen on its last frame
 
     drive(app, body)

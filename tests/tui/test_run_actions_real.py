@@ -128,6 +128,9 @@ def test_export_writes_the_folder(finished_run, tmp_path):
         status = modal.query_one("#export-status")
         await wait_for(pilot, lambda: status.running, what="the export to start")
         await wait_for(pilot, lambda: not status.running, timeout=180, what="the export")
+        # the modal writes what was made when it handles JobStatus.Ended, a message after the job's end
+        await wait_for(pilot, lambda: "written to" in str(status.render()) or "failed" in str(status.render()),
+                       what="the export's result line")
         assert "merged model written to" in str(status.render()), str(status.render())
 
     drive(app, body)

@@ -108,7 +108,9 @@ class JobStatus(Static):
         elif event is None and self.running:
             self.running = False
             ok = isinstance(self.result, self.done)
-            if self.result is None:
+            if ok:  # a frozen spinner until the caller says what was made would look stuck
+                self.update(Text(f"done: {self.stage}", style="green"))
+            elif self.result is None:
                 self.update(Text("the worker ended without a result: see its log in the run folder", style="red"))
             elif isinstance(self.result, Failed):
                 hint = f"\nhint: {self.result.hint}" if self.result.hint else ""
