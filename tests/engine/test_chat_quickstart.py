@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from fttui import builtin_models
 from fttui.errors import ConfigError
 
 HAVE_SMOLLM2 = builtin_models.smollm2_gguf() is not None and importlib.util.find_spec("gguf") is not None
+PRESETS = Path(__file__).resolve().parents[2] / "presets"
 needs_smollm2 = pytest.mark.skipif(not HAVE_SMOLLM2, reason=f"needs the optional packages: {builtin_models.SMOLLM2_INSTALL}")
 
 
@@ -66,13 +68,14 @@ def test_chat_quickstart_trains_and_exports_with_its_chat_template(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     run_dir, merged = tmp_path / "run", tmp_path / "merged"
-    settings = ["training.max_steps=10", "training.batch_size=4", "training.max_length=96", "data.max_eval_rows=8",
-                "training.sample_prompts=1", "training.max_new_tokens=16"]
+    # The preset's own schedule (one epoch, ~21 packed steps, ~90 s here): 10 steps of 4 rows left whether greedy
+    # decoding stops to chance (it did with packing and did not without, at the same eval loss).
+    settings = ["data.max_eval_rows=8", "training.sample_prompts=1", "training.max_new_tokens=16"]
     result = _fttui("--preset", "chat-quickstart", *[a for s in settings for a in ("--set", s)],
                     "--output-dir", str(run_dir), "--json", cwd=tmp_path)
     events = [json.loads(line) for line in result.stdout.splitlines()]
     summary = next(e for e in events if e["event"] == "finished")["summary"]
-    assert summary["global_step"] == 10 and summary["base_model"] == "smollm2"
+    assert summary["global_step"] >= 15 and summary["base_model"] == "smollm2"
     assert summary["eval_loss"] < summary["baseline_eval_loss"], summary  # it learned the Answer/Why shape
     assert any("converting the bundled SmolLM2" in e.get("message", "") for e in events if e["event"] == "log")
     assert (builtin_models.smollm2_folder() / "model.safetensors").is_file()  # in this test's FTTUI_CACHE
@@ -89,3 +92,11 @@ def test_chat_quickstart_trains_and_exports_with_its_chat_template(tmp_path):
     with torch.no_grad():
         output = model.generate(**prompt, max_new_tokens=40, do_sample=False)[0, prompt["input_ids"].shape[1]:]
     assert tokenizer.eos_token_id in output.tolist(), tokenizer.decode(output)  # it stops where a turn ends
+    # ...and after every held-out reply, <|im_end|> is what it predicts (base model: 0.27 to 0.95)
+    rows = [json.loads(line) for line in (PRESETS / "data" / "chat" / "eval.jsonl").read_text().splitlines()[:10]]
+    for row in rows:
+        text = tokenizer.apply_chat_template(row["messages"][:-1], add_generation_prompt=True, tokenize=False)
+        ids = tokenizer(text + row["messages"][-1]["content"], return_tensors="pt", add_special_tokens=False).input_ids
+        with torch.no_grad():
+            probability = model(ids).logits[0, -1].float().softmax(-1)[tokenizer.eos_token_id].item()
+        assert probability > 0.6, (row["messages"][-1]["content"], probability)
