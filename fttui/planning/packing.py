@@ -6,6 +6,7 @@ strategy does), so a batch computes almost no padding. Unpacked, every batch pad
 from __future__ import annotations
 
 import bisect
+import random
 from dataclasses import dataclass
 
 from fttui.config.schema import PROMPT_METHODS
@@ -79,7 +80,9 @@ def packing_stats(lengths: list[int], max_length: int, batch_size: int) -> Packi
     clipped = [min(n, max_length) for n in lengths if n > 0]
     packed = pack_lengths(clipped, max_length)
     per_step = sequences_per_step(batch_size, len(clipped) / max(len(packed), 1))
-    batches = _batches(packed, per_step)
+    shuffled = packed[:]  # the sampler draws packed sequences at random, not longest first
+    random.Random(0).shuffle(shuffled)
+    batches = _batches(shuffled, per_step)
     return PackingStats(
         rows=len(clipped), sequences=len(packed), tokens=sum(clipped), batch_sequences=per_step,
         tokens_per_batch=sum(clipped) / max(len(batches), 1),
