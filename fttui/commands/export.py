@@ -1,13 +1,13 @@
-"""``fttui export RUN_DIR --out DIR [--merge] [--dtype ...] [--gguf TYPE]``: the adapter, a merged standalone
-model, or a verified GGUF file with an Ollama Modelfile."""
+"""``fttui export RUN_DIR --out DIR [--merge] [--dtype ...] [--gguf TYPE | --gguf-adapter]``: the adapter, a merged
+standalone model, a verified GGUF file with an Ollama Modelfile, or the LoRA adapter as a GGUF LoRA file."""
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
-from fttui.gguf_tools import GGUF_TYPES  # torch-free, like everything this module imports before run()
+# torch-free, like everything this module imports before run()
+from fttui.gguf_tools import GGUF_TYPES, adapter_summary, gguf_summary
 
 
 def register(subparsers) -> None:
@@ -26,6 +26,9 @@ def register(subparsers) -> None:
                         help=f"also write the merged model as GGUF ({', '.join(GGUF_TYPES)}) with an Ollama "
                         "Modelfile, read back and checked against the merged model; without --merge only the GGUF "
                         "is kept (needs pip install \"fttui[gguf]\"; the K-quants also llama.cpp's llama-quantize)")
+    parser.add_argument("--gguf-adapter", action="store_true",
+                        help="write a LoRA adapter as one GGUF LoRA file for llama.cpp (llama-cli -m BASE.gguf --lora "
+                        "FILE) instead of the peft folder, read back and checked; LoRA and QLoRA runs only")
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="also upload the export to this Hub repository "
                         "(token from HF_TOKEN or `hf auth login`; it is never written anywhere)")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repository as private")
@@ -59,13 +62,23 @@ def run(args) -> int:
             raise ConfigError(f"--gguf {args.gguf} is made from the model merged in {dtype}, not {args.dtype}",
                               f"leave out --dtype (the merged model kept with --merge is {dtype} too)")
 
+    if args.gguf_adapter:
+        from fttui.gguf_tools import check_adapter_request
+
+        if args.merge or args.gguf or args.dtype:
+            raise ConfigError("--gguf-adapter writes the adapter alone, in float32",
+                              "leave out --merge, --gguf and --dtype (export a merged model to another folder)")
+        folder = RunFolder(run_dir)
+        check_adapter_request(folder.config().method.name, folder.output)  # no output yet: describe_run says so
+
     lock = claim(run_dir, "export")  # refused while a worker trains there: its adapter is not final yet
     try:
         from fttui.engine.export import export_run
         from fttui.engine.quiet import quiet_libraries
 
         quiet_libraries()
-        result = export_run(run_dir, out, merge=args.merge, dtype=dtype, gguf=args.gguf)
+        result = export_run(run_dir, out, merge=args.merge, dtype=dtype, gguf=args.gguf,
+                            gguf_adapter=args.gguf_adapter)
     finally:
         lock.release()
     if args.push_to_hub:
@@ -82,18 +95,6 @@ def run(args) -> int:
             print(f"pushed to {result['hub_url']}", file=sys.stderr)
         if "gguf" in result:
             print(gguf_summary(result["gguf"], Path(result["out"]), run_dir.name), file=sys.stderr)
+        if "gguf_adapter" in result:
+            print(adapter_summary(result["gguf_adapter"], Path(result["out"])), file=sys.stderr)
     return 0
-
-
-def ollama_name(run_name: str) -> str:
-    """A model name Ollama accepts (lower case letters, digits, ``._-``)."""
-    return re.sub(r"[^a-z0-9._-]+", "-", run_name.lower()).strip("-._") or "fttui-model"
-
-
-def gguf_summary(info: dict, out: Path, run_name: str) -> str:
-    """What was checked, and the command that makes an Ollama model of it."""
-    return (f"{info['file']}: {info['bytes'] / 1e6:.1f} MB; read back, relative logit error "
-            f"{info['relative_logit_error']:.2g} (at most {info['tolerance']:g} for {info['type']}), "
-            f"top-1 agreement {info['top1_agreement']:.0%} on {info['prompts']} prompts\n"
-            f"Modelfile: {info['template']} template, stop tokens and parameters\n"
-            f"run it with Ollama:  ollama create {ollama_name(run_name)} -f {out / 'Modelfile'}")

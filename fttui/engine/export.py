@@ -40,14 +40,15 @@ def load_base(config: RunConfig, task: str, labels: list[str] | None, dtype: tor
 
 
 def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32", progress=None,
-               gguf: str | None = None) -> dict:
+               gguf: str | None = None, gguf_adapter: bool = False) -> dict:
     """Write the export atomically to ``out``; returns what was written (for the CLI to print).
 
     ``out`` may be new, empty, or an earlier export whose files its manifest lists (a symlink: its target). The
     run's saved folder is verified before anything is loaded or copied, and the written export before it
     replaces the old one. ``progress(message)``, when given, hears each slow stage (front ends show it).
     ``gguf`` (f16, bf16, q8_0, q4_k_m, q5_k_m) adds a verified GGUF file and an Ollama Modelfile, made from
-    the model merged in 16 bits; the merged safetensors stay only with ``merge``.
+    the model merged in 16 bits; the merged safetensors stay only with ``merge``. ``gguf_adapter`` writes a
+    LoRA adapter as one verified GGUF LoRA file (for llama.cpp's ``--lora``) instead of the peft folder.
     """
     from transformers import AutoTokenizer
 
@@ -58,14 +59,21 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
     run = describe_run(run_dir)  # refuses a damaged adapter/ or model/ (TrainingError)
     method, trained, labels = run.config.method.name, run.folder, run.labels
     full_model = method in FULL_MODEL_METHODS  # full, bitfit, freeze: the run saved the whole model
+    if (gguf is not None or gguf_adapter) and run.task != "causal-lm":
+        raise ConfigError(f"GGUF export is for causal language models; this run trained {run.task}",
+                          "export without --gguf or --gguf-adapter")
     if gguf is not None:
         from fttui.gguf_tools import check_gguf_request, intermediate_dtype
 
         check_gguf_request(gguf)
-        if run.task != "causal-lm":
-            raise ConfigError(f"GGUF export is for causal language models; this run trained {run.task}",
-                              "export without --gguf")
         dtype = intermediate_dtype(gguf)
+    if gguf_adapter:
+        from fttui.gguf_tools import check_adapter_request
+
+        if merge or gguf is not None:
+            raise ConfigError("--gguf-adapter writes the adapter alone, not a merged model",
+                              "export the merged model (--merge or --gguf) to another folder")
+        check_adapter_request(method, trained)
     wants_merge = merge or gguf is not None
     if wants_merge and method in PROMPT_METHODS:
         raise ConfigError(f"{method} tuning cannot be merged into the model's weights (its virtual tokens are inputs)",
@@ -106,6 +114,13 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
                 if hf != tmp:
                     shutil.rmtree(hf)
                 kind = "gguf" if hf != tmp else f"{kind} and gguf"
+        elif gguf_adapter:
+            from fttui.engine.gguf_adapter import write_gguf_adapter
+            from fttui.engine.models import resolve_model
+
+            base = Path(resolve_model(run.config.model.name).path)
+            gguf_info = write_gguf_adapter(trained, base, tmp, Path(run.config.model.name).name, say)
+            kind = "gguf adapter"
         else:
             say("copying the adapter")
             for item in trained.iterdir():
@@ -119,6 +134,7 @@ def export_run(run_dir: Path, out: Path, merge: bool = False, dtype: str = "floa
             raise TrainingError(f"the export did not read back whole ({problem}); {out} was left as it was",
                                 "check the disk (free space, errors) and export again")
         info = {"run_dir": str(run_dir), "kind": kind, "method": method, "dtype": dtype if kind != "adapter" else None,
-                "notes": notes, **({"gguf": gguf_info} if gguf is not None else {})}
+                "notes": notes, **({"gguf_adapter" if gguf_adapter else "gguf": gguf_info}
+                                  if gguf is not None or gguf_adapter else {})}
         write_manifest(tmp, info)  # last: it lists every file above, so a re-export knows which are fttui's
     return {**info, "out": str(out)}
