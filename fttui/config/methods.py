@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_targets", "use_rslora")
 BASE_OBJECTIVES = ("sft", "seq-cls")  # every method tunes a generator on replies or a classifier on labels
-PREFERENCE = (*BASE_OBJECTIVES, "dpo", "kto")  # methods whose reference model is the adapter off, or a copy
+PREFERENCE = (*BASE_OBJECTIVES, "dpo", "orpo", "kto")  # DPO/KTO: their reference is the adapter off, or a copy
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,13 @@ METHOD_FIELDS = {s.name: s.fields for s in SPECS}  # the method.* keys each meth
 LAYERWISE_METHODS = names(layerwise=True)  # the methods method.layer_lr_decay applies to
 DEFAULT_LEARNING_RATES = {s.name: s.learning_rate for s in SPECS}
 DATA_FORMATS = ("auto", "classification", "text", "alpaca", "chat", "prompt-completion", "preference", "unpaired")
-OBJECTIVES = ("sft", "dpo", "kto")
-# Trained against a reference model, on the data format each reads: pairs (prompt, chosen, rejected), or
-# single replies marked desirable or not (prompt, completion, label).
-PREFERENCE_OBJECTIVES = {"dpo": "preference", "kto": "unpaired"}
+OBJECTIVES = ("sft", "dpo", "orpo", "kto")
+# Preference objectives and the data format each reads: pairs (prompt, chosen, rejected), or single replies
+# marked desirable or not (prompt, completion, label). DPO and KTO weigh the model against a reference (the
+# base model); ORPO needs none: it adds an odds-ratio term to the SFT loss of the chosen reply.
+PREFERENCE_OBJECTIVES = {"dpo": "preference", "orpo": "preference", "kto": "unpaired"}
+# Preference settings that only some objectives read: set with another, they are refused, not ignored.
+OBJECTIVE_SETTINGS = {"preference_loss": ("dpo",), "desirable_weight": ("kto",), "undesirable_weight": ("kto",)}
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -165,11 +168,13 @@ class TrainingSection(Section):
     group_by_length: bool = Field(
         True, description="Batch rows of similar length together, so less padding is computed (same data, faster)."
     )
-    objective: Literal["sft", "dpo", "kto"] = Field(
+    objective: Literal["sft", "dpo", "orpo", "kto"] = Field(
         "sft", description="sft: learn the labels or the replies; dpo: prefer each pair's chosen reply over the "
-        "rejected one; kto: learn from single replies labelled desirable or not."
+        "rejected one; orpo: the same plus SFT on the chosen reply, with no reference model (less memory); kto: "
+        "learn from single replies labelled desirable or not."
     )
-    beta: float = Field(0.1, gt=0, le=100, description="DPO/KTO: how far the model may drift from the base model (higher: less).")
+    beta: float = Field(0.1, gt=0, le=100, description="DPO/KTO: how far the model may drift from the base model "
+                        "(higher: less); ORPO: weight of the preference term next to the SFT loss.")
     desirable_weight: float = Field(1.0, gt=0, le=100, description="KTO: weight of the desirable replies' loss.")
     undesirable_weight: float = Field(
         1.0, gt=0, le=100, description="KTO: weight of the undesirable replies' loss (unbalanced data: about "
@@ -268,6 +273,10 @@ def _check_objective(config: RunConfig) -> None:
                          f"not {config.data.format}")
     if config.training.packing is True:
         raise ValueError(f"training.packing: {objective} pairs are not packed; set training.packing=auto or false")
+    for key, readers in OBJECTIVE_SETTINGS.items():
+        if objective not in readers and getattr(config.training, key) != TrainingSection.model_fields[key].default:
+            raise ValueError(f"training.{key} applies to training.objective={' or '.join(readers)}, not {objective}: "
+                             f"remove it, or set training.objective={readers[0]}")
 
 
 def _check_distributed(config: RunConfig) -> None:

@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from fttui.config.schema import PREFERENCE_OBJECTIVES
 from fttui.engine.data_files import Source
 
 VERSION = 1  # raise when the encoding changes, so old entries are not used
@@ -50,7 +51,8 @@ def cache_key(config, task: str, tokenizer, sources: list[Source | None]) -> str
     settings = {"version": VERSION, "task": task, "data": config.data.model_dump(mode="json"),
                 "max_length": config.training.max_length, "seed": config.training.seed,
                 "sample_prompts": config.training.sample_prompts,
-                "objective": config.training.objective,  # KTO reads chat-like rows as labelled replies
+                # KTO reads chat-like rows as labelled replies; DPO and ORPO read the same pairs
+                "objective": PREFERENCE_OBJECTIVES.get(config.training.objective, config.training.objective),
                 "sources": [_source_identity(source) for source in sources],
                 "tokenizer": tokenizer_identity(tokenizer)}
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]

@@ -116,7 +116,7 @@ def check_objective(layout, config, source: str) -> None:
     wanted = PREFERENCE_OBJECTIVES.get(objective)
     if wanted is None and layout.format in PREFERENCE_OBJECTIVES.values():
         raise DataError(f"{source}: the rows are {layout.format} data (chosen/rejected replies), but "
-                        "training.objective is sft", "set training.objective=dpo to learn from the pairs")
+                        "training.objective is sft", "set training.objective=dpo or orpo to learn from the pairs")
     if wanted is not None and layout.format != wanted:
         shape = "prompt, chosen and rejected" if wanted == "preference" else "prompt, completion and label"
         raise DataError(f"{source}: training.objective={objective} needs {shape} columns; the rows read as "
@@ -167,8 +167,10 @@ def encode_unpaired(row: dict, where: str, render, tokenizer) -> tuple[list[int]
 
 
 def preference_arguments(config) -> dict:
-    """DPOConfig's or KTOConfig's own settings; fttui prepared and truncated the rows, so TRL keeps them."""
+    """DPOConfig's, ORPOConfig's or KTOConfig's own settings; fttui prepared and truncated the rows: TRL keeps them."""
     t = config.training
+    if t.objective == "orpo":  # no reference model: nothing to precompute
+        return dict(max_length=t.max_length, beta=t.beta, gradient_checkpointing=False)
     shared = dict(max_length=t.max_length, beta=t.beta, precompute_ref_log_probs=False, gradient_checkpointing=False)
     if t.objective == "kto":
         # KTO estimates its KL term from each batch's replies rotated by one, so batches follow the (shuffled) data
@@ -180,11 +182,20 @@ def preference_arguments(config) -> dict:
 def config_class(objective: str):
     from trl import DPOConfig, KTOConfig
 
+    if objective == "orpo":
+        from fttui.engine import orpo
+
+        return orpo.config_class()
     return KTOConfig if objective == "kto" else DPOConfig
 
 
 def trainer_class(objective: str):
-    """TRL's DPOTrainer or KTOTrainer, fed fttui's tokenized rows as they are (their own tokenizing is skipped)."""
+    """TRL's DPOTrainer, KTOTrainer or ORPOTrainer, fed fttui's tokenized rows as they are (their own tokenizing is
+    skipped)."""
+    if objective == "orpo":
+        from fttui.engine import orpo
+
+        return orpo.trainer_class()
     from trl import DPOTrainer, KTOTrainer
 
     class PreparedDPOTrainer(DPOTrainer):

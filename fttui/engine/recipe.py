@@ -17,7 +17,7 @@ from fttui.engine.device import choose_placement, peak_memory_mb
 from fttui.engine.distributed import current_world, finish, full_state_dict, strategy, unwrapped
 from fttui.engine.layerwise import layerwise_optimizer
 from fttui.engine.methods import apply_method, count_parameters
-from fttui.engine import fit_check, oom, packing
+from fttui.engine import fit_check, oom, orpo, packing
 from fttui.engine.models import (fit_max_length, infer_task, load_model, load_model_config, load_tokenizer,
                                  resolve_model)
 from fttui.engine.samples import make_sampler
@@ -120,6 +120,8 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         optimizer_setup, lr_note = layerwise_optimizer(model, config, args)  # None unless method.layer_lr_decay
         if lr_note and announce:
             sink.emit(Logged(lr_note))
+        if announce and config.training.objective == "orpo":
+            sink.emit(Logged(orpo.NOTE))  # once, in place of TRL's experimental-import warning
         made = build_trainer(task, model, args, train, data.eval, tokenizer,
                              callbacks=[events, stopper, *callbacks(config, has_eval)], optimizer_setup=optimizer_setup,
                              compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None,
