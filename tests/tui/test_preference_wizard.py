@@ -35,3 +35,21 @@ def test_the_hyperparameters_step_offers_the_objective_and_beta(make_app):
         assert app.screen.query_one("#training-objective") and app.screen.query_one("#training-beta")
 
     drive(app, body)
+
+
+def test_the_objective_choice_offers_orpo_and_says_it_needs_no_reference_model(make_app):
+    from textual.widgets import Select, Static
+
+    app = make_app(4)
+
+    async def body(pilot):
+        await pilot.pause()
+        select = app.screen.query_one("#training-objective", Select)
+        assert "orpo" in [value for _, value in select._options]
+        select.value = "orpo"
+        await pilot.pause()
+        help_line = app.screen.query_one("#row-training-objective").query(".field-help").first(Static)
+        assert "orpo:" in str(help_line.render()) and "no reference model" in str(help_line.render())
+        assert app.screen.collect().sections["training"].objective == "orpo"
+
+    drive(app, body)
