@@ -158,9 +158,14 @@ def build_trainer(task: str, model, args, train, eval_, tokenizer, callbacks, op
     if task == "causal-lm":
         from trl import SFTTrainer as trainer_class
     with trainable_dtypes_kept(model):
-        return trainer_class(model=model, args=args, optimizer_cls_and_kwargs=optimizer_setup, train_dataset=train,
-                             eval_dataset=eval_, data_collator=data_collator(task, tokenizer, packing_mode),
-                             processing_class=tokenizer, compute_metrics=compute_metrics, callbacks=callbacks)
+        trainer = trainer_class(model=model, args=args, optimizer_cls_and_kwargs=optimizer_setup, train_dataset=train,
+                                eval_dataset=eval_, data_collator=data_collator(task, tokenizer, packing_mode),
+                                processing_class=tokenizer, compute_metrics=compute_metrics, callbacks=callbacks)
+    if task == "causal-lm":
+        from fttui.engine.cpu_lm_head import use_on_cpu
+
+        use_on_cpu(trainer.model)  # TRL's fused head scores every position in fp32 tiles where Triton is missing
+    return trainer
 
 
 def classification_metrics(label_names: list[str], events):

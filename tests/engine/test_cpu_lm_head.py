@@ -1,0 +1,98 @@
+"""fttui's CPU LM head gives what TRL's fused head gives (loss, per-token fields, gradients), in chunks too, and
+steps aside where it does not apply."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from fttui.engine import cpu_lm_head
+
+
+def _patched(tiny_llama, ours: bool):
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.utils import add_fused_lm_head
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama).train()
+    add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))  # as SFTTrainer does
+    if ours:
+        assert cpu_lm_head.use_on_cpu(model)
+    return model
+
+
+def _batch():
+    generator = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 30000, (2, 24), generator=generator)
+    labels = ids.clone()
+    labels[:, :9] = -100  # a prompt
+    labels[1, 20:] = -100  # padding
+    return ids, labels
+
+
+def _run(model, ids, labels, **kwargs):
+    model.zero_grad()
+    out = model(input_ids=ids, labels=labels, fused_lm_head=True, **kwargs)
+    out.loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    return out, grads
+
+
+def test_it_matches_trls_fused_head_in_fp32(tiny_llama):
+    ids, labels = _batch()
+    theirs, their_grads = _run(_patched(tiny_llama, ours=False), ids, labels)
+    ours, our_grads = _run(_patched(tiny_llama, ours=True), ids, labels)
+    assert torch.allclose(ours.loss, theirs.loss, atol=1e-5)
+    assert torch.equal(ours.label_mask, theirs.label_mask)
+    for field in ("log_probs", "entropy"):
+        assert torch.allclose(getattr(ours, field), getattr(theirs, field), atol=1e-4), field
+    assert torch.equal(ours.is_top1, theirs.is_top1.to(ours.is_top1.dtype))
+    assert their_grads.keys() == our_grads.keys() and our_grads
+    for name, grad in their_grads.items():
+        assert torch.allclose(our_grads[name], grad, atol=1e-5, rtol=1e-3), name
+
+
+def test_in_chunks_it_gives_the_same_loss_and_gradients(tiny_llama, monkeypatch):
+    ids, labels = _batch()
+    whole, whole_grads = _run(_patched(tiny_llama, ours=True), ids, labels)
+    monkeypatch.setattr(cpu_lm_head, "CHUNK_ELEMENTS", 30522 * 5)  # 5 tokens per chunk: 5 chunks here
+    calls = []
+    original = cpu_lm_head._score
+    monkeypatch.setattr(cpu_lm_head, "_score", lambda *a: calls.append(a[0].shape[0]) or original(*a))
+    chunked, chunked_grads = _run(_patched(tiny_llama, ours=True), ids, labels)
+    assert max(calls) == 5 and sum(calls) > int((labels[:, 1:] != -100).sum())  # recomputed in backward
+    assert torch.allclose(chunked.loss, whole.loss, atol=1e-6)
+    for name, grad in whole_grads.items():
+        assert torch.allclose(chunked_grads[name], grad, atol=1e-6), name
+
+
+def test_a_batch_without_labels_is_a_zero_loss_that_still_backpropagates(tiny_llama):
+    model = _patched(tiny_llama, ours=True)
+    ids, _ = _batch()
+    out = model(input_ids=ids, labels=torch.full_like(ids, -100), fused_lm_head=True)
+    out.loss.backward()
+    assert out.loss.item() == 0.0
+
+
+def test_scaled_logits_and_plain_calls_go_to_trl_and_generation_is_unchanged(tiny_llama):
+    model = _patched(tiny_llama, ours=False)
+    scaled = copy.deepcopy(model)
+    scaled.config.logit_scale = 0.5
+    assert cpu_lm_head.use_on_cpu(scaled) is False  # TRL's head knows how to scale
+    ours = _patched(tiny_llama, ours=True)
+    assert cpu_lm_head.use_on_cpu(ours) is False  # already wrapped
+    ids, labels = _batch()
+    with torch.no_grad():
+        plain = ours(input_ids=ids, labels=labels)  # no fused_lm_head: the model's own forward and loss
+        reference = model(input_ids=ids, labels=labels)
+    assert torch.allclose(plain.logits, reference.logits) and torch.allclose(plain.loss, reference.loss)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16])
+def test_under_bf16_autocast_the_loss_stays_close_to_trls(tiny_llama, dtype):
+    ids, labels = _batch()
+    with torch.autocast("cpu", dtype=dtype):
+        theirs, _ = _run(_patched(tiny_llama, ours=False), ids, labels)
+        ours, _ = _run(_patched(tiny_llama, ours=True), ids, labels)
+    assert abs(ours.loss.item() / theirs.loss.item() - 1) < 2e-3
