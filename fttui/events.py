@@ -155,9 +155,10 @@ class Exported(Event):
 
     name: ClassVar[str] = "exported"
     out: str
-    kind: str  # "adapter" | "model" | "merged model"
+    kind: str  # "adapter" | "model" | "merged model" | "gguf" | "model and gguf" | "gguf adapter"
     dtype: str | None = None
     notes: list[str] = field(default_factory=list)
+    gguf: dict | None = None  # what export_run reports of a GGUF file (its "gguf" or "gguf_adapter" entry)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Modes: ``train`` (default), ``resume`` (from the run's last checkpoint), ``dry-run`` (plan only),
 ``preview`` (the data as the model sees it), and two that read a finished run (the folder of ``--config``):
-``export`` (``--out``, ``--merge``, ``--dtype``; progress as ``log`` events, then ``exported``) and ``try``
+``export`` (``--out``, ``--merge``, ``--dtype``, ``--gguf``, ``--gguf-adapter``; progress as ``log`` events, then
+``exported``) and ``try``
 (loads the base and the fine-tuned model once, then answers each JSON line on stdin with a ``try`` event).
 
 Events go to stdout as JSON lines (and to ``D/events.jsonl``); everything else (library warnings,
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="export: the folder to write")
     parser.add_argument("--merge", action="store_true", help="export: merge the adapter into the base model")
     parser.add_argument("--dtype", default="float32", help="export: dtype of a merged or full model")
+    parser.add_argument("--gguf", help="export: also a verified GGUF file of this type, with a Modelfile")
+    parser.add_argument("--gguf-adapter", action="store_true", help="export: the LoRA adapter as a GGUF LoRA file")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -177,9 +180,10 @@ def _finished_run_mode(args, sink, stop: threading.Event) -> int:
 
     if not args.out:
         raise FttuiError("export needs --out DIR")
-    result = export_run(source, Path(args.out), merge=args.merge, dtype=args.dtype,
-                        progress=lambda message: sink.emit(Logged(message)))
-    sink.emit(Exported(out=result["out"], kind=result["kind"], dtype=result["dtype"], notes=result["notes"]))
+    result = export_run(source, Path(args.out), merge=args.merge, dtype=args.dtype, gguf=args.gguf,
+                        gguf_adapter=args.gguf_adapter, progress=lambda message: sink.emit(Logged(message)))
+    sink.emit(Exported(out=result["out"], kind=result["kind"], dtype=result["dtype"], notes=result["notes"],
+                       gguf=result.get("gguf") or result.get("gguf_adapter")))
     return int(ExitCode.OK)
 
 

@@ -20,11 +20,28 @@ TRY_LOG = "try.log"
 CLOSE_GRACE_S = 10.0
 
 
-def start_export(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32") -> WorkerSupervisor:
-    """Export in a worker: ``log`` events while it works, then ``exported`` (or ``failed``)."""
+def start_export(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32", gguf: str | None = None,
+                 gguf_adapter: bool = False) -> WorkerSupervisor:
+    """Export in a worker: ``log`` events while it works, then ``exported`` (or ``failed``).
+
+    ``gguf`` and ``gguf_adapter`` are ``fttui export``'s ``--gguf TYPE`` and ``--gguf-adapter``: what the machine
+    lacks for them (the extra, a quantizer, a LoRA) is refused here, before a worker starts.
+    """
     check_target(out)  # refused at once, in the dialog; the worker checks again before it writes
-    args = ["--out", str(Path(out).expanduser().resolve()), "--dtype", dtype] + (["--merge"] if merge else [])
-    config = RunFolder.existing(run_dir).config_file
+    folder = RunFolder.existing(run_dir)
+    more = []
+    if gguf is not None:
+        from fttui.gguf_tools import check_gguf_request, intermediate_dtype
+
+        check_gguf_request(gguf)
+        dtype, more = intermediate_dtype(gguf), ["--gguf", gguf]
+    args = ["--out", str(Path(out).expanduser().resolve()), "--dtype", dtype] + (["--merge"] if merge else []) + more
+    if gguf_adapter:
+        from fttui.gguf_tools import check_adapter_request
+
+        check_adapter_request(folder.config().method.name, folder.output)
+        args.append("--gguf-adapter")
+    config = folder.config_file
     supervisor = WorkerSupervisor(config, None, mode="export", log_path=Path(run_dir) / EXPORT_LOG,
                             extra_args=args, lock=claim(Path(run_dir), "export"))
     supervisor.start()

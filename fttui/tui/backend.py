@@ -154,11 +154,12 @@ class Backend:
         self.started.append(supervisor)
         return supervisor
 
-    def start_export(self, run_dir: Path, out: Path, merge: bool, dtype: str):
+    def start_export(self, run_dir: Path, out: Path, merge: bool, dtype: str, gguf: str | None = None,
+                     gguf_adapter: bool = False):
         """``fttui export`` in a worker that reports its stages; ends with an Exported or Failed event."""
         from fttui.runner.jobs import start_export
 
-        supervisor = start_export(Path(run_dir), Path(out), merge, dtype)
+        supervisor = start_export(Path(run_dir), Path(out), merge, dtype, gguf, gguf_adapter)
         lower_priority(supervisor)
         return supervisor
 

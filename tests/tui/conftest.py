@@ -24,6 +24,11 @@ DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
 SENTIMENT = REPO / "presets" / "data" / "sentiment"
 RUN_NAME = "quickstart-20260101-120000"
+# What export_run reported for a tiny Llama's q8_0 file and its adapter (tests/engine/test_gguf_*.py make them)
+RECORDED_GGUF = {"file": "model-q8_0.gguf", "type": "q8_0", "bytes": 1_300_000, "template": "multi-turn",
+                 "relative_logit_error": 0.011, "tolerance": 0.1, "top1_agreement": 1.0, "prompts": 3}
+RECORDED_ADAPTER = {"file": "adapter-lora-f32.gguf", "bytes": 72_000, "tensors": 28, "architecture": "llama",
+                    "base": "models/tiny-llama", "lora_alpha": 16.0, "ranks": [8], "relative_update_error": 0.0}
 
 
 def recorded_events() -> list:
@@ -54,6 +59,7 @@ class FakeBackend(Backend):
         self.hold = hold
         self.configs: list = []
         self.merges: list = []
+        self.ggufs: list = []
         self.resumes: list = []
 
     def start_run(self, config):
@@ -74,9 +80,14 @@ class FakeBackend(Backend):
         self.started.append(supervisor)
         return supervisor
 
-    def start_export(self, run_dir, out, merge, dtype):
+    def start_export(self, run_dir, out, merge, dtype, gguf=None, gguf_adapter=False):
         from fttui.events import Exported, Logged
 
+        if gguf or gguf_adapter:
+            self.ggufs.append((run_dir, out, gguf, gguf_adapter))
+            kind, info = ("gguf adapter", RECORDED_ADAPTER) if gguf_adapter else ("gguf", {**RECORDED_GGUF, "type": gguf,
+                                                                                          "file": f"model-{gguf}.gguf"})
+            return ReplaySupervisor([Logged("reading the file back"), Exported(out=str(out), kind=kind, gguf=info)])
         self.merges.append((run_dir, out, dtype))
         kind = "merged model" if merge else "adapter"
         return ReplaySupervisor([Logged("merging the adapter into the base weights"),

@@ -1,8 +1,9 @@
-"""Export and try: copy the adapter, merge it into the base model, save the preset, and try the model.
+"""Export and try: copy the adapter, merge it into the base model, export GGUF, save the preset, try the model.
 
-Copying is plain file work done here; merging and trying need torch, so they run in worker processes:
-an export worker that reports its stages, and a resident "try it" worker (started on the first question,
-ended when this screen closes) that answers with the base and the fine-tuned model side by side.
+Copying is plain file work done here; merging, GGUF and trying need torch, so they run in worker processes:
+an export worker (``fttui export``'s own path, ``--merge``, ``--gguf TYPE`` or ``--gguf-adapter``) that reports
+its stages, and a resident "try it" worker (started on the first question, ended when this screen closes) that
+answers with the base and the fine-tuned model side by side.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from fttui import gguf_tools
 from fttui.errors import FttuiError
 from fttui.events import Event, Exported, Failed, Logged, TryAnswered
 from fttui.runner.run_folder import RunFolder, shown_path
@@ -30,6 +32,30 @@ from fttui.tui.widgets.job import JobStatus, forward_events
 
 DTYPES = ("float32", "bfloat16", "float16")
 ANSWERS_SHOWN = 6
+ADAPTER_CHOICE = "lora-adapter"  # the GGUF type list's entry for --gguf-adapter
+
+
+def gguf_choices(run_dir: Path) -> tuple[list[tuple[str, str]], str]:
+    """The GGUF types this run and machine allow (as Select options), and lines on them and on what is missing."""
+    problem = gguf_tools.converter_problem()
+    if problem is not None:  # the option says what to install instead of failing
+        return [], f"{problem.message}: {problem.hint}"
+    kinds = gguf_tools.available_types()
+    options = [(kind, kind) for kind in kinds]
+    notes = ["a type: the merged model as one file with an Ollama Modelfile"]
+    folder = RunFolder(run_dir)
+    try:
+        refusal = gguf_tools.adapter_refusal(folder.config().method.name, folder.output) if folder.output else None
+    except FttuiError as error:
+        refusal = error
+    if folder.output is not None and refusal is None:
+        options.append(("LoRA adapter (for llama.cpp --lora)", ADAPTER_CHOICE))
+        notes.append("LoRA adapter: one file for llama-cli --lora")
+    notes[-1] += "; each is read back and checked"
+    if len(kinds) < len(gguf_tools.GGUF_TYPES):
+        notes.append(f"K-quants ({', '.join(gguf_tools.K_QUANTS)}) need llama.cpp's {gguf_tools.QUANTIZE_BINARY} on "
+                     "PATH, or pip install llama-cpp-python")
+    return options, "\n".join(notes)
 
 
 def run_task(run_dir: Path) -> str:
@@ -119,6 +145,21 @@ class ExportScreen(Screen):
                 yield Button("Merge and save (safetensors)", id="merge", compact=True)
             yield JobStatus(Exported, id="merge-result", classes="result")
 
+            if self.model_task != "seq-cls":  # GGUF runtimes run language models, not classifiers
+                options, note = gguf_choices(self.run_dir)
+                yield Static("GGUF for llama.cpp, Ollama and LM Studio", classes="section-title")
+                with Horizontal(classes="field-line"):
+                    yield Label("to folder", classes="field-name")
+                    yield Input(f"{name}-gguf", id="gguf-dest", compact=True, disabled=not options)
+                with Horizontal(classes="field-line"):
+                    yield Label("type", classes="field-name")
+                    yield Select(options, allow_blank=not options, compact=True, id="gguf-type", disabled=not options,
+                                 **({"value": "q8_0"} if options else {}))
+                with Horizontal(classes="button-row"):
+                    yield Button("Export GGUF", id="gguf", compact=True, disabled=not options)
+                yield Static(Text(note, style="dim" if options else "yellow"), id="gguf-note", classes="result")
+                yield JobStatus(Exported, id="gguf-result", classes="result")
+
             yield Static("Save the preset", classes="section-title")
             with Horizontal(classes="field-line"):
                 yield Label("to file", classes="field-name")
@@ -183,6 +224,32 @@ class ExportScreen(Screen):
         if message.ok and isinstance(message.result, Exported):
             notes = "".join(f"\nnote: {note}" for note in message.result.notes)
             message.status.show(f"{message.result.kind} saved to {shown_path(message.result.out)}{notes}", ok=True)
+
+    @on(Button.Pressed, "#gguf")
+    def _gguf(self) -> None:
+        destination = self.query_one("#gguf-dest", Input).value.strip()
+        kind = str(self.query_one("#gguf-type", Select).value)
+        status = self.query_one("#gguf-result", JobStatus)
+        if status.running:
+            return
+        if not destination:
+            status.show("give a folder", ok=False)
+            return
+        adapter = kind == ADAPTER_CHOICE
+        start = partial(self.app.backend.start_export, self.run_dir, Path(destination), False, "float32",
+                        None if adapter else kind, adapter)
+        if status.launch(start, "starting the export worker (it loads the model)"):
+            self.query_one("#gguf", Button).disabled = True
+
+    @on(JobStatus.Ended, "#gguf-result")
+    def _gguf_done(self, message: JobStatus.Ended) -> None:
+        self.query_one("#gguf", Button).disabled = False
+        result = message.result
+        if message.ok and isinstance(result, Exported) and result.gguf:
+            out = Path(shown_path(result.out))
+            summary = (gguf_tools.adapter_summary(result.gguf, out) if result.kind == "gguf adapter"
+                       else gguf_tools.gguf_summary(result.gguf, out, self.run_dir.name))
+            message.status.show(f"{result.kind} written to {out}\n{summary}", ok=True)
 
     @on(Button.Pressed, "#save-preset")
     def _save_preset(self) -> None:
