@@ -3,8 +3,8 @@
 Modes: ``train`` (default), ``resume`` (from the run's last checkpoint), ``dry-run`` (plan only),
 ``preview`` (the data as the model sees it), and two that read a finished run (the folder of ``--config``):
 ``export`` (``--out``, ``--merge``, ``--dtype``, ``--gguf``, ``--gguf-adapter``; progress as ``log`` events, then
-``exported``) and ``try``
-(loads the base and the fine-tuned model once, then answers each JSON line on stdin with a ``try`` event).
+``exported``) and ``try`` (loads the base and the fine-tuned model once, then answers each JSON line on stdin
+with a ``try`` event).
 
 Events go to stdout as JSON lines (and to ``D/events.jsonl``); everything else (library warnings,
 stray prints, tracebacks) goes to stderr, which the runner saves as the run's text log.
