@@ -4,11 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from fttui.planning.objectives import OBJECTIVES
+
 EPILOG = """examples:
   fttui recommend                                    the built-in MiniLM on this machine
   fttui recommend --preset quickstart                what the quickstart's settings need, every method
   fttui recommend --model meta-llama/Meta-Llama-3-8B --gpu-memory 24
   fttui recommend --model ./my-model --gpus 4 --gpu-memory 80 --seq-len 4096 --json
+  fttui recommend --preset dpo-quickstart            preference pairs: two sequences per pair + a reference pass
 estimates are GB = GiB (as nvidia-smi shows) and include CUDA context and allocator overhead"""
 ABSOLUTE_POSITIONS = ("bert", "roberta", "gpt2")
 # Upper bounds far past any real machine or model: beyond them an estimate is noise, or inf/NaN in --json.
@@ -29,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--revision", help="hub branch, tag or commit (hub ids only)")
     p.add_argument("--task", choices=("auto", "causal-lm", "seq-cls"),
                    help="what the model is trained for (default auto: as model.task=auto reads the config)")
+    p.add_argument("--objective", choices=tuple(OBJECTIVES),
+                   help="what each step trains (default: the preset's training.objective, else sft); dpo/orpo "
+                        "train two sequences per pair, dpo/kto add a reference pass")
     p.add_argument("--seq-len", type=int, help="tokens per example (default: the preset's max_length, else 512; "
                    "the model's context if shorter)")
     p.add_argument("--batch-size", type=int, help="examples per step (default: the largest power of two that fits)")
@@ -108,7 +114,8 @@ def _config(args):
         config = validate_config({"model": {"name": "builtin"}, "data": {"train": NO_DATA}}, "recommend")
     raw = config.model_dump(mode="json")
     flags = {("model", "name"): args.model, ("model", "revision"): args.revision, ("model", "task"): args.task,
-             ("training", "precision"): args.precision, ("method", "lora_r"): args.lora_r,
+             ("training", "precision"): args.precision, ("training", "objective"): args.objective,
+             ("method", "lora_r"): args.lora_r,
              ("method", "lora_targets"): _targets(args.lora_targets)}
     for (section, key), value in flags.items():
         if value is not None:

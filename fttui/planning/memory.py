@@ -23,7 +23,11 @@ Why each term is what it is (GB here means GiB, 2**30 bytes, as nvidia-smi and t
   Gradient checkpointing keeps each block's input and recomputes one block at a time. One more block's worth
   is added as backward workspace.
 * logits: the causal-LM loss upcasts logits to fp32; at the backward peak the logits, log-softmax output,
-  its gradient and the input gradient coexist: (out + 12) bytes per token x vocab.
+  its gradient and the input gradient coexist: (out + 12) bytes per token x vocab. Objectives scored by TRL's
+  fused LM head keep a tile of it instead (``planning/objectives.py``).
+* objective (``planning/objectives.py``): preference pairs train two sequences per example (2x the rows'
+  activations); DPO and KTO add a reference pass without gradients, which with full fine-tuning holds a frozen
+  copy of the weights (``reference``) and otherwise only transient activations, freed before the backward peak.
 * cuda_context + allocator_overhead: ~0.6 GB for the CUDA context, cuBLAS workspace and kernels (HF measured
   1.3 GB on CUDA 11; CUDA 12 lazy loading needs less), and 10% of the transient memory (activations, logits)
   for the caching allocator's fragmentation; weights and optimizer states are allocated once. On CPU, no
@@ -40,6 +44,7 @@ from dataclasses import asdict, dataclass, field, replace
 from fttui.config.methods import PLAN_ROWS, ROW_METHOD
 from fttui.errors import ConfigError
 from fttui.planning.formulas import FORMULAS
+from fttui.planning.objectives import OBJECTIVES, fused_head_bytes
 from fttui.planning.shape import Block, ModelShape
 from fttui.planning.task import resolve_task
 
@@ -61,6 +66,7 @@ class Settings:
 
     method: str = "lora"
     task: str = "auto"
+    objective: str = "sft"  # training.objective: what a step runs per example (planning/objectives.py)
     batch_size: int = 1
     seq_len: int = 512
     target_len: int | None = None  # decoder length of encoder-decoder models (default: seq_len)
@@ -90,6 +96,7 @@ class Settings:
         checks = [("method", self.method, METHODS), ("optimizer", self.optimizer, OPTIMIZERS),
                   ("precision", self.precision, PRECISIONS), ("attention", self.attention, ATTENTIONS),
                   ("task", self.task, TASKS), ("device", self.device, ("cuda", "cpu")),
+                  ("objective", self.objective, tuple(OBJECTIVES)),
                   ("adapter placement", self.adapter_placement, PLACEMENTS)]
         for name, value, allowed in checks:
             if value not in allowed:
@@ -132,6 +139,9 @@ def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
         raise ConfigError(f"{shape.source} is an encoder ({shape.family}): the planner sizes it as seq-cls only",
                           "use --task seq-cls, or a decoder model such as gpt2")
     notes: list[str] = []
+    if task != "causal-lm" and s.objective != "sft":  # the schema refuses it; planned as the task trains
+        notes.append(f"training.objective={s.objective} tunes a causal LM: {shape.source} is planned as {task}")
+        s = replace(s, objective="sft")
     half = 4 if s.precision == "fp32" else 2
     head = _task_head(shape, task, s.num_labels)
     total = shape.total_params - shape.lm_head_params + head if task == "seq-cls" else shape.total_params
@@ -172,11 +182,19 @@ def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
     activations, logits = _activations(shape, s, task, notes)
     breakdown = {"weights": weights, "gradients": gradients, "optimizer": optimizer,
                  "activations": activations, "logits": logits}
+    objective = OBJECTIVES[s.objective]
+    if objective.reference:  # no adapter to switch off: TRL loads the reference as a copy in the policy's dtype
+        breakdown["reference"] = param_bytes * total if formula.base == "trains" else 0.0
+        if formula.base == "trains":
+            notes.append(f"{objective.label}: its reference model is a frozen copy of the weights "
+                         f"({breakdown['reference'] / GB:.2f} GB)")
     cuda = s.device == "cuda"
     context = CUDA_CONTEXT_GB if s.cuda_context_gb is None else s.cuda_context_gb
     breakdown["cuda_context"] = context * GB if cuda else 0.0
     overhead = ALLOCATOR_OVERHEAD if cuda else CPU_ALLOCATOR_OVERHEAD
-    breakdown["allocator_overhead"] = overhead * (activations + logits)
+    # TRL's fused head on a CPU allocates its tiles above glibc's 32 MB mmap threshold: unmapped when freed, not kept
+    kept_by_glibc = activations if objective.fused_head and not cuda else activations + logits
+    breakdown["allocator_overhead"] = overhead * kept_by_glibc
     if s.optimizer.startswith("paged"):
         notes.append("paged optimizer: its states can page out to CPU RAM under memory pressure")
     breakdown_gb = {k: round(v / GB, 4) for k, v in breakdown.items()}
@@ -222,7 +240,7 @@ def _activations(shape: ModelShape, s: Settings, task: str, notes: list[str]) ->
     lora = formula.lora
     targets = frozenset(shape.resolve_targets(s.lora_targets)) if lora else frozenset()
     ctx = _Ctx(a, r, s, targets, full_like, full_like)
-    b = s.batch_size
+    b = s.batch_size * OBJECTIVES[s.objective].sequences  # a pair's chosen and rejected reply are two rows
     src = s.seq_len + (s.num_virtual_tokens if ROW_METHOD[s.method].virtual_tokens == "input" else 0)
     tgt = (s.target_len or s.seq_len) if shape.kind == "encoder-decoder" else src
     if shape.family == "t5" and s.attention != "eager":
@@ -242,7 +260,9 @@ def _activations(shape: ModelShape, s: Settings, task: str, notes: list[str]) ->
     workspace = max(per for _, _, per in stacks)
     extra = _outside_blocks(shape, ctx, src, tgt, task)
     activations = b * (kept + workspace + extra)
-    if task == "causal-lm":
+    if task == "causal-lm" and OBJECTIVES[s.objective].fused_head:
+        logits = fused_head_bytes(shape, b, tgt, a, r, s.device)
+    elif task == "causal-lm":
         out = 4 if s.precision == "fp32" else 2
         logits = b * tgt * shape.vocab_size * (out + 12)
     else:

@@ -14,7 +14,8 @@ tuning, Liu et al. 2021); BitFit trains only biases. Methods that fit with 10% h
 
 CPU time per step is a rough estimate: FLOPs per token = 2 x matmul params forward (+ attention 4 x s x d per
 layer); backward doubles that when weights train (6N per token for full fine-tuning) and equals the forward
-when only adapters or inputs need gradients (~4N); gradient checkpointing adds one forward. The assumed
+when only adapters or inputs need gradients (~4N); gradient checkpointing adds one forward; preference
+objectives train each pair's two sequences and add forwards without gradients (planning/objectives.py). The assumed
 throughput is per physical core: 40 GFLOP/s with AVX-512, 25 with AVX2, 10 otherwise (a 2-core AVX-512 EPYC
 measured 20-110 GFLOP/s on MiniLM depending on load), x1.5 for bf16 with AVX512-BF16, x3 with AMX, x0.5 for
 4/8-bit weights (dequantized on every matmul).
@@ -26,6 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from fttui.config.methods import PLAN_ROWS, ROW_METHOD
 from fttui.planning.formulas import FORMULAS
 from fttui.planning.memory import GB, METHODS, MemoryEstimate, Settings, estimate
+from fttui.planning.objectives import OBJECTIVES, describe
 from fttui.planning.shape import ModelShape
 from fttui.planning.task import resolve_task
 
@@ -108,7 +110,8 @@ def cpu_throughput(cpu) -> float:
 
 def step_seconds(shape: ModelShape, settings: Settings, gflops: float, cpu=None) -> float:
     """Rough seconds per optimizer step on a CPU delivering ``gflops`` (fp32)."""
-    tokens = settings.batch_size * settings.seq_len
+    objective = OBJECTIVES[settings.objective]
+    tokens = settings.batch_size * settings.seq_len * objective.sequences
     matmul = shape.total_params - shape.embedding_params - shape.lm_head_params
     if resolve_task(shape, settings.task) == "causal-lm":
         matmul += shape.vocab_size * shape.hidden_size  # the LM head, tied or not
@@ -124,6 +127,9 @@ def step_seconds(shape: ModelShape, settings: Settings, gflops: float, cpu=None)
         per_token = 2 * forward
     if settings.gradient_checkpointing:
         per_token += forward
+    # forwards without gradients: the reference on each trained sequence, KTO's KL pass on the policy (and reference)
+    passes = objective.sequences * objective.reference + objective.extra_passes * (1 + objective.reference)
+    per_token += forward * passes / objective.sequences
     rate = gflops * 1e9
     if settings.precision == "bf16" and cpu is not None and cpu.bf16:
         rate *= 3.0 if "amx_bf16" in cpu.features else 1.5
@@ -154,7 +160,8 @@ def rank(shape: ModelShape, budget: Budget, base: Settings, *, batch_size: int |
     if budget.device == "cpu":  # the best method whose step is practical, else the fastest
         candidates = [p for p in fitting if (p.seconds_per_step or 0) <= CPU_PRACTICAL_SECONDS]
         pick = candidates[0] if candidates else min(fitting, key=lambda p: p.seconds_per_step or 0, default=None)
-    notes = []
+    causal = resolve_task(shape, base.task) == "causal-lm"
+    notes = [line] if causal and (line := describe(base.objective)) else []
     lighter = [p for p in candidates if p.method not in WHOLE_MODEL]
     if pick in candidates and pick.method in WHOLE_MODEL and lighter and train_rows is not None \
             and train_rows < SMALL_DATA_ROWS:
@@ -200,8 +207,11 @@ def _plan(shape, budget, settings, batch_size, gc, cpu, measured) -> MethodPlan:
         b, use_gc, est, per_device, strategy = best
         fits, headroom = True, True
     applicable = est.trainable_params > 0 and not (FORMULAS[settings.method].in_base and shape.bias_params == 0)
+    notes = list(est.notes)
+    if settings.objective not in ROW_METHOD[settings.method].objectives:  # config/methods.py: what each method tunes
+        applicable, notes = False, [f"it does not train with training.objective={settings.objective}"]
     plan = MethodPlan(settings.method, LABELS[settings.method], fits, headroom, b, use_gc, round(per_device, 4),
-                      est.trainable_params, est.breakdown, "", applicable=applicable, notes=list(est.notes))
+                      est.trainable_params, est.breakdown, "", applicable=applicable, notes=notes)
     if budget.device == "cpu":
         chosen = replace(settings, batch_size=b, gradient_checkpointing=use_gc)
         seconds = measured * b if measured else step_seconds(shape, chosen, budget.cpu_gflops, cpu)
@@ -232,7 +242,7 @@ def _per_device(est: MemoryEstimate, budget: Budget, shape: ModelShape, shard: b
         return est.total_gb, "single"
     if not shard:
         return est.total_gb + br["gradients"], "ddp"
-    states = br["weights"] + br["gradients"] + br["optimizer"]
+    states = br["weights"] + br["gradients"] + br["optimizer"] + br.get("reference", 0.0)  # FSDP shards the copy too
     gathered = 2 * max(b.params for b in shape.blocks) * 2 / GB  # two unsharded blocks in half precision
     return est.total_gb - states * (1 - 1 / budget.count) + gathered, "fsdp"
 

@@ -68,9 +68,11 @@ class MethodScreen(WizardStep):
             self.draft.recommendation = rec = backend.recommend(shape, report, self.draft.raw())
             unit = "GB RAM" if rec.budget.device == "cpu" else "GB per GPU"
             best = rec.recommended or "-"
+            objective = self.draft.get("training", "objective", "sft")
+            grey = "this model" if objective == "sft" else f"this model or to training.objective={objective}"
             intro.update(Text.assemble(("Recommended: ", "bold"), (best, "bold green"),
                                        f"   budget {rec.budget.memory_gb:.1f} {unit} ({rec.budget.source}). "
-                                       "Rows in grey do not apply to this model.", *[f"\n{n}" for n in rec.notes]))
+                                       f"Rows in grey do not apply to {grey}.", *[f"\n{n}" for n in rec.notes]))
             table.add_columns("method", "fits", f"memory of {rec.budget.memory_gb:.0f} GB", "batch", "trainable",
                               "why")
             for plan in rec.methods:
