@@ -9,11 +9,18 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "eval", help="evaluate a finished run on another dataset (base model vs fine-tuned)",
         description="Score a run's fine-tuned model, and its base model for comparison, on another dataset "
-                    "in any format training accepts. The result is also saved to RUN_DIR/evals/.")
+                    "in any format training accepts; a file of preference pairs (prompt, chosen, rejected) is "
+                    "scored as DPO evaluates, against the base model. The result is also saved to RUN_DIR/evals/.")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>-<time>)")
     parser.add_argument("--data", required=True, metavar="PATH", help="a local file (jsonl/json/csv/tsv/parquet/txt) or hub id")
     parser.add_argument("--no-baseline", action="store_true", help="skip the base model (faster)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+PAIRS_LEGEND = ("rewards/accuracies: share of pairs where the model's log-prob margin over its reference (the base "
+                "model) is higher for the chosen reply; rewards/margins: its mean (x beta); both 0 for the base by "
+                "definition. prefers_chosen: the model alone finds the chosen reply likelier per token; "
+                "chosen_loss: token loss of the chosen replies (drift); loss: the DPO loss.")
 
 
 def _render(result: dict) -> None:
@@ -24,7 +31,8 @@ def _render(result: dict) -> None:
     console = make_console()  # the result is the command's output: stdout, so `> result.txt` keeps it
     before = result.get("baseline", {}).get("metrics", {})
     after = result["tuned"]["metrics"]
-    table = Table(title=f"{result['run_dir']} on {result['data']} ({result['rows']} rows)")
+    pairs = result.get("format") == "preference"
+    table = Table(title=f"{result['run_dir']} on {result['data']} ({result['rows']} {'pairs' if pairs else 'rows'})")
     table.add_column("metric")
     if before:
         table.add_column("base model", justify="right")
@@ -33,6 +41,11 @@ def _render(result: dict) -> None:
         cells = [f"{before[key]:.4f}" if isinstance(before.get(key), (int, float)) else "-"] if before else []
         table.add_row(key, *cells, f"{value:.4f}")
     console.print(table)
+    if pairs:
+        console.print(PAIRS_LEGEND, style="dim")
+    if result.get("bad_rows"):
+        print(f"skipped {result['bad_rows']} unreadable rows of {result['data']} (the run's data.max_bad_rows allows "
+              "them); fix them to score every row", file=sys.stderr)
     matrix = result["tuned"]["details"].get("confusion_matrix")
     if matrix:
         labels = result["tuned"]["details"]["labels"]

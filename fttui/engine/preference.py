@@ -208,7 +208,8 @@ def trainer_class(objective: str):
                             metric_key_prefix="eval"):
             output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys,
                                              metric_key_prefix)
-            output.metrics[f"{metric_key_prefix}_prefers_chosen"] = prefers_chosen(self, dataloader)
+            for name, value in pair_scores(self, dataloader).items():
+                output.metrics[f"{metric_key_prefix}_{name}"] = value
             return output
 
     class PreparedKTOTrainer(KTOTrainer):
@@ -230,14 +231,15 @@ def _rotated(batch: dict) -> dict:
     return batch
 
 
-def prefers_chosen(trainer, dataloader) -> float:
-    """Share of pairs whose chosen reply the model itself finds likelier per token than the rejected one.
+def pair_scores(trainer, dataloader) -> dict[str, float]:
+    """prefers_chosen: the share of pairs whose chosen reply the model itself finds likelier per token than the
+    rejected one; chosen_loss: the chosen replies' mean token loss, so a drift away from them shows.
 
-    Unlike DPO's reward accuracy (measured against the reference, so 0 before training), it reads the same
-    for the base model and the tuned one: the summary's before -> after of preference."""
+    Unlike DPO's reward accuracy (measured against the reference, so 0 before training), both read the same
+    for the base model and the tuned one: the summary's and ``fttui eval``'s before -> after."""
     import torch
 
-    model, wins, pairs = trainer.model, 0, 0
+    model, wins, pairs, chosen_loss, chosen_tokens = trainer.model, 0, 0, 0.0, 0.0
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -253,5 +255,7 @@ def prefers_chosen(trainer, dataloader) -> float:
             chosen, rejected = average.chunk(2)
             wins += int((chosen > rejected).sum())
             pairs += chosen.numel()
+            chosen_loss -= float(per_token.sum(1).chunk(2)[0].sum())
+            chosen_tokens += float(mask.sum(1).chunk(2)[0].sum())
     model.train(was_training)
-    return wins / max(pairs, 1)
+    return {"prefers_chosen": wins / max(pairs, 1), "chosen_loss": chosen_loss / max(chosen_tokens, 1.0)}

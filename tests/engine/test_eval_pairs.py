@@ -1,0 +1,69 @@
+"""`fttui eval RUN_DIR --data pairs.jsonl`: preference accuracy and margin base -> tuned, the chosen replies' loss."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_preference import dpo_config, pair_rows, write
+
+from fttui.cli import main
+from fttui.engine.recipe import run
+from fttui.engine.sink import ListSink
+from fttui.runner.run_dir import create_run_dir
+
+
+def _dpo_run(folder, tiny_llama, steps: int):
+    train = write(folder / "pairs.jsonl", pair_rows(96, seed=1))
+    config = dpo_config(tiny_llama, train, None, folder / "runs", max_steps=steps, sample_prompts=0,
+                        baseline_eval=False)
+    run_dir, lock = create_run_dir(config)
+    run(config, run_dir, ListSink())
+    lock.release()
+    return run_dir
+
+
+def test_a_bad_pair_file_names_the_file_and_line(tmp_path, tiny_llama):
+    """Read as training reads pairs, under the run's bad-row cap (2 here): past it, each bad row's file:line."""
+    from fttui.engine.evaluate import _prepared, _reads_pairs
+    from fttui.engine.models import load_tokenizer, resolve_model
+    from fttui.engine.trained import TrainedRun
+    from fttui.errors import DataError
+
+    config = dpo_config(tiny_llama, "train.jsonl", None, tmp_path / "runs")
+    run = TrainedRun(config, "causal-lm", None, tmp_path / "adapter")
+    rows = pair_rows(30, seed=4)
+    rows[6].pop("rejected")
+    rows[11]["rejected"] = rows[11]["chosen"]
+    rows[20]["prompt"] = []
+    path = write(tmp_path / "held-out.jsonl", rows)
+    assert _reads_pairs(run, path)
+    with pytest.raises(DataError) as caught:
+        _prepared(run, path, load_tokenizer(resolve_model(tiny_llama), config), pairs=True)
+    message = caught.value.message
+    assert "3 of 30 rows" in message and "data.max_bad_rows allows 2" in message
+    assert "held-out.jsonl line 7: 'rejected' is missing" in message
+    assert "held-out.jsonl line 12: 'chosen' and 'rejected' are the same reply" in message
+    assert "held-out.jsonl line 21: the prompt is empty" in message
+
+
+@pytest.mark.slow
+def test_eval_on_pairs_shows_the_tuned_model_preferring_the_chosen_replies(tmp_path, tiny_llama, capsys):
+    run_dir = _dpo_run(tmp_path, tiny_llama, steps=30)
+    capsys.readouterr()  # the training's own log lines
+    held_out = write(tmp_path / "held-out.jsonl", pair_rows(24, seed=2) + [{"prompt": "hi", "chosen": "yes"}])
+    assert main(["eval", str(run_dir), "--data", held_out, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    base, tuned = result["baseline"]["metrics"], result["tuned"]["metrics"]
+    assert result["format"] == "preference" and result["rows"] == 24 and result["bad_rows"] == 1
+    assert list(tuned) == ["rewards/accuracies", "rewards/margins", "prefers_chosen", "chosen_loss", "loss"]
+    # The base is its own reference: no margin; the tuned adapter, measured against the adapter switched off, has one.
+    assert base["rewards/margins"] == pytest.approx(0.0, abs=1e-6) and base["rewards/accuracies"] == 0.0
+    assert tuned["rewards/accuracies"] >= 0.9 and tuned["rewards/margins"] > 0
+    assert tuned["prefers_chosen"] >= 0.9 > base["prefers_chosen"]
+    assert 0 < tuned["chosen_loss"] < 1e3 and tuned["loss"] < base["loss"]  # base: log(2), the DPO loss at no margin
+    assert base["loss"] == pytest.approx(0.6931, abs=1e-3)
+    assert main(["eval", str(run_dir), "--data", held_out]) == 0
+    captured = capsys.readouterr()
+    table = captured.out
+    assert "24 pairs" in table and "base model" in table and "rewards/accuracies" in table and "chosen_loss" in table
+    assert "skipped 1 unreadable rows" in captured.err  # under the run's data.max_bad_rows (2), said, not silent
