@@ -12,10 +12,10 @@ from fttui.engine.sink import ListSink
 from fttui.runner.run_dir import create_run_dir
 
 
-def _dpo_run(folder, tiny_llama, steps: int):
+def _dpo_run(folder, tiny_llama, steps: int, method: str = "lora", **training):
     train = write(folder / "pairs.jsonl", pair_rows(96, seed=1))
-    config = dpo_config(tiny_llama, train, None, folder / "runs", max_steps=steps, sample_prompts=0,
-                        baseline_eval=False)
+    config = dpo_config(tiny_llama, train, None, folder / "runs", method=method, max_steps=steps, sample_prompts=0,
+                        baseline_eval=False, **training)
     run_dir, lock = create_run_dir(config)
     run(config, run_dir, ListSink())
     lock.release()
@@ -67,3 +67,16 @@ def test_eval_on_pairs_shows_the_tuned_model_preferring_the_chosen_replies(tmp_p
     table = captured.out
     assert "24 pairs" in table and "base model" in table and "rewards/accuracies" in table and "chosen_loss" in table
     assert "skipped 1 unreadable rows" in captured.err  # under the run's data.max_bad_rows (2), said, not silent
+
+
+@pytest.mark.slow
+def test_a_full_run_is_scored_against_the_base_model_beside_it(tmp_path, tiny_llama, capsys):
+    """No adapter to switch off: the reference is the base model, loaded next to the tuned one."""
+    run_dir = _dpo_run(tmp_path, tiny_llama, steps=10, method="full", learning_rate=1e-3)
+    capsys.readouterr()
+    assert main(["eval", str(run_dir), "--data", write(tmp_path / "held-out.jsonl", pair_rows(24, seed=2)),
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    base, tuned = result["baseline"]["metrics"], result["tuned"]["metrics"]
+    assert base["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
+    assert tuned["rewards/margins"] > 0 and tuned["rewards/accuracies"] > 0.5 and tuned["loss"] < base["loss"]
