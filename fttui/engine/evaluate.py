@@ -67,6 +67,8 @@ def _score_pairs(model, reference, run, prepared, tokenizer, placement, workdir:
     trainer.remove_callback(PrinterCallback)  # it prints metric dicts to stdout, which --json owns
     if reference is None and "ref" in model.peft_config:
         model.delete_adapter("ref")  # TRL copied the trained adapter as the reference; the base is the reference here
+    if reference is not None:  # TRL prepared the reference (autocast); evaluate() alone would leave the model in fp32
+        trainer.model = trainer.accelerator.prepare_model(trainer.model, evaluation_mode=True)
     metrics = model_metrics(trainer.evaluate(), causal=True)
     return {"metrics": {key: metrics[key] for key in PAIR_METRICS if key in metrics}, "details": {}}
 
