@@ -14,6 +14,7 @@ goes to TRL's head.
 """
 from __future__ import annotations
 
+import functools
 import types
 
 import torch
@@ -58,6 +59,7 @@ def use_on_cpu(model) -> bool:
     if not _covered(base) or getattr(trl_forward, "_fttui_cpu_head", False):
         return False
 
+    @functools.wraps(type(base).forward)  # generate() checks its kwargs against the model's forward signature
     def forward(self, *args, fused_lm_head=False, labels=None, shift_labels=None, num_items_in_batch=None, **kwargs):
         head = self.get_output_embeddings()
         if not fused_lm_head or shift_labels is not None or labels is None or head.weight.device.type != "cpu":

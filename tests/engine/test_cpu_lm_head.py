@@ -3,6 +3,7 @@ steps aside where it does not apply."""
 from __future__ import annotations
 
 import copy
+import inspect
 
 import pytest
 import torch
@@ -87,6 +88,11 @@ def test_scaled_logits_and_plain_calls_go_to_trl_and_generation_is_unchanged(tin
         plain = ours(input_ids=ids, labels=labels)  # no fused_lm_head: the model's own forward and loss
         reference = model(input_ids=ids, labels=labels)
     assert torch.allclose(plain.logits, reference.logits) and torch.allclose(plain.loss, reference.loss)
+    prompt = {"input_ids": ids[:1, :6], "attention_mask": torch.ones(1, 6, dtype=torch.long)}
+    # generate() validates its kwargs against forward's signature (peft's prompt tuning failed on it): kept
+    assert {"input_ids", "attention_mask", "inputs_embeds"} <= set(inspect.signature(ours.forward).parameters)
+    assert torch.equal(ours.generate(**prompt, max_new_tokens=4, do_sample=False),
+                       model.generate(**prompt, max_new_tokens=4, do_sample=False))
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16])
