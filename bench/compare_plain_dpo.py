@@ -40,7 +40,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_plain_trl import TEMPLATE, VOCAB, run  # noqa: E402  the same tokenizer size, template and runner
+from compare_plain_trl import build_model as build_trl_model, run  # noqa: E402  the same model and runner
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -65,33 +65,8 @@ def read_pairs() -> list[dict]:
 
 def build_model(folder: Path, pairs: list[dict]) -> tuple[object, int]:
     """The random Llama and its tokenizer, saved in ``folder``; returns the tokenizer and the parameter count."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()  # the over-long pairs are measured here, on purpose
-    logging.disable_progress_bar()
     texts = [m["content"] for pair in pairs for side in ("prompt", "chosen", "rejected") for m in pair[side]]
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(texts, trainers.BpeTrainer(
-        vocab_size=VOCAB, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                        model_max_length=MAX_LENGTH * 8)
-    tokenizer.chat_template = TEMPLATE
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=384, intermediate_size=1024, num_hidden_layers=8,
-                         num_attention_heads=6, num_key_value_heads=6, max_position_embeddings=MAX_LENGTH * 2,
-                         bos_token_id=None, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    model = LlamaForCausalLM(config)
-    model.generation_config = GenerationConfig(eos_token_id=tokenizer.eos_token_id,
-                                               pad_token_id=tokenizer.pad_token_id)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return tokenizer, sum(p.numel() for p in model.parameters())
+    return build_trl_model(folder, texts, model_max_length=MAX_LENGTH * 8)
 
 
 def split(pairs: list[dict], tokenizer, rows: int, folder: Path) -> dict:

@@ -70,8 +70,10 @@ def read_rows(workload: str) -> list[list[dict]]:
              {"role": "assistant", "content": row["output"]}] for row in lines]
 
 
-def build_model(folder: Path) -> tuple[object, int]:
-    """The random Llama and its tokenizer, saved in ``folder``; returns the tokenizer and the parameter count."""
+def build_model(folder: Path, texts: list[str] | None = None, model_max_length: int = MAX_LENGTH * 2
+                ) -> tuple[object, int]:
+    """The random Llama and its tokenizer (BPE trained on ``texts``, by default the two workloads' messages), saved
+    in ``folder``; returns the tokenizer and the parameter count. bench/compare_plain_dpo.py builds the same one."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -80,7 +82,8 @@ def build_model(folder: Path) -> tuple[object, int]:
     logging.set_verbosity_error()  # the overlong rows are measured here, on purpose
     logging.disable_progress_bar()
 
-    texts = [m["content"] for name in FILES for row in read_rows(name) for m in row]
+    if texts is None:
+        texts = [m["content"] for name in FILES for row in read_rows(name) for m in row]
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
@@ -88,7 +91,7 @@ def build_model(folder: Path) -> tuple[object, int]:
         vocab_size=VOCAB, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"], show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                        model_max_length=MAX_LENGTH * 2)
+                                        model_max_length=model_max_length)
     tokenizer.chat_template = TEMPLATE
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=384, intermediate_size=1024, num_hidden_layers=8,
