@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
+from fttui.engine.gguf_export import converter_class
 from fttui.errors import ConfigError, TrainingError
-from fttui.gguf_tools import ADAPTER_FILE, CONVERTER_PACKAGE
+from fttui.gguf_tools import ADAPTER_FILE
 
 PREFIX = "base_model.model."
 PAIR = {".lora_A.weight": "A", ".lora_B.weight": "B"}
@@ -55,15 +56,8 @@ def _scale(config: dict, module: str, rank: int) -> float:
 def _converter_model(base_dir: Path, out_file: Path):
     """llama.cpp's model class for the base (names and per-architecture transforms), without reading weights."""
     import gguf
-    from conversion import ModelBase, ModelType, get_model_architecture, get_model_class
 
-    hparams = ModelBase.load_hparams(base_dir, False)
-    architecture = get_model_architecture(hparams, ModelType.TEXT)
-    try:
-        model_class = get_model_class(architecture)
-    except NotImplementedError:
-        raise ConfigError(f"the GGUF converter ({CONVERTER_PACKAGE}) does not know {architecture} models",
-                          "export with --merge and convert it with a llama.cpp that knows this architecture") from None
+    model_class, _ = converter_class(base_dir)
     return model_class(base_dir, gguf.LlamaFileType.ALL_F32, out_file, dry_run=True)
 
 

@@ -65,18 +65,23 @@ def _in_vocab_code(error: BaseException) -> bool:
     return any("vocab" in frame.name for frame in traceback.extract_tb(error.__traceback__))
 
 
-def convert(hf_dir: Path, out_file: Path, kind: str, model_name: str) -> None:
-    """Write ``out_file`` (f16, bf16 or q8_0) from the model folder ``hf_dir`` with llama.cpp's converter."""
-    import gguf
+def converter_class(model_dir: Path):
+    """llama.cpp's converter class for the model in ``model_dir``, and its architecture; exit 2 where it has none."""
     from conversion import ModelBase, ModelType, get_model_architecture, get_model_class
 
-    hparams = ModelBase.load_hparams(hf_dir, False)
-    architecture = get_model_architecture(hparams, ModelType.TEXT)
+    architecture = get_model_architecture(ModelBase.load_hparams(model_dir, False), ModelType.TEXT)
     try:
-        model_class = get_model_class(architecture)
+        return get_model_class(architecture), architecture
     except NotImplementedError:
         raise ConfigError(f"the GGUF converter ({CONVERTER_PACKAGE}) does not convert {architecture} models",
                           "export with --merge and convert it with a llama.cpp that knows this architecture") from None
+
+
+def convert(hf_dir: Path, out_file: Path, kind: str, model_name: str) -> None:
+    """Write ``out_file`` (f16, bf16 or q8_0) from the model folder ``hf_dir`` with llama.cpp's converter."""
+    import gguf
+
+    model_class, architecture = converter_class(hf_dir)
     ftype = {"f16": gguf.LlamaFileType.MOSTLY_F16, "bf16": gguf.LlamaFileType.MOSTLY_BF16,
              "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[kind]
     with torch.inference_mode(), _quiet_converter():
