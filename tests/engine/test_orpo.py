@@ -100,29 +100,6 @@ def test_orpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_lla
     assert len(notes) == 1
 
 
-@pytest.mark.slow
-def test_an_interrupted_orpo_run_resumes_where_an_uninterrupted_one_ends(tmp_path, tiny_llama, stop_after):
-    from fttui.engine.recipe import run
-    from fttui.engine.sink import ListSink
-    from fttui.events import StepLogged
-
-    train = write(tmp_path / "pairs.jsonl", pair_rows(48, seed=4))
-    settings = dict(max_steps=6, batch_size=4, logging_steps=1, save_steps=2, eval_steps=None, baseline_eval=False,
-                    sample_prompts=0)
-    straight_dir, split_dir = tmp_path / "straight", tmp_path / "split"
-    straight_dir.mkdir(), split_dir.mkdir()
-    straight = ListSink()
-    run(orpo_config(tiny_llama, train, None, straight_dir, **settings), straight_dir, straight)
-    first, stop = stop_after(2)
-    assert run(orpo_config(tiny_llama, train, None, split_dir, **settings), split_dir, first, stop).status == "stopped"
-    second = ListSink()
-    resumed = run(orpo_config(tiny_llama, train, None, split_dir, **settings), split_dir, second, resume=True)
-    assert resumed.status == "completed"
-    expected = {e.step: e.loss for e in straight.events if isinstance(e, StepLogged)}
-    got = {e.step: e.loss for e in first.events + second.events if isinstance(e, StepLogged)}
-    assert got[6] == pytest.approx(expected[6], abs=1e-4) and got[6] != pytest.approx(got[1], abs=1e-3)
-
-
 def test_orpo_reuses_the_pairs_prepared_for_dpo(tmp_path, tiny_llama):
     """The same pairs under dpo and orpo are one cache entry: switching the objective does not tokenize again."""
     from fttui.engine.dataset import prepare_data

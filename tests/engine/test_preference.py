@@ -182,14 +182,16 @@ def test_a_preference_loss_gets_no_perplexity_and_the_headline_shows_preference(
 
 
 @pytest.mark.slow
-def test_an_interrupted_dpo_run_resumes_where_an_uninterrupted_one_ends(tmp_path, tiny_llama, stop_after):
+@pytest.mark.parametrize("objective", ["dpo", "orpo"])
+def test_an_interrupted_preference_run_resumes_where_an_uninterrupted_one_ends(tmp_path, tiny_llama, stop_after,
+                                                                               objective):
     from fttui.engine.recipe import run
     from fttui.engine.sink import ListSink
     from fttui.events import StepLogged
 
     train = write(tmp_path / "pairs.jsonl", pair_rows(48, seed=4))
     settings = dict(max_steps=6, batch_size=4, logging_steps=1, save_steps=2, eval_steps=None, baseline_eval=False,
-                    sample_prompts=0)
+                    sample_prompts=0, objective=objective)
     straight_dir, split_dir = tmp_path / "straight", tmp_path / "split"
     straight_dir.mkdir(), split_dir.mkdir()
     straight = ListSink()
