@@ -133,25 +133,7 @@ def lora_run(tmp_path_factory, tiny_bert):
 def bpe_chat_run(tmp_path_factory):
     """A finished 4-step LoRA run on chat rows of a tiny Llama whose BPE tokenizer llama.cpp's converter knows
     (tests/engine/gguf_models.py). Shared: copy it before changing it."""
-    from fttui.config import validate_config
-    from fttui.engine.recipe import run
-    from fttui.engine.sink import ListSink
-    from fttui.runner.run_dir import create_run_dir
-
-    from gguf_models import save_tiny_llama
+    from gguf_models import finished_chat_run
 
     root = tmp_path_factory.mktemp("bpe-chat")
-    model = save_tiny_llama(root / "base")
-    rows = [{"messages": [{"role": "user", "content": f"hello {i % 3}"},
-                          {"role": "assistant", "content": ["one", "two", "three"][i % 3]}]} for i in range(12)]
-    (root / "chat.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    config = validate_config({
-        "model": {"name": model, "task": "causal-lm"}, "data": {"train": str(root / "chat.jsonl"), "eval": None},
-        "method": {"name": "lora"},
-        "training": {"max_steps": 4, "batch_size": 4, "learning_rate": 3e-2, "precision": "fp32", "save_steps": 100,
-                     "baseline_eval": False},
-        "output": {"dir": str(root / "run")},
-    })
-    create_run_dir(config)
-    run(config, root / "run", ListSink())
-    return root / "run"
+    return finished_chat_run(root, root / "run")

@@ -57,3 +57,31 @@ def save_tiny_llama(path: Path, tokenizer=None) -> str:
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
+
+
+def finished_chat_run(root: Path, output_dir: Path) -> Path:
+    """A finished 4-step LoRA run on chat rows of the tiny Llama above (its run folder): something to export."""
+    import json
+
+    from fttui.config import validate_config
+    from fttui.engine.recipe import run
+    from fttui.engine.sink import ListSink
+    from fttui.runner.run_dir import create_run_dir
+
+    model = save_tiny_llama(root / "base")
+    rows = [{"messages": [{"role": "user", "content": f"hello {i % 3}"},
+                          {"role": "assistant", "content": ["one", "two", "three"][i % 3]}]} for i in range(12)]
+    (root / "chat.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    config = validate_config({
+        "model": {"name": model, "task": "causal-lm"}, "data": {"train": str(root / "chat.jsonl"), "eval": None},
+        "method": {"name": "lora"},
+        "training": {"max_steps": 4, "batch_size": 4, "learning_rate": 3e-2, "precision": "fp32", "save_steps": 100,
+                     "baseline_eval": False},
+        "output": {"dir": str(output_dir)},
+    })
+    run_dir, lock = create_run_dir(config)
+    try:
+        run(config, run_dir, ListSink())
+    finally:
+        lock.release()  # as the worker does when it ends: an export claims the run next
+    return run_dir

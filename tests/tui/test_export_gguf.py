@@ -133,32 +133,11 @@ def test_a_k_quant_without_a_quantizer_is_refused_with_the_clis_message(tmp_path
 @pytest.fixture(scope="module")
 def tiny_llama_run(tmp_path_factory) -> Path:
     """A finished 4-step LoRA run of the tiny BPE Llama the converter reads (tests/engine/gguf_models.py)."""
-    from fttui.config import validate_config
-    from fttui.engine.recipe import run
-    from fttui.engine.sink import ListSink
-    from fttui.runner.run_dir import create_run_dir
-
     sys.path.insert(0, str(ENGINE_TESTS))
-    from gguf_models import save_tiny_llama
+    from gguf_models import finished_chat_run
 
     root = tmp_path_factory.mktemp("tiny-llama")
-    model = save_tiny_llama(root / "base")
-    rows = [{"messages": [{"role": "user", "content": f"hello {i % 3}"},
-                          {"role": "assistant", "content": ["one", "two", "three"][i % 3]}]} for i in range(12)]
-    (root / "chat.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    config = validate_config({
-        "model": {"name": model, "task": "causal-lm"}, "data": {"train": str(root / "chat.jsonl"), "eval": None},
-        "method": {"name": "lora"},
-        "training": {"max_steps": 4, "batch_size": 4, "learning_rate": 3e-2, "precision": "fp32", "save_steps": 100,
-                     "baseline_eval": False},
-        "output": {"dir": str(root / "runs" / "tiny")},
-    })
-    run_dir, lock = create_run_dir(config)
-    try:
-        run(config, run_dir, ListSink())
-    finally:
-        lock.release()  # as the worker does when it ends: the export claims the run next
-    return run_dir
+    return finished_chat_run(root, root / "runs" / "tiny")
 
 
 @pytest.mark.slow
