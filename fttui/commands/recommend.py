@@ -28,7 +28,8 @@ def register(subparsers) -> None:
                    "(a YAML path or a shipped name); the flags below override it")
     p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="override a preset value, e.g. method.trainable_layers=4 (repeatable)")
-    p.add_argument("--model", help="hub id, local model folder, config.json, or 'builtin' (the default)")
+    p.add_argument("--model", help="hub id, local model folder, config.json, a finished run folder, or 'builtin' "
+                   "(the default)")
     p.add_argument("--revision", help="hub branch, tag or commit (hub ids only)")
     p.add_argument("--task", choices=("auto", "causal-lm", "seq-cls"),
                    help="what the model is trained for (default auto: as model.task=auto reads the config)")
@@ -57,6 +58,7 @@ def run(args) -> int:
     from fttui.errors import ConfigError
     from fttui.planning import compute_for, load_shape, settings_for
     from fttui.planning.recommend import budget_from_hardware, measured_cpu_seconds, rank
+    from fttui.runner.continued import shape_reference
 
     for flag, limit in FLAG_LIMITS.items():
         value = getattr(args, flag)
@@ -66,7 +68,7 @@ def run(args) -> int:
             raise ConfigError(f"{name} must be greater than 0 and at most {limit:,}{unit}, got {value}",
                               f"e.g. {name} {_example(flag)}")
     config = _config(args)
-    shape = load_shape(config.model.name, config.model.revision)
+    shape = load_shape(shape_reference(config.model.name), config.model.revision)  # a run folder: what it trained
     context = shape.context_length
     seq_len = args.seq_len or min(config.training.max_length if args.preset else 512, context or 10**9)
     notes = list(shape.warnings)

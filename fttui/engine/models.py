@@ -1,4 +1,5 @@
-"""Resolve ``model.name`` (built-in MiniLM or SmolLM2, local folder or hub id), infer the task, load tokenizer and model.
+"""Resolve ``model.name`` (built-in MiniLM or SmolLM2, local folder, finished run folder or hub id), infer the task,
+load tokenizer and model.
 
 The task rule itself lives in ``planning.task`` (torch-free), so the wizard shows what the engine will train.
 
@@ -28,6 +29,7 @@ class ModelSource:
     reference: str  # what the user wrote
     path: str  # what from_pretrained receives: a local folder or a hub id
     is_local: bool
+    started_from: dict | None = None  # model.name was a finished run: StartingRun.record()
 
 
 def builtin_model_path() -> str:
@@ -44,12 +46,19 @@ def resolve_model(name: str, say=None) -> ModelSource:
         from fttui.engine.gguf_model import smollm2_path
 
         return ModelSource(name, smollm2_path(say), True)
+    from fttui.runner.continued import starting_run
+
+    run = starting_run(name)  # a run folder: its model/, or its adapter merged into its base (engine.from_run)
+    if run is not None:
+        from fttui.engine.from_run import model_folder
+
+        return ModelSource(name, str(model_folder(run, say)), True, run.record())
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ConfigError(
                 f"model.name: {name} is a folder without config.json",
-                "point model.name at a folder saved with save_pretrained(), a hub id, or 'builtin'",
+                "point model.name at a folder saved with save_pretrained(), a finished run folder, a hub id, or 'builtin'",
             )
         return ModelSource(name, str(path.resolve()), True)
     if name.startswith((".", "/", "~")) or path.exists() or name.count("/") > 1:

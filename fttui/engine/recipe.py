@@ -220,6 +220,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "gradient_accumulation": config.training.gradient_accumulation,
         "fit_check": fit,  # what the measured fit check found and changed (engine.fit_check), or None
         "oom_retries": recovery.retries,  # each out-of-memory recovery: at which step, from where, the new batch
+        "started_from": source.started_from,  # model.name was a finished run: which, and what it saved
     })
     summary.extra.update(memory_record(unwrapped(trainer), config, task, placement.device, placement.precision,
                                        min(data.longest, config.training.max_length),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fttui.config import BUILTIN_MODEL, RunConfig
 from fttui.errors import ConfigError, DataError
+from fttui.runner.continued import shape_reference
 
 DATA_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt")
 
@@ -19,7 +20,7 @@ def preflight(config: RunConfig) -> None:
     name = config.model.name
     if name != BUILTIN_MODEL and name.startswith((".", "/", "~")) and not Path(name).expanduser().exists():
         raise ConfigError(f"model.name: no model folder at {name}", "check the path, give a hub id (org/name), or use model.name=builtin")
-    folder = Path(name).expanduser()
+    folder = Path(shape_reference(name)).expanduser()  # a finished run: its model/, or the base its adapter joins
     if name != BUILTIN_MODEL and folder.is_dir() and (folder / "config.json").is_file():
         problem = model_damage(folder)
         if problem:

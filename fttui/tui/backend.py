@@ -49,10 +49,13 @@ def hardware_warnings(report) -> list[Warning_]:
 
 
 def load_shape(name: str, revision: str | None = None):
-    """The model's shape from its config (no weights); raises FttuiError with a plain message when offline."""
-    from fttui.planning import load_shape as _load
+    """The model's shape from its config (no weights); raises FttuiError with a plain message when offline.
 
-    return _load(name, revision)
+    A finished run folder is read as the model it trained (``runner.continued.shape_reference``)."""
+    from fttui.planning import load_shape as _load
+    from fttui.runner.continued import shape_reference
+
+    return _load(shape_reference(name), revision)
 
 
 def plan_config(raw: dict) -> RunConfig:
