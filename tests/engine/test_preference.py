@@ -86,7 +86,9 @@ def test_the_replies_are_exactly_the_completion_tokens(tiny_llama):
 
 
 @pytest.mark.slow
-def test_dpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_llama):
+@pytest.mark.parametrize(("method", "learning_rate"), [("lora", 1e-2), ("full", 1e-3)])
+def test_dpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method, learning_rate):
+    """LoRA against its own weights with the adapter off; full fine-tuning against a frozen copy of the base."""
     from trl import DPOTrainer
 
     from fttui.engine.recipe import run
@@ -96,7 +98,8 @@ def test_dpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_llam
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     config = dpo_config(tiny_llama, write(tmp_path / "pairs.jsonl", rows),
-                        write(tmp_path / "eval.jsonl", pair_rows(24, seed=2)), run_dir, fit_check=True)
+                        write(tmp_path / "eval.jsonl", pair_rows(24, seed=2)), run_dir, method=method, fit_check=True,
+                        learning_rate=learning_rate)
     outcome = run(config, run_dir, ListSink())
     summary = json.loads((run_dir / "summary.json").read_text())
     assert outcome.status == "completed" and isinstance(outcome.trainer, DPOTrainer)
@@ -105,7 +108,16 @@ def test_dpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_llam
     assert summary["eval_rewards/accuracies"] >= 0.9 and summary["eval_rewards/margins"] > 0
     # Reference-free: the tuned model itself finds the chosen replies likelier, more often than the base did.
     assert summary["eval_prefers_chosen"] >= 0.9 > summary["baseline_eval_prefers_chosen"]
-    assert (run_dir / "adapter" / "adapter_config.json").is_file()
+    saved = {"lora": "adapter/adapter_config.json", "full": "model/model.safetensors"}[method]
+    assert (run_dir / saved).is_file()
+    if method == "full":  # every weight trained, against a reference that stayed the base
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        base, reference = AutoModelForCausalLM.from_pretrained(tiny_llama), outcome.trainer.ref_model
+        assert summary["trainable_params"] == summary["total_params"]
+        assert torch.equal(reference.lm_head.weight.cpu(), base.lm_head.weight)
+        assert not torch.equal(outcome.model.lm_head.weight.detach().cpu(), base.lm_head.weight)
     assert summary["fit_check"]["changes"] == [] and summary["fit_check"]["measured_mb"] > 0  # pairs probe too
 
 
