@@ -163,6 +163,39 @@ class FttuiApp(App):
         self.push_screen(TrainScreen(Path(run_dir), supervisor, history=history))
         return True
 
+    def align(self, run_dir: Path) -> bool:
+        """The wizard again from a finished run's tuned model (``model.name=RUN_DIR``, training.objective=dpo), at the
+        Dataset step, where the user gives the pairs; the run's method and settings stay, its data and name do not."""
+        from fttui.config.schema import DataSection
+        from fttui.runner.continued import starting_run
+        from fttui.runner.run_folder import RunFolder
+        from fttui.tui.backend import load_shape
+
+        if any(s.running for s in self.live):
+            self.notify("a run is still going: stop it (s) before starting another", severity="warning")
+            return False
+        model = str(Path(run_dir).resolve())
+        try:
+            starting_run(model)  # refuses a run no other can start from: still training, unmergeable
+            draft = Draft.from_config(RunFolder(run_dir).config(), self.runs_dir)
+        except FttuiError as error:
+            self.notify(error.message + (f" ({error.hint})" if error.hint else ""), severity="error", timeout=10)
+            return False
+        try:
+            draft.shape = load_shape(model)  # what the Model step would have read: the run's model or its base
+        except FttuiError as error:  # offline, a hub base: planned without a shape, as the Model step would
+            draft.shape_error = error.message
+        draft.sections["model"].update(name=model, task="causal-lm", revision=None)
+        draft.sections["data"] = DataSection.model_validate({"train": ""}).model_dump(mode="json")
+        draft.sections["training"].update(objective="dpo")
+        draft.sections["output"].update(name=None, dir=None)
+        draft.hardware = self.draft.hardware
+        self.draft = draft
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.show_step(STEPS.index(DatasetScreen))
+        return True
+
     def run_ended(self, supervisor) -> None:
         if supervisor in self.live:
             self.live.remove(supervisor)

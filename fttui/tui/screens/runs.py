@@ -2,7 +2,8 @@
 
 Enter re-attaches to a live run (or shows an ended one); ``r`` resumes a stopped, interrupted or failed run
 from its last checkpoint and ``c`` continues a finished one for more epochs (both like ``fttui --resume``,
-then the Train screen follows the new worker); ``x`` exports, ``e`` opens Export & try.
+then the Train screen follows the new worker); ``x`` and ``e`` open Export & try; ``a`` aligns a finished
+causal-LM run: the wizard again, starting from its tuned model (``model.name=RUN_DIR``) with DPO.
 """
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from textual.widgets import DataTable, Static
 
 from fttui.events import Evaluated, Started, StepLogged
 from fttui.runner.console import STATUS_STYLE
+from fttui.runner.continued import FINISHED
 from fttui.runner.run_folder import RunFolder, RunInfo, list_runs, shown_path
 from fttui.tui.keys import either
-from fttui.tui.screens.run_actions import EpochsModal, ExportModal
+from fttui.tui.screens.run_actions import EpochsModal
 from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.loss_plot import LossPlot
 
@@ -33,8 +35,9 @@ class RunsScreen(Screen):
         Binding("enter", "open", "Open / attach", show=True),
         Binding("r", "resume", "Resume"),
         Binding("c", "continue_run", "Continue"),
-        Binding("x", "export_modal", "Export"),
+        Binding("x", "export", "Export"),
         Binding("e", "export", "Export & try"),
+        Binding("a", "align", "Align"),
         Binding(either("f5"), "reload", "Reload"),
         Binding("escape", "close", "Back"),
     ]
@@ -174,7 +177,8 @@ class RunsScreen(Screen):
             return Text(f"{lead}r resumes from {checkpoint}" if checkpoint else f"{lead}no checkpoint to resume from",
                         style="" if checkpoint else "dim")
         if run.status == "completed":
-            return Text(f"{lead}c: more epochs · x: export", style="dim")
+            return Text(f"{lead}c: more epochs · x: export" + (" · a: align (DPO)" if _task(run) == "causal-lm" else ""),
+                        style="dim")
         return Text()
 
     @work(thread=True, exclusive=True, group="run-curve", exit_on_error=False)
@@ -254,15 +258,6 @@ class RunsScreen(Screen):
         self.app.push_screen(EpochsModal(run.name, float(done) if isinstance(done, (int, float)) else 0.0,
                                          max_steps), answered)
 
-    def action_export_modal(self) -> None:
-        run = self.current()
-        if run is None:
-            return
-        if run.status == "running" or run.output is None:
-            self.notify("nothing to export yet: the run has not saved a model or adapter", severity="warning")
-            return
-        self.app.push_screen(ExportModal(run.path, run.method))
-
     def action_export(self) -> None:
         run = self.current()
         if run is None:
@@ -272,6 +267,23 @@ class RunsScreen(Screen):
             return
         self.app.open_export(run.path)
 
+    def action_align(self) -> None:
+        """Preference-tune a finished causal-LM run: the app reopens the wizard from it (``FttuiApp.align``)."""
+        run = self.current()
+        if run is None:
+            return
+        if run.status not in FINISHED or run.output is None:
+            self.notify("align is for finished runs: it starts from the model a run saved" + (
+                "; r resumes this one" if run.status in RESUMABLE else ""), severity="warning")
+            return
+        task = _task(run)
+        if task != "causal-lm":
+            trained = "a classifier" if task == "seq-cls" else task or "an unknown task"
+            self.notify(f"align is for language models; this run trained {trained} (preference pairs need "
+                        "replies to compare)", severity="warning")
+            return
+        self.app.align(run.path)
+
     def action_close(self) -> None:
         self.app.pop_screen()
 
@@ -279,6 +291,11 @@ class RunsScreen(Screen):
 def last_checkpoint_name(run_dir: Path) -> str | None:
     """The newest intact checkpoint: the one ``--resume`` would use (damaged newer ones are skipped)."""
     return getattr(RunFolder(run_dir).last_checkpoint(), "name", None)
+
+
+def _task(run: RunInfo) -> str | None:
+    """seq-cls or causal-lm, as the finished run's summary says."""
+    return run.summary.task if run.summary is not None else None
 
 
 def _configured_max_steps(run_dir: Path) -> int | None:
