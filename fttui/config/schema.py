@@ -48,7 +48,8 @@ class Section(BaseModel):
 class ModelSection(Section):
     name: str = Field(
         BUILTIN_MODEL,
-        description="Hub id (org/name), a local model folder, or 'builtin' for the packaged MiniLM encoder.",
+        description="Hub id (org/name), a local model folder, a finished run folder (start from what it trained), "
+                    "or 'builtin' for the packaged MiniLM encoder.",
     )
     task: Literal["auto", "seq-cls", "causal-lm"] = Field(
         "auto", description="seq-cls (text classification) or causal-lm (generation); auto reads it from the model."
