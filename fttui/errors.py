@@ -71,6 +71,14 @@ class NetworkError(FttuiError):
     exit_code = ExitCode.NETWORK
 
 
+def reported(kind: str, message: str, hint: str | None, exit_code: int) -> FttuiError:
+    """A worker's ``failed`` event as the error it was, raised again in the front end with the worker's exit code."""
+    cls = next((c for c in (ConfigError, DataError, TrainingError, NetworkError) if c.__name__ == kind), FttuiError)
+    error = cls(message, hint)
+    error.exit_code = ExitCode(exit_code) if exit_code in ExitCode._value2member_map_ else exit_code
+    return error
+
+
 def render_error(error: FttuiError) -> str:
     """The one way an error is shown on a terminal: ``error: what`` then ``hint: what to do``."""
     text = f"error: {error.message}"

@@ -159,6 +159,15 @@ class Exported(Event):
     dtype: str | None = None
     notes: list[str] = field(default_factory=list)
     gguf: dict | None = None  # what export_run reports of a GGUF file (its "gguf" or "gguf_adapter" entry)
+    method: str | None = None  # the run's method, as export_run reports it
+
+
+@dataclass
+class Scored(Event):
+    """``fttui eval``'s result from its worker: what ``evaluate_run`` returned, whole (the CLI prints it)."""
+
+    name: ClassVar[str] = "scored"
+    result: dict
 
 
 @dataclass
@@ -181,7 +190,7 @@ class TryAnswered(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls for cls in (Planned, Previewed, Started, StepLogged, Evaluated, CheckpointSaved, Logged, Finished,
-                              Failed, Exported, TryAnswered)
+                              Failed, Exported, Scored, TryAnswered)
 }
 
 

@@ -65,18 +65,12 @@ def _render(result: dict) -> None:
 def run(args) -> int:
     from fttui.runner.run_folder import RunFolder
 
+    from fttui.events import Scored
+    from fttui.runner.jobs import run_to_end, start_eval
+
     run_dir = RunFolder.existing(args.run_dir).path
-    from fttui.runner.lock import claim
-
-    lock = claim(run_dir, "eval")  # refused while a worker trains there
-    try:
-        from fttui.engine.evaluate import evaluate_run
-        from fttui.engine.quiet import quiet_libraries
-
-        quiet_libraries()
-        result = evaluate_run(run_dir, args.data, baseline=not args.no_baseline)
-    finally:
-        lock.release()
+    # in a worker, refused before it starts while another trains there; a crash in it reads like a failed run's
+    result = run_to_end(start_eval(run_dir, args.data, baseline=not args.no_baseline), Scored, "evaluation").result
     if args.json:
         print(json.dumps(result))
     else:

@@ -48,39 +48,29 @@ def run(args) -> int:
         check_repo_id(args.push_to_hub)
         hub_token()  # fail before the (possibly long) export when there is no token
     out = Path(args.out) if args.out else run_dir / "hub-export"
-    from fttui.runner.exports import check_target
-    from fttui.runner.lock import claim
-
-    check_target(out)  # a folder with the user's files in it is refused before anything loads
     dtype = args.dtype or "float32"
     if args.gguf:
-        from fttui.gguf_tools import check_gguf_request, intermediate_dtype
+        from fttui.gguf_tools import intermediate_dtype
 
-        check_gguf_request(args.gguf)  # the extra and a quantizer, before torch loads
         dtype = intermediate_dtype(args.gguf)
         if args.dtype not in (None, dtype):
             raise ConfigError(f"--gguf {args.gguf} is made from the model merged in {dtype}, not {args.dtype}",
                               f"leave out --dtype (the merged model kept with --merge is {dtype} too)")
+    if args.gguf_adapter and (args.merge or args.gguf or args.dtype):
+        raise ConfigError("--gguf-adapter writes the adapter alone, in float32",
+                          "leave out --merge, --gguf and --dtype (export a merged model to another folder)")
+    from fttui.events import Exported
+    from fttui.runner.jobs import run_to_end, start_export
 
-    if args.gguf_adapter:
-        from fttui.gguf_tools import check_adapter_request
-
-        if args.merge or args.gguf or args.dtype:
-            raise ConfigError("--gguf-adapter writes the adapter alone, in float32",
-                              "leave out --merge, --gguf and --dtype (export a merged model to another folder)")
-        folder = RunFolder(run_dir)
-        check_adapter_request(folder.config().method.name, folder.output)  # no output yet: describe_run says so
-
-    lock = claim(run_dir, "export")  # refused while a worker trains there: its adapter is not final yet
-    try:
-        from fttui.engine.export import export_run
-        from fttui.engine.quiet import quiet_libraries
-
-        quiet_libraries()
-        result = export_run(run_dir, out, merge=args.merge, dtype=dtype, gguf=args.gguf,
-                            gguf_adapter=args.gguf_adapter)
-    finally:
-        lock.release()
+    # The TUI's path: what the folder, the machine or the run lack (a folder of the user's files, the gguf extra,
+    # a LoRA for --gguf-adapter, a worker training there) is refused before the worker starts; a crash in it is
+    # reported like a failed run's.
+    supervisor = start_export(run_dir, out, merge=args.merge, dtype=dtype, gguf=args.gguf,
+                              gguf_adapter=args.gguf_adapter)
+    done = run_to_end(supervisor, Exported, "export", progress=lambda message: print(message, file=sys.stderr))
+    gguf = {("gguf_adapter" if done.kind == "gguf adapter" else "gguf"): done.gguf} if done.gguf else {}
+    result = {"run_dir": str(run_dir), "kind": done.kind, "method": done.method, "dtype": done.dtype,
+              "notes": done.notes, **gguf, "out": str(out)}  # what export_run returned, as before
     if args.push_to_hub:
         from fttui.hub import push_folder
 

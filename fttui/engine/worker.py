@@ -1,10 +1,10 @@
 """The training child process: ``python -m fttui.engine.worker --config C [--run-dir D] [--mode M]``.
 
 Modes: ``train`` (default), ``resume`` (from the run's last checkpoint), ``dry-run`` (plan only),
-``preview`` (the data as the model sees it), and two that read a finished run (the folder of ``--config``):
+``preview`` (the data as the model sees it), and three that read a finished run (the folder of ``--config``):
 ``export`` (``--out``, ``--merge``, ``--dtype``, ``--gguf``, ``--gguf-adapter``; progress as ``log`` events, then
-``exported``) and ``try`` (loads the base and the fine-tuned model once, then answers each JSON line on stdin
-with a ``try`` event).
+``exported``), ``eval`` (``--data``, ``--no-baseline``; one ``scored`` event) and ``try`` (loads the base and the
+fine-tuned model once, then answers each JSON line on stdin with a ``try`` event).
 
 Events go to stdout as JSON lines (and to ``D/events.jsonl``); everything else (library warnings,
 stray prints, tracebacks) goes to stderr, which the runner saves as the run's text log.
@@ -63,12 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fttui-worker")
     parser.add_argument("--config", required=True)
     parser.add_argument("--run-dir")
-    parser.add_argument("--mode", choices=("train", "resume", "dry-run", "preview", "export", "try"), default="train")
+    parser.add_argument("--mode", choices=("train", "resume", "dry-run", "preview", "export", "eval", "try"), default="train")
     parser.add_argument("--out", help="export: the folder to write")
     parser.add_argument("--merge", action="store_true", help="export: merge the adapter into the base model")
     parser.add_argument("--dtype", default="float32", help="export: dtype of a merged or full model")
     parser.add_argument("--gguf", help="export: also a verified GGUF file of this type, with a Modelfile")
     parser.add_argument("--gguf-adapter", action="store_true", help="export: the LoRA adapter as a GGUF LoRA file")
+    parser.add_argument("--data", help="eval: the dataset to score the run on")
+    parser.add_argument("--no-baseline", action="store_true", help="eval: skip the base model")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -83,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     from fttui.events import Failed
 
     run_dir = Path(args.run_dir) if args.run_dir else None
-    where = Path(args.out) if args.mode == "export" and args.out else run_dir
+    where = (Path(args.out) if args.mode == "export" and args.out else
+             Path(args.config).parent if args.mode == "eval" else run_dir)  # eval writes the run's evals/
     if rank == 0:
         sinks = [StreamSink(events_out, "stdout")]
         if run_dir is not None:
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
             sink.emit(preview(config))
             return int(ExitCode.OK)
-        if args.mode in ("export", "try"):
+        if args.mode in ("export", "eval", "try"):
             return _finished_run_mode(args, sink, stop)
         from fttui.engine.recipe import run
 
@@ -121,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     except RecursionError:  # a data file nested 100k deep, read past the readers' own checks: a data error
         from fttui.errors import DataError
 
-        files = [] if config is None else [config.data.train] + (
-            [config.data.eval] if isinstance(config.data.eval, str) else [])
+        files = ([args.data] if args.mode == "eval" else [] if config is None
+                 else [config.data.train] + ([config.data.eval] if isinstance(config.data.eval, str) else []))
         error = DataError(f"{' or '.join(files) or 'a data file'}: JSON nested too deeply to read",
                           "each row must be a flat JSON object (or a list of chat messages)")
         sink.emit(Failed(kind="DataError", message=error.message, hint=error.hint, exit_code=int(error.exit_code)))
@@ -167,14 +170,21 @@ def _full_disk_hint(run_dir: Path) -> str | None:
 
 
 def _finished_run_mode(args, sink, stop: threading.Event) -> int:
-    """Export or try the run whose ``config.yaml`` was given; errors travel as Failed events like training's."""
-    from fttui.events import Exported, Logged
+    """Export, score or try the run whose ``config.yaml`` was given; errors travel as Failed events like training's."""
+    from fttui.events import Exported, Logged, Scored
 
     source = Path(args.config).parent
     if args.mode == "try":
         from fttui.engine.inference import serve
 
         serve(source, sys.stdin, sink, stop)
+        return int(ExitCode.OK)
+    if args.mode == "eval":
+        from fttui.engine.evaluate import evaluate_run
+
+        if not args.data:
+            raise FttuiError("eval needs --data PATH")
+        sink.emit(Scored(result=evaluate_run(source, args.data, baseline=not args.no_baseline)))
         return int(ExitCode.OK)
     from fttui.engine.export import export_run
 
@@ -183,7 +193,7 @@ def _finished_run_mode(args, sink, stop: threading.Event) -> int:
     result = export_run(source, Path(args.out), merge=args.merge, dtype=args.dtype, gguf=args.gguf,
                         gguf_adapter=args.gguf_adapter, progress=lambda message: sink.emit(Logged(message)))
     sink.emit(Exported(out=result["out"], kind=result["kind"], dtype=result["dtype"], notes=result["notes"],
-                       gguf=result.get("gguf") or result.get("gguf_adapter")))
+                       gguf=result.get("gguf") or result.get("gguf_adapter"), method=result["method"]))
     return int(ExitCode.OK)
 
 

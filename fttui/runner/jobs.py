@@ -1,15 +1,19 @@
-"""Workers on a finished run: an export that reports its progress, and a resident "try it" session.
+"""Workers on a finished run: an export that reports its progress, an evaluation, and a resident "try it" session.
 
-Both load torch, so both run in the worker process (``fttui.engine.worker --mode export|try``); this
+All load torch, so all run in the worker process (``fttui.engine.worker --mode export|eval|try``); this
 module only starts them and talks to them, like the WorkerSupervisor does for training. No torch here.
+The TUI follows them with its own widgets; the CLI (``fttui export``, ``fttui eval``) with ``run_to_end``.
 """
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import threading
 from pathlib import Path
 
+from fttui.errors import ExitCode, FttuiError, TrainingError, reported
+from fttui.events import Event, Failed, Logged
 from fttui.runner.exports import check_target
 from fttui.runner.lock import claim
 from fttui.runner.run_folder import RunFolder
@@ -17,6 +21,7 @@ from fttui.runner.supervisor import WorkerSupervisor
 
 EXPORT_LOG = "export.log"
 TRY_LOG = "try.log"
+EVAL_LOG = "eval.log"
 CLOSE_GRACE_S = 10.0
 
 
@@ -46,6 +51,59 @@ def start_export(run_dir: Path, out: Path, merge: bool = False, dtype: str = "fl
                             extra_args=args, lock=claim(Path(run_dir), "export"))
     supervisor.start()
     return supervisor
+
+
+def start_eval(run_dir: Path, data: str, baseline: bool = True) -> WorkerSupervisor:
+    """``fttui eval`` in a worker: one ``scored`` event with ``evaluate_run``'s result (or ``failed``)."""
+    folder = RunFolder.existing(run_dir)
+    supervisor = WorkerSupervisor(folder.config_file, None, mode="eval", log_path=Path(run_dir) / EVAL_LOG,
+                                  extra_args=["--data", data] + ([] if baseline else ["--no-baseline"]),
+                                  lock=claim(Path(run_dir), "eval"))
+    supervisor.start()
+    return supervisor
+
+
+def run_to_end(supervisor: WorkerSupervisor, done: type[Event], what: str, progress=None) -> Event:
+    """Follow a one-shot worker from the command line to its ``done`` event; ``progress(message)`` hears its stages.
+
+    A ``failed`` event is raised again as the error it reports (message, hint, exit code), so the CLI shows it as
+    it shows a failed run's, never as a traceback (a crash's hint names the worker's log, its traceback in it); a
+    worker that ends without a result is a TrainingError naming that log. SIGINT, SIGTERM and SIGHUP kill the worker (an export writes atomically: nothing half-written stays)
+    and end with the signal's exit code.
+    """
+    stops: list[int] = []
+
+    def on_signal(signum, frame):
+        stops.append(signum)
+        supervisor.kill()
+
+    main = threading.current_thread() is threading.main_thread()  # only the main thread may set handlers
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if main}
+    result = failed = None
+    try:
+        while (event := supervisor.next_event()) is not None:
+            if isinstance(event, Logged) and progress is not None:
+                progress(event.message)
+            elif isinstance(event, done):
+                result = event
+            elif isinstance(event, Failed):
+                failed = event
+        code = supervisor.wait()
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        if supervisor.running:  # left early (a closed stderr): no worker goes on unwatched
+            supervisor.kill()
+    if stops:
+        error = FttuiError(f"{signal.Signals(stops[0]).name}: the {what} was stopped before it finished")
+        error.exit_code = ExitCode.for_signal(stops[0])
+        raise error
+    log = f"see {supervisor.log_path}" if supervisor.log_path else None  # the worker's log, its traceback in it
+    if failed is not None:
+        raise reported(failed.kind, failed.message, failed.hint or log, failed.exit_code)
+    if result is None:
+        raise TrainingError(f"the {what} worker ended without a result (exit code {code})", log)
+    return result
 
 
 class TrySession(WorkerSupervisor):
