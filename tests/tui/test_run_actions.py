@@ -1,15 +1,16 @@
-"""Runs screen actions with a fake backend: Resume, Continue (epochs validated inline), Export, and Try it."""
+"""Runs screen actions with a fake backend: Resume, Continue (epochs validated inline), Export (the Export & try
+screen), and Try it."""
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from textual.widgets import Checkbox, Input, Select, Static
+from textual.widgets import Button, Input, Select, Static
 
 from fttui.events import Evaluated, Finished, Started, StepLogged
 from fttui.tui.screens.export import ExportScreen
-from fttui.tui.screens.run_actions import EpochsModal, ExportModal, epochs_problem
+from fttui.tui.screens.run_actions import EpochsModal, epochs_problem
 from fttui.tui.screens.runs import RunsScreen
 from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot
@@ -118,35 +119,30 @@ def test_resume_is_offered_for_a_stopped_run_only(make_app, workdir):
     drive(app, body)
 
 
-def test_export_modal_exports_with_the_chosen_options(make_app, workdir):
+def test_x_opens_the_one_export_ui_and_exports_with_the_chosen_options(make_app, workdir):
     _runs(workdir)
     app = make_app(None)
 
     async def body(pilot):
-        await _open_runs(pilot, RUN_NAME)
-        await pilot.press("x")
-        assert isinstance(app.screen, ExportModal)
-        modal = app.screen
-        assert modal.query_one("#export-dtype", Select).disabled  # dtype matters only when merging
-        modal.query_one("#export-dest", Input).value = ""
-        await pilot.click("#export-go")
-        assert "give a folder" in str(modal.query_one("#export-status").render())
-        modal.query_one("#export-dest", Input).value = "out/merged"
-        modal.query_one("#export-merge", Checkbox).value = True
+        runs = await _open_runs(pilot, RUN_NAME)
+        await pilot.press("x")  # the same screen as e: every export (adapter, merged, GGUF) is offered there
+        assert isinstance(app.screen, ExportScreen)
+        screen = app.screen
+        screen.query_one("#merge-dest", Input).value = ""
+        screen.query_one("#merge", Button).press()
         await pilot.pause()
-        dtype = modal.query_one("#export-dtype", Select)
-        assert not dtype.disabled
-        dtype.value = "float16"
-        await pilot.pause(0.3)  # a button ignores clicks for 0.2 s after one (its "active" effect)
-        await pilot.click("#export-go")
-        await wait_for(pilot, lambda: "written to" in str(modal.query_one("#export-status").render()),
+        assert "give a folder" in str(screen.query_one("#merge-result").render())
+        screen.query_one("#merge-dest", Input).value = "out/merged"
+        screen.query_one("#merge-dtype", Select).value = "float16"
+        screen.query_one("#merge", Button).press()
+        await wait_for(pilot, lambda: "written to" in str(screen.query_one("#merge-result").render()),
                        what="the export result")
-        assert "merged model written to out/merged" in str(modal.query_one("#export-status").render())
+        assert "merged model written to out/merged" in str(screen.query_one("#merge-result").render())
         assert app.backend.merges == [(Path("runs") / RUN_NAME, Path("out/merged"), "float16")]
         await pilot.press("escape")
-        assert isinstance(app.screen, RunsScreen)
+        assert app.screen is runs
 
-    drive(app, body)
+    drive(app, body, size=(120, 40))
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])

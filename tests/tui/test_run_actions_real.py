@@ -9,14 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import Checkbox, Input, Select
+from textual.widgets import Button, Input, Select
 
 from fttui.config import load_config
 from fttui.events import Finished, StepLogged, TryAnswered
 from fttui.runner.launch import start_run
 from fttui.tui.app import FttuiApp
 from fttui.tui.screens.export import ExportScreen
-from fttui.tui.screens.run_actions import ExportModal
 from fttui.tui.screens.runs import RunsScreen
 from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot
@@ -118,17 +117,15 @@ def test_export_writes_the_folder(finished_run, tmp_path):
     async def body(pilot):
         await _runs_screen(pilot, finished_run.parent)
         await pilot.press("x")
-        modal = app.screen
-        assert isinstance(modal, ExportModal)
-        modal.query_one("#export-dest", Input).value = str(out)
-        modal.query_one("#export-merge", Checkbox).value = True
-        await pilot.pause()
-        modal.query_one("#export-dtype", Select).value = "bfloat16"
-        await pilot.click("#export-go")
-        status = modal.query_one("#export-status")
+        screen = app.screen
+        assert isinstance(screen, ExportScreen)
+        screen.query_one("#merge-dest", Input).value = str(out)
+        screen.query_one("#merge-dtype", Select).value = "bfloat16"
+        screen.query_one("#merge", Button).press()
+        status = screen.query_one("#merge-result")
         await wait_for(pilot, lambda: status.running, what="the export to start")
         await wait_for(pilot, lambda: not status.running, timeout=180, what="the export")
-        # the modal writes what was made when it handles JobStatus.Ended, a message after the job's end
+        # the screen writes what was made when it handles JobStatus.Ended, a message after the job's end
         await wait_for(pilot, lambda: "written to" in str(status.render()) or "failed" in str(status.render()),
                        what="the export's result line")
         assert "merged model written to" in str(status.render()), str(status.render())

@@ -1,13 +1,12 @@
-"""Export and try: copy the adapter, merge it into the base model, export GGUF, save the preset, try the model.
+"""Export and try: the one export UI (the adapter, merged into the base model, GGUF), the preset, the model tried.
 
-Copying is plain file work done here; merging, GGUF and trying need torch, so they run in worker processes:
-an export worker (``fttui export``'s own path, ``--merge``, ``--gguf TYPE`` or ``--gguf-adapter``) that reports
-its stages, and a resident "try it" worker (started on the first question, ended when this screen closes) that
-answers with the base and the fine-tuned model side by side.
+Every export runs ``fttui export``'s own path in an export worker (plain, ``--merge --dtype``, ``--gguf TYPE`` or
+``--gguf-adapter``) that reports its stages; trying runs a resident "try it" worker (started on the first question,
+ended when this screen closes) that answers with the base and the fine-tuned model side by side. The Runs screen's
+``x`` and ``e`` both open this screen.
 """
 from __future__ import annotations
 
-import shutil
 from functools import partial
 from pathlib import Path
 
@@ -81,30 +80,8 @@ def answers_table(answers: list[TryAnswered]) -> Table:
     return table
 
 
-def copy_adapter(run_dir: Path, destination: Path) -> Path:
-    """Copy the run's adapter/ (or model/) folder to a new or empty ``destination``."""
-    source = RunFolder(run_dir).output
-    if source is None:
-        raise ValueError(f"{run_dir} has no adapter/ or model/ folder (did the run finish?)")
-    from fttui.runner.checkpoints import damage_saved
-
-    problem = damage_saved(source)
-    if problem is not None:  # a truncated file must not be handed on as if it were the result
-        raise ValueError(f"{source} is damaged ({problem}): resume the run to save it again")
-    destination = destination.expanduser()
-    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
-        raise ValueError(f"{destination} exists and is not empty: choose a new folder")
-    shutil.copytree(source, destination, dirs_exist_ok=True)
-    return destination
-
-
 class ExportScreen(Screen):
     BINDINGS = [Binding("escape", "close", "Back"), Binding(either("ctrl+r"), "app.runs", "Runs")]
-
-    class Done(Message):
-        def __init__(self, target: str, ok: bool, text: str):
-            super().__init__()
-            self.target, self.ok, self.text = target, ok, text
 
     class TryEvent(Message):
         def __init__(self, event: Event | None):
@@ -130,8 +107,8 @@ class ExportScreen(Screen):
                 yield Label("to folder", classes="field-name")
                 yield Input(f"{name}-adapter", id="adapter-dest", compact=True)
             with Horizontal(classes="button-row"):
-                yield Button("Copy adapter", id="copy-adapter", compact=True, variant="primary")
-            yield Static("", id="copy-adapter-result", classes="result")
+                yield Button("Export adapter", id="adapter", compact=True, variant="primary")
+            yield JobStatus(Exported, id="adapter-result", classes="result")
 
             yield Static("Merge into the base model", classes="section-title")
             with Horizontal(classes="field-line"):
@@ -187,69 +164,48 @@ class ExportScreen(Screen):
         widget = self.query_one(f"#{target}-result", Static)
         widget.update(Text(text, style="green" if ok else "red"))
 
-    @on(Button.Pressed, "#copy-adapter")
-    def _copy(self) -> None:
-        destination = self.query_one("#adapter-dest", Input).value.strip()
-        if not destination:
-            self._result("copy-adapter", False, "give a folder")
-            return
-        self._result("copy-adapter", True, "copying…")
-        self.copy_worker(Path(destination))
-
-    @work(thread=True, group="export", exit_on_error=False)
-    def copy_worker(self, destination: Path) -> None:
-        try:
-            target = copy_adapter(self.run_dir, destination)
-            self.post_message(self.Done("copy-adapter", True, f"adapter copied to {target}"))
-        except (OSError, ValueError) as error:
-            self.post_message(self.Done("copy-adapter", False, str(error)))
+    @on(Button.Pressed, "#adapter")
+    def _adapter(self) -> None:
+        self._launch("adapter", "starting the export worker")
 
     @on(Button.Pressed, "#merge")
     def _merge(self) -> None:
-        destination = self.query_one("#merge-dest", Input).value.strip()
-        dtype = self.query_one("#merge-dtype", Select).value
-        status = self.query_one("#merge-result", JobStatus)
-        if status.running:
-            return
-        if not destination:
-            status.show("give a folder", ok=False)
-            return
-        start = partial(self.app.backend.start_export, self.run_dir, Path(destination), True, str(dtype))
-        if status.launch(start, "starting the export worker (it loads the base model)"):
-            self.query_one("#merge", Button).disabled = True
-
-    @on(JobStatus.Ended, "#merge-result")
-    def _merged(self, message: JobStatus.Ended) -> None:
-        self.query_one("#merge", Button).disabled = False
-        if message.ok and isinstance(message.result, Exported):
-            notes = "".join(f"\nnote: {note}" for note in message.result.notes)
-            message.status.show(f"{message.result.kind} saved to {shown_path(message.result.out)}{notes}", ok=True)
+        self._launch("merge", "starting the export worker (it loads the base model)", merge=True,
+                     dtype=str(self.query_one("#merge-dtype", Select).value))
 
     @on(Button.Pressed, "#gguf")
     def _gguf(self) -> None:
-        destination = self.query_one("#gguf-dest", Input).value.strip()
         kind = str(self.query_one("#gguf-type", Select).value)
-        status = self.query_one("#gguf-result", JobStatus)
+        adapter = kind == ADAPTER_CHOICE
+        self._launch("gguf", "starting the export worker (it loads the model)",
+                     gguf=None if adapter else kind, gguf_adapter=adapter)
+
+    def _launch(self, section: str, stage: str, merge: bool = False, dtype: str = "float32", gguf: str | None = None,
+                gguf_adapter: bool = False) -> None:
+        """One section's export (its ``#S`` button, ``#S-dest`` folder): ``#S-result`` follows the worker."""
+        status = self.query_one(f"#{section}-result", JobStatus)
         if status.running:
             return
+        destination = self.query_one(f"#{section}-dest", Input).value.strip()
         if not destination:
             status.show("give a folder", ok=False)
             return
-        adapter = kind == ADAPTER_CHOICE
-        start = partial(self.app.backend.start_export, self.run_dir, Path(destination), False, "float32",
-                        None if adapter else kind, adapter)
-        if status.launch(start, "starting the export worker (it loads the model)"):
-            self.query_one("#gguf", Button).disabled = True
+        start = partial(self.app.backend.start_export, self.run_dir, Path(destination), merge, dtype, gguf,
+                        gguf_adapter)
+        if status.launch(start, stage):
+            self.query_one(f"#{section}", Button).disabled = True  # until its JobStatus.Ended
 
-    @on(JobStatus.Ended, "#gguf-result")
-    def _gguf_done(self, message: JobStatus.Ended) -> None:
-        self.query_one("#gguf", Button).disabled = False
+    @on(JobStatus.Ended)
+    def _exported(self, message: JobStatus.Ended) -> None:
+        self.query_one(f"#{message.status.id.removesuffix('-result')}", Button).disabled = False
         result = message.result
-        if message.ok and isinstance(result, Exported) and result.gguf:
+        if message.ok and isinstance(result, Exported):
             out = Path(shown_path(result.out))
-            summary = (gguf_tools.adapter_summary(result.gguf, out) if result.kind == "gguf adapter"
-                       else gguf_tools.gguf_summary(result.gguf, out, self.run_dir.name))
-            message.status.show(f"{result.kind} written to {out}\n{summary}", ok=True)
+            lines = [f"{result.kind} written to {out}"] + [f"note: {note}" for note in result.notes]
+            if result.gguf:
+                lines.append(gguf_tools.adapter_summary(result.gguf, out) if result.kind == "gguf adapter"
+                             else gguf_tools.gguf_summary(result.gguf, out, self.run_dir.name))
+            message.status.show("\n".join(lines), ok=True)
 
     @on(Button.Pressed, "#save-preset")
     def _save_preset(self) -> None:
@@ -263,10 +219,6 @@ class ExportScreen(Screen):
             self._result("save-preset", True, f"preset saved to {destination}")
         except OSError as error:
             self._result("save-preset", False, f"cannot save: {error.strerror or error}")
-
-    @on(Done)
-    def _done(self, message: Done) -> None:
-        self._result(message.target, message.ok, message.text)
 
     # ------------------------------------------------------------------ try it
 
