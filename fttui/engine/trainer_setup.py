@@ -153,8 +153,10 @@ def build_trainer(task: str, model, args, train, eval_, tokenizer, callbacks, op
             raise ConfigError(f"method.layer_lr_decay does not work with training.objective={objective}",
                               "remove method.layer_lr_decay")
         with trainable_dtypes_kept(model):
-            return preference_trainer(objective)(model=model, args=args, train_dataset=train, eval_dataset=eval_,
-                                        processing_class=tokenizer, callbacks=callbacks)
+            trainer = preference_trainer(objective)(model=model, args=args, train_dataset=train, eval_dataset=eval_,
+                                                    processing_class=tokenizer, callbacks=callbacks)
+        cpu_head_for_preference(trainer, objective)
+        return trainer
     if task == "causal-lm":
         from trl import SFTTrainer as trainer_class
     with trainable_dtypes_kept(model):
@@ -166,6 +168,19 @@ def build_trainer(task: str, model, args, train, eval_, tokenizer, callbacks, op
 
         use_on_cpu(trainer.model)  # TRL's fused head scores every position in fp32 tiles where Triton is missing
     return trainer
+
+
+def cpu_head_for_preference(trainer, objective: str) -> None:
+    """DPO and KTO score the policy and the reference through TRL's fused head: on a CPU, fttui's (see
+    engine/cpu_lm_head.py), with the ``mean_logits`` their metrics read. ORPO scores full logits itself."""
+    if objective == "orpo":
+        return
+    from fttui.engine.cpu_lm_head import use_on_cpu
+
+    outputs = ("mean_logits",) + (("log_sum_sq_probs",) if getattr(trainer.args, "use_weighting", False) else ())
+    use_on_cpu(trainer.model, outputs)
+    if getattr(trainer, "ref_model", None) is not None:  # a full fine-tune's frozen copy
+        use_on_cpu(trainer.ref_model)
 
 
 def classification_metrics(label_names: list[str], events):

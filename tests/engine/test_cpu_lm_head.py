@@ -11,15 +11,15 @@ import torch
 from fttui.engine import cpu_lm_head
 
 
-def _patched(tiny_llama, ours: bool):
+def _patched(tiny_llama, ours: bool, extra: tuple[str, ...] = ()):
     from transformers import AutoModelForCausalLM
     from trl.trainer.utils import add_fused_lm_head
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_llama).train()
-    add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))  # as SFTTrainer does
+    add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1", *extra))  # as SFTTrainer does (DPO: extra)
     if ours:
-        assert cpu_lm_head.use_on_cpu(model)
+        assert cpu_lm_head.use_on_cpu(model, extra)
     return model
 
 
@@ -102,3 +102,30 @@ def test_under_bf16_autocast_the_loss_stays_close_to_trls(tiny_llama, dtype):
         theirs, _ = _run(_patched(tiny_llama, ours=False), ids, labels)
         ours, _ = _run(_patched(tiny_llama, ours=True), ids, labels)
     assert abs(ours.loss.item() / theirs.loss.item() - 1) < 2e-3
+
+
+def test_dpo_and_ktos_mean_logits_match_trls_and_are_left_out_when_not_asked(tiny_llama):
+    ids, labels = _batch()
+    theirs, their_grads = _run(_patched(tiny_llama, ours=False, extra=("mean_logits",)), ids, labels)
+    ours, our_grads = _run(_patched(tiny_llama, ours=True, extra=("mean_logits",)), ids, labels)
+    assert theirs.mean_logits is not None
+    assert torch.allclose(ours.mean_logits, theirs.mean_logits, atol=1e-5)
+    assert torch.allclose(ours.log_probs, theirs.log_probs, atol=1e-4)
+    for name, grad in their_grads.items():
+        assert torch.allclose(our_grads[name], grad, atol=1e-5, rtol=1e-3), name
+    assert _run(_patched(tiny_llama, ours=True), ids, labels)[0].mean_logits is None
+    weighted = _patched(tiny_llama, ours=False, extra=("log_sum_sq_probs",))
+    assert cpu_lm_head.use_on_cpu(weighted, ("log_sum_sq_probs",)) is False  # WPO's weights: TRL's head
+
+
+@pytest.mark.parametrize("objective, covered", [("dpo", True), ("kto", True), ("orpo", False)])
+def test_preference_trainers_policy_and_frozen_reference_get_the_cpu_head(tiny_llama, objective, covered):
+    from types import SimpleNamespace
+
+    from fttui.engine.trainer_setup import cpu_head_for_preference
+
+    policy, reference = _patched(tiny_llama, ours=False), _patched(tiny_llama, ours=False)
+    trainer = SimpleNamespace(model=policy, ref_model=reference, args=SimpleNamespace(use_weighting=False))
+    cpu_head_for_preference(trainer, objective)
+    for model in (policy, reference):
+        assert getattr(model.forward, "_fttui_cpu_head", False) is covered
