@@ -54,6 +54,26 @@ def test_a_crash_in_the_export_worker_is_reported_like_a_failed_run(lora_run, tm
     assert code == ExitCode.TRAINING and failed["event"] == "failed" and failed["exit_code"] == 4
 
 
+def test_ctrl_c_stops_the_export_worker_and_leaves_no_export(lora_run, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from fttui.runner.lock import claim
+
+    run_dir, out = lora_run[0], tmp_path / "merged"
+    cli = subprocess.Popen([sys.executable, "-m", "fttui", "export", str(run_dir), "--out", str(out), "--merge"],
+                           stderr=subprocess.PIPE, text=True)
+    first = cli.stderr.readline()  # the worker's first stage: it is at work
+    assert first.startswith("loading the base model"), first
+    cli.send_signal(signal.SIGINT)
+    err = first + cli.stderr.read()
+    assert cli.wait(timeout=60) == ExitCode.INTERRUPTED, err
+    assert "error: SIGINT: the export was stopped before it finished" in err and "Traceback" not in err
+    assert not out.exists()
+    claim(run_dir, "export").release()  # the worker is gone: its claim on the run went with it
+
+
 def test_eval_through_its_worker_gives_the_same_figures(lora_run, capsys):
     from fttui.engine.evaluate import evaluate_run
 
