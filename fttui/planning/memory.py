@@ -22,9 +22,13 @@ Why each term is what it is (GB here means GiB, 2**30 bytes, as nvidia-smi and t
   log-sum-exp; eager attention also saves the (heads x s x s) probabilities (fp32 softmax + half copy).
   Gradient checkpointing keeps each block's input and recomputes one block at a time. One more block's worth
   is added as backward workspace.
-* logits: the causal-LM loss upcasts logits to fp32; at the backward peak the logits, log-softmax output,
-  its gradient and the input gradient coexist: (out + 12) bytes per token x vocab. Objectives scored by TRL's
-  fused LM head keep a tile of it instead (``planning/objectives.py``).
+* logits (``lm_head``, ``_logits_bytes``): where the LM head's output is scored decides it. fttui's SFT, DPO and
+  KTO on a GPU run through TRL's fused LM head (``SFTTrainer`` patches the model with
+  ``trl.trainer.utils.add_fused_lm_head``): a tile of at most 4,096 tokens x 32,768 vocabulary entries at a time,
+  never the full logits (``planning/objectives.py``). transformers' own ``labels=`` loss (``ForCausalLMLoss``,
+  ORPO, fttui's CPU head, most other tools) upcasts the full logits to fp32; at the backward peak the logits,
+  the fp32 copy's log-softmax output, its gradient and the input gradient coexist: (out + 12) bytes per
+  token x vocab. The bench sets ``lm_head`` to the head the tool that measured a figure used.
 * objective (``planning/objectives.py``): preference pairs train two sequences per example (2x the rows'
   activations); DPO and KTO add a reference pass without gradients, which with full fine-tuning holds a frozen
   copy of the weights (``reference``) and otherwise only transient activations, freed before the backward peak.
@@ -54,9 +58,14 @@ PLACEMENTS = ("pfeiffer", "houlsby")
 OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw", "paged-adamw-8bit")
 PRECISIONS = ("fp32", "bf16", "fp16")
 ATTENTIONS = ("sdpa", "flash", "eager")
+# auto: what fttui's engine runs (below); fused: TRL's tiled head; full: transformers' fp32-upcast loss on the full
+# logits; half: cross-entropy on the half-precision logits, no upcast (Qwen-1's own modelling code); chunked:
+# torchtune's CEWithChunkedOutputLoss (the half logits in 8 chunks, each upcast to fp32 in turn)
+LM_HEADS = ("auto", "fused", "full", "half", "chunked")
 TASKS = ("auto", "causal-lm", "seq-cls")
 CUDA_CONTEXT_GB = 0.6
 ALLOCATOR_OVERHEAD = 0.10
+TORCHTUNE_CHUNKS = 8  # torchtune.modules.loss.CEWithChunkedOutputLoss: num_output_chunks
 CPU_ALLOCATOR_OVERHEAD = 0.20  # glibc keeps freed activations in per-thread arenas (fitted on MiniLM, 6 runs)
 
 
@@ -91,13 +100,14 @@ class Settings:
     base_fp32: bool = False  # frozen base weights kept in fp32 (fttui's engine on CPU, where autocast casts per op)
     device: str = "cuda"
     cuda_context_gb: float | None = None  # measured context size, when known (default CUDA_CONTEXT_GB)
+    lm_head: str = "auto"  # how the causal-LM loss scores the logits (LM_HEADS); auto: as fttui's engine does
 
     def validate(self) -> Settings:
         checks = [("method", self.method, METHODS), ("optimizer", self.optimizer, OPTIMIZERS),
                   ("precision", self.precision, PRECISIONS), ("attention", self.attention, ATTENTIONS),
                   ("task", self.task, TASKS), ("device", self.device, ("cuda", "cpu")),
                   ("objective", self.objective, tuple(OBJECTIVES)),
-                  ("adapter placement", self.adapter_placement, PLACEMENTS)]
+                  ("adapter placement", self.adapter_placement, PLACEMENTS), ("LM head", self.lm_head, LM_HEADS)]
         for name, value, allowed in checks:
             if value not in allowed:
                 raise ConfigError(f"{name} {value!r} is not known", f"choose one of: {', '.join(allowed)}")
@@ -182,6 +192,12 @@ def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
     activations, logits = _activations(shape, s, task, notes)
     breakdown = {"weights": weights, "gradients": gradients, "optimizer": optimizer,
                  "activations": activations, "logits": logits}
+    if formula.base == "quantized":
+        # bitsandbytes has no 4-/8-bit training matmul: MatMul4Bit (and MatMul8bitLt's backward) dequantizes the
+        # whole weight to the compute dtype for each call, forward and backward, and frees it after: one linear's
+        # half-precision copy is live at a time, the largest one at the peak
+        widest = max(m.in_features * m.out_features for blk in shape.blocks for m in blk.linears)
+        breakdown["dequantized"] = float(half * widest)
     objective = OBJECTIVES[s.objective]
     if objective.reference:  # no adapter to switch off: TRL loads the reference as a copy in the policy's dtype
         breakdown["reference"] = param_bytes * total if formula.base == "trains" else 0.0
@@ -260,14 +276,35 @@ def _activations(shape: ModelShape, s: Settings, task: str, notes: list[str]) ->
     workspace = max(per for _, _, per in stacks)
     extra = _outside_blocks(shape, ctx, src, tgt, task)
     activations = b * (kept + workspace + extra)
-    if task == "causal-lm" and OBJECTIVES[s.objective].fused_head:
-        logits = fused_head_bytes(shape, b, tgt, a, r, s.device)
-    elif task == "causal-lm":
-        out = 4 if s.precision == "fp32" else 2
-        logits = b * tgt * shape.vocab_size * (out + 12)
-    else:
-        logits = b * s.num_labels * 16
+    logits = _logits_bytes(shape, s, b, tgt, a, r) if task == "causal-lm" else b * s.num_labels * 16
     return float(activations), float(logits)
+
+
+def lm_head_kind(s: Settings) -> str:
+    """The LM head a causal-LM step scores through: ``s.lm_head``, or for ``auto`` the one fttui's engine runs.
+
+    TRL's DPO and KTO trainers use the fused head on every device (on a CPU its torch fallback); TRL's SFTTrainer
+    uses it too, but on a CPU fttui replaces it with ``engine/cpu_lm_head.py`` (one projection of the labelled
+    positions and an fp32 log-softmax: the full-logits arithmetic, chunked only past 2**25 logits); ORPO
+    (TRL's experimental trainer) takes the model's own logits."""
+    if s.lm_head != "auto":
+        return s.lm_head
+    if OBJECTIVES[s.objective].fused_head or (s.objective == "sft" and s.device == "cuda"):
+        return "fused"
+    return "full"
+
+
+def _logits_bytes(shape: ModelShape, s: Settings, rows: int, seq: int, a: int, r: int) -> float:
+    """Bytes the loss's logits hold at the backward peak (``lm_head_kind``); ``a``: the half/compute dtype."""
+    kind, entries = lm_head_kind(s), rows * seq * shape.vocab_size
+    out = 4 if s.precision == "fp32" else 2  # the LM head's output dtype
+    if kind == "fused":
+        return fused_head_bytes(shape, rows, seq, a, r, s.device)
+    if kind == "half":  # logits, the shifted contiguous copy, log-softmax output, their gradients: all in half
+        return entries * 5 * out
+    if kind == "chunked":  # every chunk's half logits (and their gradients), one chunk's fp32 temporaries at a time
+        return entries * (2 * out + 12 / TORCHTUNE_CHUNKS)
+    return entries * (out + 12)  # logits + fp32 copy, its log-softmax output, and their gradients
 
 
 def _saves_input(ctx: _Ctx, name: str) -> bool:

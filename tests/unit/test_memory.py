@@ -169,7 +169,8 @@ def test_published_long_context_qlora_point():
         pytest.skip("no reference data")
     shape = shape_from_config(json.loads((CONFIGS / "meta-llama--Meta-Llama-3-8B.json").read_text()))
     est = estimate(shape, Settings(method="qlora", lora_r=32, lora_targets=("all-linear",), lora_dropout=0.0,
-                                   seq_len=5789, gradient_checkpointing=True, optimizer="adamw-8bit"))
+                                   seq_len=5789, gradient_checkpointing=True, optimizer="adamw-8bit",
+                                   lm_head="full"))  # HF + FA2 of the time: transformers' fp32-upcast loss
     assert abs(est.total_gb - 24) / 24 < 0.2
 
 
@@ -187,3 +188,28 @@ def test_an_fp32_base_under_cpu_autocast_counts_the_half_weight_copies_and_an_fp
     fp32 = estimate(llama, replace(fp32_base, precision="fp32"))
     adapters = 0 if method == "freeze" else fp32.trainable_params  # stored beside the base
     assert fp32.breakdown["weights"] * GB == pytest.approx(4 * (fp32.total_params + adapters), rel=1e-3)  # no copies
+
+
+def test_the_lm_head_term_follows_the_head_that_scores_the_tokens():
+    """auto: TRL's fused head for SFT on a GPU (a tile), the full logits on a CPU; unknown heads are refused."""
+    shape = shape_from_config(dict(model_type="llama", hidden_size=512, intermediate_size=1376, num_hidden_layers=4,
+                                   num_attention_heads=8, vocab_size=128256, max_position_embeddings=8192))
+    logits = {head: estimate(shape, Settings(seq_len=2048, batch_size=2, lm_head=head)).breakdown["logits"]
+              for head in ("auto", "fused", "full", "half", "chunked")}
+    assert logits["auto"] == logits["fused"]
+    assert logits["fused"] < logits["chunked"] < logits["half"] < logits["full"]
+    full_gb = 2 * 2048 * 128256 * (2 + 12) / 2**30  # bf16 logits + fp32 copy, log-softmax and their gradients
+    assert logits["full"] == pytest.approx(full_gb, rel=1e-3)
+    cpu = estimate(shape, Settings(seq_len=2048, batch_size=2, device="cpu", base_fp32=True))
+    assert cpu.breakdown["logits"] == pytest.approx(full_gb, rel=1e-3)
+    with pytest.raises(ConfigError, match="LM head"):
+        estimate(shape, Settings(lm_head="liger"))
+
+
+def test_qlora_counts_one_dequantized_weight():
+    """bitsandbytes dequantizes each 4-bit weight to half precision per matmul: the widest linear at the peak."""
+    shape = shape_from_config(dict(model_type="llama", hidden_size=512, intermediate_size=1376, num_hidden_layers=4,
+                                   num_attention_heads=8, vocab_size=32000))
+    qlora, lora = (estimate(shape, Settings(method=m)) for m in ("qlora", "lora"))
+    assert qlora.breakdown["dequantized"] == pytest.approx(2 * 512 * 1376 / 2**30, abs=1e-4)
+    assert "dequantized" not in lora.breakdown

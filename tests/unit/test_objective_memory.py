@@ -56,8 +56,10 @@ def test_orpo_has_no_reference_and_kto_one_row_per_example(llama):
     sft = _est(llama, method="full")
     assert "reference" not in orpo.breakdown and orpo.breakdown["activations"] == dpo.breakdown["activations"]
     assert orpo.breakdown["weights"] == sft.breakdown["weights"] and not any("frozen" in n for n in orpo.notes)
-    # ORPO's trainer takes the model's whole logits, for both sequences of a pair
-    assert orpo.breakdown["logits"] == pytest.approx(2 * sft.breakdown["logits"], rel=1e-3)
+    # ORPO's trainer takes the model's whole logits, for both sequences of a pair (SFT on a GPU scores a tile)
+    full_head = _est(llama, method="full", lm_head="full")
+    assert orpo.breakdown["logits"] == pytest.approx(2 * full_head.breakdown["logits"], rel=1e-3)
+    assert sft.breakdown["logits"] < full_head.breakdown["logits"] / 4
     kto, sft = _est(llama, objective="kto"), _est(llama)
     assert kto.breakdown["activations"] == sft.breakdown["activations"]  # single completions
     assert kto.breakdown["reference"] == 0
@@ -67,8 +69,14 @@ def test_the_fused_head_keeps_a_tile_not_the_logits(llama):
     """TRL's head scores at most 4,096 tokens at a time: past that, more tokens add no logits memory."""
     long = [_est(llama, objective="dpo", seq_len=s).breakdown["logits"] for s in (1024, 4096)]
     assert long[1] < 1.5 * long[0]  # grows only with the small per-token terms (hidden states and their gradient)
+    # SFT on a GPU runs through TRL's SFTTrainer, which scores through the same fused head
     sft = [_est(llama, seq_len=s).breakdown["logits"] for s in (1024, 4096)]
-    assert sft[1] == pytest.approx(4 * sft[0], rel=1e-3)
+    assert sft[1] < 1.5 * sft[0]
+    # on a CPU fttui's own head (engine/cpu_lm_head.py) projects every labelled position: the full logits
+    cpu = [_est(llama, seq_len=s, device="cpu", base_fp32=True).breakdown["logits"] for s in (1024, 4096)]
+    assert cpu[1] == pytest.approx(4 * cpu[0], rel=1e-3)
+    full = [_est(llama, seq_len=s, lm_head="full").breakdown["logits"] for s in (1024, 4096)]
+    assert full[1] == pytest.approx(4 * full[0], rel=1e-3) and full[0] > 4 * sft[0]
 
 
 def test_the_objective_is_validated_and_the_line_says_its_share(llama):
