@@ -10,7 +10,8 @@ def register(subparsers) -> None:
         "eval", help="evaluate a finished run on another dataset (base model vs fine-tuned)",
         description="Score a run's fine-tuned model, and its base model for comparison, on another dataset "
                     "in any format training accepts; a file of preference pairs (prompt, chosen, rejected) is "
-                    "scored as DPO evaluates, against the base model. The result is also saved to RUN_DIR/evals/.")
+                    "scored as DPO evaluates, and one of labelled replies (prompt, completion, label) as KTO does, "
+                    "against the base model. The result is also saved to RUN_DIR/evals/.")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>-<time>)")
     parser.add_argument("--data", required=True, metavar="PATH", help="a local file (jsonl/json/csv/tsv/parquet/txt) or hub id")
     parser.add_argument("--no-baseline", action="store_true", help="skip the base model (faster)")
@@ -21,6 +22,10 @@ PAIRS_LEGEND = ("rewards/accuracies: share of pairs where the model's log-prob m
                 "model) is higher for the chosen reply; rewards/margins: its mean (x beta); both 0 for the base by "
                 "definition. prefers_chosen: the model alone finds the chosen reply likelier per token; "
                 "chosen_loss: token loss of the chosen replies (drift); loss: the DPO loss.")
+UNPAIRED_LEGEND = ("rewards/chosen, rewards/rejected: mean log-prob gain (x beta) over the reference (the base model) "
+                   "of the desirable and of the undesirable replies; rewards/margins: their difference; all 0 for the "
+                   "base by definition. kl: KTO's estimate of the drift from the reference; loss: the KTO loss.")
+LEGENDS = {"preference": ("pairs", PAIRS_LEGEND), "unpaired": ("labelled replies", UNPAIRED_LEGEND)}
 
 
 def _render(result: dict) -> None:
@@ -31,8 +36,8 @@ def _render(result: dict) -> None:
     console = make_console()  # the result is the command's output: stdout, so `> result.txt` keeps it
     before = result.get("baseline", {}).get("metrics", {})
     after = result["tuned"]["metrics"]
-    pairs = result.get("format") == "preference"
-    table = Table(title=f"{result['run_dir']} on {result['data']} ({result['rows']} {'pairs' if pairs else 'rows'})")
+    noun, legend = LEGENDS.get(result.get("format"), ("rows", None))
+    table = Table(title=f"{result['run_dir']} on {result['data']} ({result['rows']} {noun})")
     table.add_column("metric")
     if before:
         table.add_column("base model", justify="right")
@@ -41,8 +46,8 @@ def _render(result: dict) -> None:
         cells = [f"{before[key]:.4f}" if isinstance(before.get(key), (int, float)) else "-"] if before else []
         table.add_row(key, *cells, f"{value:.4f}")
     console.print(table)
-    if pairs:
-        console.print(PAIRS_LEGEND, style="dim")
+    if legend:
+        console.print(legend, style="dim")
     if result.get("bad_rows"):
         print(f"skipped {result['bad_rows']} unreadable rows of {result['data']} (the run's data.max_bad_rows allows "
               "them); fix them to score every row", file=sys.stderr)

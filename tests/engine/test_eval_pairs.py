@@ -24,7 +24,7 @@ def _dpo_run(folder, tiny_llama, steps: int, method: str = "lora", **training):
 
 def test_a_bad_pair_file_names_the_file_and_line(tmp_path, tiny_llama):
     """Read as training reads pairs, under the run's bad-row cap (2 here): past it, each bad row's file:line."""
-    from fttui.engine.evaluate import _prepared, _reads_pairs
+    from fttui.engine.evaluate import _preference_format, _prepared
     from fttui.engine.models import load_tokenizer, resolve_model
     from fttui.engine.trained import TrainedRun
     from fttui.errors import DataError
@@ -36,14 +36,33 @@ def test_a_bad_pair_file_names_the_file_and_line(tmp_path, tiny_llama):
     rows[11]["rejected"] = rows[11]["chosen"]
     rows[20]["prompt"] = []
     path = write(tmp_path / "held-out.jsonl", rows)
-    assert _reads_pairs(run, path)
+    assert _preference_format(run, path) == "preference"
     with pytest.raises(DataError) as caught:
-        _prepared(run, path, load_tokenizer(resolve_model(tiny_llama), config), pairs=True)
+        _prepared(run, path, load_tokenizer(resolve_model(tiny_llama), config), "preference")
     message = caught.value.message
     assert "3 of 30 rows" in message and "data.max_bad_rows allows 2" in message
     assert "held-out.jsonl line 7: 'rejected' is missing" in message
     assert "held-out.jsonl line 12: 'chosen' and 'rejected' are the same reply" in message
     assert "held-out.jsonl line 21: the prompt is empty" in message
+
+
+def test_labelled_replies_are_scored_as_kto_and_chat_rows_as_the_run_trained(tmp_path, tiny_llama):
+    from test_preference import unpaired_rows
+
+    from fttui.engine.evaluate import _preference_format
+    from fttui.engine.trained import TrainedRun
+
+    sft = dpo_config(tiny_llama, "train.jsonl", None, tmp_path / "runs", objective="sft")
+    run = TrainedRun(sft, "causal-lm", None, tmp_path / "adapter")
+    assert _preference_format(run, write(tmp_path / "kto.jsonl", unpaired_rows(4, seed=1))) == "unpaired"
+    assert _preference_format(run, write(tmp_path / "pairs.jsonl", pair_rows(4, seed=1))) == "preference"
+    chat = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]
+    assert _preference_format(run, write(tmp_path / "chat.jsonl", chat)) is None
+    trl_rows = write(tmp_path / "trl.jsonl", [{"prompt": "hi", "completion": "hello", "label": False}])
+    assert _preference_format(run, trl_rows) == "unpaired"
+    chat_run = TrainedRun(sft.model_copy(update={"data": sft.data.model_copy(update={"format": "chat"})}),
+                          "causal-lm", None, tmp_path / "adapter")
+    assert _preference_format(chat_run, trl_rows) is None  # data.format says how the run reads rows
 
 
 @pytest.mark.slow

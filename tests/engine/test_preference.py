@@ -166,17 +166,28 @@ def test_kto_with_lora_learns_which_replies_are_desirable(tmp_path, tiny_llama):
     from fttui.engine.recipe import run
     from fttui.engine.sink import ListSink
 
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
+    from fttui.runner.run_dir import create_run_dir
+
     config = dpo_config(tiny_llama, write(tmp_path / "kto.jsonl", unpaired_rows(96, seed=1)),
-                        write(tmp_path / "eval.jsonl", unpaired_rows(24, seed=2)), run_dir, objective="kto")
+                        write(tmp_path / "eval.jsonl", unpaired_rows(24, seed=2)), tmp_path / "runs", objective="kto")
+    run_dir, lock = create_run_dir(config)  # a whole run folder (config.yaml too), as fttui eval reads it
     outcome = run(config, run_dir, ListSink())
+    lock.release()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert outcome.status == "completed" and isinstance(outcome.trainer, KTOTrainer)
     assert summary["data_format"] == "unpaired" and summary["train_rows"] == 96
     # Held-out replies: desirable ones gain reward over the base model, undesirable ones lose it.
     assert summary["eval_rewards/chosen"] > 0 > summary["eval_rewards/rejected"]
     assert summary["eval_loss"] < summary["baseline_eval_loss"]
+    # fttui eval on other labelled replies scores them as KTO does: the base against itself, the tuned run against it
+    from fttui.engine.evaluate import evaluate_run
+
+    result = evaluate_run(run_dir, write(tmp_path / "held-out.jsonl", unpaired_rows(24, seed=5)), save=False)
+    base, tuned = result["baseline"]["metrics"], result["tuned"]["metrics"]
+    assert result["format"] == "unpaired" and result["rows"] == 24
+    assert list(tuned) == ["rewards/chosen", "rewards/rejected", "rewards/margins", "kl", "loss"]
+    assert base["rewards/margins"] == pytest.approx(0.0, abs=1e-6) and base["kl"] == pytest.approx(0.0, abs=1e-6)
+    assert tuned["rewards/chosen"] > 0 > tuned["rewards/rejected"] and tuned["loss"] < base["loss"]
 
 
 def test_a_preference_loss_gets_no_perplexity_and_the_headline_shows_preference():
