@@ -171,6 +171,23 @@ class Scored(Event):
 
 
 @dataclass
+class FitChecked(Event):
+    """The measured fit check alone (worker mode ``fit``, the wizard's "Check fit"): what two steps peaked at.
+
+    ``batch_size``, ``gradient_accumulation`` and ``gradient_checkpointing`` are what fits (``changes`` says what
+    was changed to get there), for the front end to put in the draft so the run does not probe again."""
+
+    name: ClassVar[str] = "fit"
+    measured_mb: float
+    estimate_mb: float | None
+    changes: list[str]
+    batch_size: int
+    gradient_accumulation: int
+    gradient_checkpointing: bool
+    device: str = "cpu"
+
+
+@dataclass
 class TryAnswered(Event):
     """One "try it" answer: the base and the fine-tuned model on the same input, side by side.
 
@@ -190,7 +207,7 @@ class TryAnswered(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls for cls in (Planned, Previewed, Started, StepLogged, Evaluated, CheckpointSaved, Logged, Finished,
-                              Failed, Exported, Scored, TryAnswered)
+                              Failed, Exported, Scored, FitChecked, TryAnswered)
 }
 
 

@@ -22,7 +22,7 @@ from fttui.engine.calibration import AnonymousPeak
 from fttui.engine.oom import halved
 from fttui.engine.trainer_setup import rng_preserved
 from fttui.errors import TrainingError
-from fttui.events import Logged
+from fttui.events import FitChecked, Logged
 from fttui.runner.run_folder import CONFIG_FILE
 
 NEAR_BUDGET = 0.85  # on CPU, ``auto`` checks when the estimate passes this share of the available memory
@@ -96,6 +96,13 @@ def _checkpointing_on(model, config: RunConfig) -> RunConfig:
     if hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()
     return config.model_copy(update={"training": config.training.model_copy(update={"gradient_checkpointing": True})})
+
+
+def only(trainer, rebuild, config: RunConfig, run_dir, sink, device: str, estimate_mb: float | None) -> dict:
+    """The check without the run (worker mode ``fit``): its record, also emitted as a FitChecked event."""
+    _, config, record = check(trainer, rebuild, config, run_dir, sink, device, estimate_mb)
+    sink.emit(FitChecked(**record, gradient_checkpointing=config.training.gradient_checkpointing, device=device))
+    return record
 
 
 def check(trainer, rebuild, config: RunConfig, run_dir, sink, device: str, estimate_mb: float | None):

@@ -49,8 +49,9 @@ class RunOutcome:
 
 
 def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Event | None = None,
-        dry_run: bool = False, resume: bool = False) -> RunOutcome:
-    """Run (or with ``dry_run`` only plan) one fine-tuning job; ``resume`` continues from the last checkpoint."""
+        dry_run: bool = False, resume: bool = False, fit_only: bool = False) -> RunOutcome:
+    """Run (or with ``dry_run`` only plan) one fine-tuning job; ``resume`` continues from the last checkpoint;
+    ``fit_only`` runs the measured fit check and stops (the wizard's "Check fit"), nothing trained."""
     from transformers import set_seed
 
     stop = stop or threading.Event()
@@ -134,6 +135,11 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         return made
 
     trainer = make_trainer(config, announce=True)
+    if fit_only:  # before the baseline evaluation: two steps on the longest rows, then a FitChecked event
+        estimate_mb = memory_record(model, config, task, placement.device, placement.precision,
+                                    min(data.longest, config.training.max_length), 0.0, None).get("memory_estimate_mb")
+        return RunOutcome("checked", summary=fit_check.only(trainer, make_trainer, config, run_dir, sink,
+                                                            placement.device, estimate_mb), model=model)
     checkpoint, skipped = last_intact_checkpoint(run_dir) if resume else (None, [])
     for line in describe_skipped(skipped, checkpoint):  # cut short by a kill or a full disk: say so, use an older one
         sink.emit(Logged(line, "warning"))

@@ -1,7 +1,8 @@
 """The training child process: ``python -m fttui.engine.worker --config C [--run-dir D] [--mode M]``.
 
 Modes: ``train`` (default), ``resume`` (from the run's last checkpoint), ``dry-run`` (plan only),
-``preview`` (the data as the model sees it), and three that read a finished run (the folder of ``--config``):
+``preview`` (the data as the model sees it), ``fit`` (the measured fit check alone, one ``fit`` event; its
+scratch folder is the config's), and three that read a finished run (the folder of ``--config``):
 ``export`` (``--out``, ``--merge``, ``--dtype``, ``--gguf``, ``--gguf-adapter``; progress as ``log`` events, then
 ``exported``), ``eval`` (``--data``, ``--no-baseline``; one ``scored`` event) and ``try`` (loads the base and the
 fine-tuned model once, then answers each JSON line on stdin with a ``try`` event).
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fttui-worker")
     parser.add_argument("--config", required=True)
     parser.add_argument("--run-dir")
-    parser.add_argument("--mode", choices=("train", "resume", "dry-run", "preview", "export", "eval", "try"), default="train")
+    parser.add_argument("--mode", choices=("train", "resume", "dry-run", "preview", "fit", "export", "eval", "try"), default="train")
     parser.add_argument("--out", help="export: the folder to write")
     parser.add_argument("--merge", action="store_true", help="export: merge the adapter into the base model")
     parser.add_argument("--dtype", default="float32", help="export: dtype of a merged or full model")
@@ -115,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             return _finished_run_mode(args, sink, stop)
         from fttui.engine.recipe import run
 
+        if args.mode == "fit":  # the trainer needs an output folder: the scratch folder its config is in
+            run(config, run_dir or Path(args.config).parent, sink, stop, fit_only=True)
+            return int(ExitCode.OK)
         outcome = run(config, run_dir, sink, stop, dry_run=args.mode == "dry-run", resume=args.mode == "resume")
         # Rank 0 reports the stop; the other ranks stopped as agreed, which is a clean end for them.
         return int(ExitCode.INTERRUPTED if outcome.status == "stopped" and rank == 0 else ExitCode.OK)

@@ -50,7 +50,8 @@ def resume_run(run_dir: Path, overrides: list[str] | None = None, launch: Launch
 
 def start_scratch(config: RunConfig, mode: str, launch: Launch | None = None,
                   output_dir: str | None = None) -> WorkerSupervisor:
-    """A worker that writes no run folder: ``mode`` is "dry-run" (emits ``plan``) or "preview" (emits ``preview``).
+    """A worker that writes no run folder: ``mode`` is "dry-run" (emits ``plan``), "preview" (emits ``preview``) or
+    "fit" (the measured fit check alone: emits ``fit``).
 
     A dry run checks what the real run would (``launch``, ``output_dir``), so it fails for the same reasons.
     """

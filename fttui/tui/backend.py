@@ -149,6 +149,15 @@ class Backend:
         self.started.append(supervisor)
         return supervisor
 
+    def start_fit(self, config: RunConfig):
+        """The measured fit check of a draft in a scratch worker: a FitChecked (or Failed) event."""
+        from fttui.runner.launch import start_scratch
+
+        supervisor = start_scratch(config, "fit")
+        self.started.append(supervisor)
+        lower_priority(supervisor)
+        return supervisor
+
     def resume_run(self, run_dir: Path, overrides: list[str] | None = None):
         """Resume a stopped run, or continue a finished one (overrides such as ``training.epochs=N``)."""
         from fttui.runner.launch import resume_run
