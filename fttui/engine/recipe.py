@@ -42,7 +42,7 @@ def _stop_reason(config: RunConfig, status: str, step: int, planned: int) -> str
 
 @dataclass
 class RunOutcome:
-    status: str  # "planned" | "completed" | "stopped"
+    status: str  # "planned" | "completed" | "stopped" | "checked" (fit_only: the fit check's record as summary)
     summary: dict = field(default_factory=dict)
     model: object = None  # the trained model, for callers in the same process (tests, "try it")
     trainer: object = None  # the Trainer, for tests that inspect what its optimizer really updates
