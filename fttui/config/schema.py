@@ -169,6 +169,10 @@ class TrainingSection(Section):
     group_by_length: bool = Field(
         True, description="Batch rows of similar length together, so less padding is computed (same data, faster)."
     )
+    compile: Literal["auto", "on", "off"] = Field(
+        "auto", description="torch.compile the model's blocks: auto times a few eager and compiled steps when the "
+        "run is long enough to pay back compiling (tens of seconds) and keeps the faster; on: always; off: never."
+    )
     objective: Literal["sft", "dpo", "orpo", "kto"] = Field(
         "sft", description="sft: learn the labels or the replies; dpo: prefer each pair's chosen reply over the "
         "rejected one; orpo: the same plus SFT on the chosen reply, with no reference model (less memory); kto: "

@@ -30,7 +30,8 @@ class CheapDropout(nn.Dropout):
     """``nn.Dropout`` (an instance of it, for code that checks) with a cheaper mask on CPU tensors."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0 or x.device.type != "cpu" or self.inplace:
+        # Compiled (engine.compiling), inductor fuses torch's dropout, and the bit views here would break the graph.
+        if not self.training or self.p == 0 or x.device.type != "cpu" or self.inplace or torch.compiler.is_compiling():
             return super().forward(x)
         if self.p >= 1:
             return torch.zeros_like(x)

@@ -40,7 +40,7 @@ def wanted(config: RunConfig, device: str, estimate_mb: float | None) -> bool:
     return estimate_mb is not None and estimate_mb > NEAR_BUDGET * psutil.virtual_memory().available / 2**20
 
 
-def _lengths(dataset) -> list[int]:
+def row_lengths(dataset) -> list[int]:
     import pyarrow.compute as pc
 
     view, total = dataset.with_format("arrow"), None  # in the dataset's own order (a shuffled view included)
@@ -53,7 +53,7 @@ def _lengths(dataset) -> list[int]:
 
 def longest_rows(dataset, count: int) -> list[dict]:
     """The ``count`` longest rows: dynamic padding makes a batch of them the peak of an epoch."""
-    lengths = _lengths(dataset)
+    lengths = row_lengths(dataset)
     order = sorted(range(len(lengths)), key=lengths.__getitem__, reverse=True)[:count]
     return [dataset[i] for i in order]
 

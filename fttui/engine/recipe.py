@@ -17,7 +17,7 @@ from fttui.engine.device import choose_placement, peak_memory_mb
 from fttui.engine.distributed import current_world, finish, full_state_dict, strategy, unwrapped
 from fttui.engine.layerwise import layerwise_optimizer
 from fttui.engine.methods import apply_method, count_parameters
-from fttui.engine import fit_check, oom, orpo, packing
+from fttui.engine import compiling, fit_check, oom, orpo, packing
 from fttui.engine.models import (fit_max_length, infer_task, load_model, load_model_config, load_tokenizer,
                                  resolve_model)
 from fttui.engine.samples import make_sampler
@@ -166,6 +166,10 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         if fit_check.wanted(config, placement.device, estimate_mb):
             trainer, config, fit = fit_check.check(trainer, make_trainer, config, run_dir, sink, placement.device,
                                                    estimate_mb)
+    earlier = RunSummary.read(run_dir) if checkpoint is not None else None  # a resume reuses its timings
+    compiled = compiling.prepare(trainer, config.training.compile,
+                                 (steps - resumed_step) * config.training.gradient_accumulation, placement.device,
+                                 world.size, sink, earlier.extra.get("compile") if earlier else None)
     memory.start()
     recovery = oom.Recovery()
     try:  # out of memory mid-run: half the batch, twice the accumulation, from the last checkpoint
@@ -226,6 +230,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         "gradient_accumulation": config.training.gradient_accumulation,
         "fit_check": fit,  # what the measured fit check found and changed (engine.fit_check), or None
         "oom_retries": recovery.retries,  # each out-of-memory recovery: at which step, from where, the new batch
+        "compile": compiled,  # compiled or eager, why, and the step timings it was decided on
         "started_from": source.started_from,  # model.name was a finished run: which, and what it saved
     })
     summary.extra.update(memory_record(unwrapped(trainer), config, task, placement.device, placement.precision,
