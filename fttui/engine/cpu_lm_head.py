@@ -16,6 +16,7 @@ cover (another device, pre-shifted labels, MoE router losses, scaled or soft-cap
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import types
 
@@ -56,10 +57,13 @@ def _covered(model) -> bool:
             and not getattr(text, "output_router_logits", False))
 
 
-def use_on_cpu(model, outputs: tuple[str, ...] = ()) -> bool:
+def use_on_cpu(model, outputs: tuple[str, ...] = (), autocast_dtype: torch.dtype | None = None) -> bool:
     """Wraps the forward a TRL trainer patched on ``model`` (the base of a peft model); False where not covered.
 
-    ``outputs``: the fields beyond log-probs, entropy and top-1 that the trainer reads (``"mean_logits"``)."""
+    ``outputs``: the fields beyond log-probs, entropy and top-1 that the trainer reads (``"mean_logits"``).
+    ``autocast_dtype``: for a model whose own forward accelerate already wrapped in autocast (a prepared reference
+    model), the precision that wrapper ran it in: the scoring path replaces the wrapper, so it autocasts itself,
+    or a bf16 run's reference would score in fp32 and its margins against the bf16 policy would be noise."""
     from trl.trainer.utils import FusedCausalLMOutput
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -76,10 +80,12 @@ def use_on_cpu(model, outputs: tuple[str, ...] = ()) -> bool:
             return trl_forward(*args, fused_lm_head=fused_lm_head, labels=labels, shift_labels=shift_labels,
                                num_items_in_batch=num_items_in_batch, **kwargs)
         kwargs["use_cache"] = False
-        hidden = self.base_model(*args, **kwargs).last_hidden_state[:, :-1]
-        labels = labels[:, 1:]
-        mask = labels != -100
-        scored = score_tokens(hidden[mask], head.weight, head.bias, labels[mask], mean_logits)
+        # nullcontext, not autocast(enabled=False): that would switch off the autocast a peft model's wrapper opened
+        with contextlib.nullcontext() if autocast_dtype is None else torch.autocast("cpu", dtype=autocast_dtype):
+            hidden = self.base_model(*args, **kwargs).last_hidden_state[:, :-1]
+            labels = labels[:, 1:]
+            mask = labels != -100
+            scored = score_tokens(hidden[mask], head.weight, head.bias, labels[mask], mean_logits)
         # masked_scatter keeps an all-masked batch connected to the graph: a zero loss, not a failed backward
         log_probs, entropy, is_top1, *extra = (mask.new_zeros(mask.shape, dtype=x.dtype).masked_scatter(mask, x)
                                                for x in scored)

@@ -177,10 +177,15 @@ def cpu_head_for_preference(trainer, objective: str) -> None:
         return
     from fttui.engine.cpu_lm_head import use_on_cpu
 
-    outputs = ("mean_logits",) + (("log_sum_sq_probs",) if getattr(trainer.args, "use_weighting", False) else ())
+    args = trainer.args
+    outputs = ("mean_logits",) + (("log_sum_sq_probs",) if getattr(args, "use_weighting", False) else ())
     use_on_cpu(trainer.model, outputs)
-    if getattr(trainer, "ref_model", None) is not None:  # a full fine-tune's frozen copy
-        use_on_cpu(trainer.ref_model)
+    reference = getattr(trainer, "ref_model", None)
+    if reference is not None:  # a full fine-tune's frozen copy, whose forward accelerate wrapped in its autocast
+        import torch
+
+        precision = torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else None
+        use_on_cpu(reference, autocast_dtype=precision if hasattr(reference, "_original_forward") else None)
 
 
 def classification_metrics(label_names: list[str], events):

@@ -125,7 +125,31 @@ def test_preference_trainers_policy_and_frozen_reference_get_the_cpu_head(tiny_l
     from fttui.engine.trainer_setup import cpu_head_for_preference
 
     policy, reference = _patched(tiny_llama, ours=False), _patched(tiny_llama, ours=False)
-    trainer = SimpleNamespace(model=policy, ref_model=reference, args=SimpleNamespace(use_weighting=False))
+    trainer = SimpleNamespace(model=policy, ref_model=reference,
+                              args=SimpleNamespace(use_weighting=False, bf16=False, fp16=False))
     cpu_head_for_preference(trainer, objective)
     for model in (policy, reference):
         assert getattr(model.forward, "_fttui_cpu_head", False) is covered
+
+
+def test_a_reference_prepared_under_bf16_autocast_keeps_scoring_in_bf16(tiny_llama):
+    """accelerate wraps a prepared reference's own forward in autocast; the CPU head replaces that forward, so it
+    must autocast itself: the same numbers as TRL's wrapped head, not fp32 ones (a base scored against itself in
+    fttui eval then had a margin of 4e-5 instead of 0)."""
+    from accelerate import Accelerator
+
+    ids, labels = _batch()
+    accelerator = Accelerator(cpu=True, mixed_precision="bf16")
+    theirs = accelerator.prepare_model(_patched(tiny_llama, ours=False).eval(), evaluation_mode=True)
+    ours = accelerator.prepare_model(_patched(tiny_llama, ours=False).eval(), evaluation_mode=True)
+    assert cpu_lm_head.use_on_cpu(ours, autocast_dtype=torch.bfloat16)
+    # a policy: the CPU head first, then wrapped (as a peft model's outer forward is): the wrapper's autocast holds
+    policy = accelerator.prepare_model(_patched(tiny_llama, ours=True).eval(), evaluation_mode=True)
+    with torch.no_grad():
+        expected = theirs(input_ids=ids, labels=labels, fused_lm_head=True).log_probs
+        got = ours(input_ids=ids, labels=labels, fused_lm_head=True).log_probs
+        wrapped = policy(input_ids=ids, labels=labels, fused_lm_head=True).log_probs
+        fp32 = _patched(tiny_llama, ours=True).eval()(input_ids=ids, labels=labels, fused_lm_head=True).log_probs
+    # measured: 1e-6 from TRL's bf16 head, where an fp32 reference is 1.4e-3 away
+    assert (got - expected).abs().max() < 1e-4 < (fp32 - expected).abs().max()
+    assert (wrapped - expected).abs().max() < 1e-4

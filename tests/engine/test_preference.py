@@ -94,13 +94,15 @@ def test_dpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method,
     from fttui.engine.recipe import run
     from fttui.engine.sink import ListSink
 
+    from fttui.runner.run_dir import create_run_dir
+
     rows = pair_rows(96, seed=1) + [{"prompt": "hi", "chosen": "same", "rejected": "same"}]  # skipped, counted
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    config = dpo_config(tiny_llama, write(tmp_path / "pairs.jsonl", rows),
-                        write(tmp_path / "eval.jsonl", pair_rows(24, seed=2)), run_dir, method=method, fit_check=True,
-                        learning_rate=learning_rate)
+    held_out = write(tmp_path / "eval.jsonl", pair_rows(24, seed=2))
+    config = dpo_config(tiny_llama, write(tmp_path / "pairs.jsonl", rows), held_out, tmp_path / "runs",
+                        method=method, fit_check=True, learning_rate=learning_rate)
+    run_dir, lock = create_run_dir(config)
     outcome = run(config, run_dir, ListSink())
+    lock.release()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert outcome.status == "completed" and isinstance(outcome.trainer, DPOTrainer)
     assert summary["train_rows"] == 96 and summary["bad_rows"] == 1 and summary["packing"] is None
@@ -119,6 +121,13 @@ def test_dpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method,
         assert torch.equal(reference.lm_head.weight.cpu(), base.lm_head.weight)
         assert not torch.equal(outcome.model.lm_head.weight.detach().cpu(), base.lm_head.weight)
     assert summary["fit_check"]["changes"] == [] and summary["fit_check"]["measured_mb"] > 0  # pairs probe too
+    # What was saved reloads to the same log-probs: scored from disk, the held-out pairs read as the run's last eval
+    from fttui.engine.evaluate import evaluate_run
+
+    again = evaluate_run(run_dir, held_out, baseline=False, save=False)["tuned"]["metrics"]
+    assert again["rewards/margins"] == pytest.approx(summary["eval_rewards/margins"], rel=1e-4, abs=1e-5)
+    assert again["chosen_loss"] == pytest.approx(summary["eval_chosen_loss"], rel=1e-4)
+    assert again["prefers_chosen"] == summary["eval_prefers_chosen"]
 
 
 def unpaired_rows(count: int, seed: int) -> list[dict]:
