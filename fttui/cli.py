@@ -91,13 +91,14 @@ def main(argv: list[str] | None = None) -> int:
             from fttui.runner.headless import run_headless
 
             return int(run_headless(args))
-        if args.overrides or args.dry_run or args.output_dir:
-            raise FttuiError("--set, --dry-run and --output-dir need --preset", "e.g. fttui --preset quickstart --dry-run")
+        if any(not item.startswith("ui.") for item in args.overrides) or args.dry_run or args.output_dir:
+            raise FttuiError("--set, --dry-run and --output-dir need --preset (the wizard takes --set ui.* keys only)",
+                             "e.g. fttui --preset quickstart --dry-run, or fttui --set ui.worker_niceness=0")
         if any(getattr(args, flag) is not None for flag in LAUNCH_FLAGS):
             raise FttuiError("--nproc, --nnodes, --node-rank and --master-* need --preset or --resume",
                              "e.g. fttui --preset my.yaml --nproc 2")
         return _open_wizard(web=args.web, port=args.port or 8000, token=args.token, use_token=not args.no_token,
-                            max_sessions=2 if args.max_sessions is None else args.max_sessions)
+                            max_sessions=2 if args.max_sessions is None else args.max_sessions, overrides=args.overrides)
     except FttuiError as error:
         return _fail(args, error)
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ from textual.events import DescendantFocus
 from textual.widgets import Input
 
 from fttui.errors import ExitCode, FttuiError
-from fttui.tui.backend import Backend, lower_priority
+from fttui.tui.backend import Backend, lower_priority, worker_niceness
 from fttui.tui.collector import IdleCollector
 from fttui.tui.draft import Draft
 from fttui.tui.keys import either, shown_key
@@ -139,7 +139,7 @@ class FttuiApp(App):
         except OSError as error:
             return f"cannot start the worker: {error}"
         self.live.append(supervisor)
-        lower_priority(supervisor)
+        lower_priority(supervisor, config.ui.worker_niceness)
         return run_dir, supervisor
 
     def resume(self, run_dir: Path, overrides: list[str] | None = None) -> bool:
@@ -159,7 +159,7 @@ class FttuiApp(App):
             self.notify(f"cannot start the worker: {error}", severity="error")
             return False
         self.live.append(supervisor)
-        lower_priority(supervisor)
+        lower_priority(supervisor, worker_niceness(self.draft))  # this session's setting, not the run's
         self.push_screen(TrainScreen(Path(run_dir), supervisor, history=history))
         return True
 
@@ -263,8 +263,10 @@ class FttuiApp(App):
 
 
 def run_app(web: bool = False, runs_dir: str = "runs", port: int = 8000, token: str | None = None,
-            use_token: bool = True, max_sessions: int = 2) -> int:
-    """Entry point for ``fttui`` (and ``fttui --web``, which serves the same app through textual-serve)."""
+            use_token: bool = True, max_sessions: int = 2, overrides: list[str] | None = None) -> int:
+    """Entry point for ``fttui`` (and ``fttui --web``, which serves the same app through textual-serve);
+    ``overrides``: ``--set ui.*`` keys (validated here, before anything is served)."""
+    draft = Draft.quickstart(runs_dir, overrides) if overrides else None
     if web:
         import shlex
         import sys
@@ -274,7 +276,8 @@ def run_app(web: bool = False, runs_dir: str = "runs", port: int = 8000, token: 
         except ImportError:
             raise FttuiError("fttui --web needs textual-serve", "pip install textual-serve") from None
         # Each browser tab gets its own `fttui` process (in this folder, so runs/ is the same one).
-        return serve_wizard(f"{shlex.quote(sys.executable)} -m fttui", port, token, use_token, max_sessions)
-    app = FttuiApp(runs_dir=runs_dir)
+        settings = "".join(f" --set {shlex.quote(item)}" for item in overrides or [])
+        return serve_wizard(f"{shlex.quote(sys.executable)} -m fttui{settings}", port, token, use_token, max_sessions)
+    app = FttuiApp(runs_dir=runs_dir, draft=draft)
     app.run()
     return app.return_code or 0

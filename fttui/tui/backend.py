@@ -182,22 +182,29 @@ class Backend:
         return start_try(Path(run_dir))
 
 
-WORKER_NICENESS = 10
+def worker_niceness(draft=None) -> int:
+    """``ui.worker_niceness`` of the wizard's draft (set with ``fttui --set ui.worker_niceness=N``), else its default."""
+    from fttui.config.schema import UiSection
+
+    default = UiSection.model_fields["worker_niceness"].default
+    return int(draft.get("ui", "worker_niceness", default)) if draft is not None else default
 
 
-def lower_priority(supervisor) -> None:
-    """Let the UI win the CPU from training on a busy machine: the worker's niceness goes up by 10.
+def lower_priority(supervisor, niceness: int | None = None) -> None:
+    """Let the UI win the CPU from training on a busy machine: the worker's niceness goes up by ``niceness``
+    (``ui.worker_niceness``; why its default is small: ``config.schema.UiSection``).
 
-    Training loses nothing when the UI is idle (niceness only matters under contention); a key press
-    no longer waits behind two saturated cores.
+    Training loses nothing when the machine is otherwise idle (niceness only matters under contention); the
+    Train screen says when it is being slowed.
     """
+    niceness = worker_niceness() if niceness is None else niceness
     pid = getattr(getattr(supervisor, "process", None), "pid", None)
-    if not pid:
+    if not pid or niceness <= 0:
         return
     try:
         import psutil
 
         process = psutil.Process(pid)
-        process.nice(min(process.nice() + WORKER_NICENESS, 19))
+        process.nice(min(process.nice() + niceness, 19))
     except Exception:  # not permitted or already gone: responsiveness degrades, nothing breaks
         pass

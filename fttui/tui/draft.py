@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from fttui.config import RunConfig, validate_config
 
-SECTIONS = ("model", "data", "method", "training", "output")
+SECTIONS = ("model", "data", "method", "training", "output", "ui")
 
 
 @dataclass
@@ -37,11 +37,12 @@ class Draft:
         return draft
 
     @classmethod
-    def quickstart(cls, runs_dir: Path | str | None = None) -> Draft:
-        """The wizard starts from the quickstart preset: built-in model, bundled sentiment data."""
+    def quickstart(cls, runs_dir: Path | str | None = None, overrides: list[str] | None = None) -> Draft:
+        """The wizard starts from the quickstart preset: built-in model, bundled sentiment data (and ``fttui --set``'s
+        ``ui.*`` keys)."""
         from fttui.config import load_config
 
-        return cls.from_config(load_config("quickstart"), runs_dir)
+        return cls.from_config(load_config("quickstart", overrides), runs_dir)
 
     def name_run(self) -> str:
         """Name the run after what it trains (``minilm-lora-train``), unless the user typed a name of their own.

@@ -74,3 +74,67 @@ def memory_text(pid: int | None) -> str:
 
 def _fmt(mb: float) -> str:
     return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB"
+
+
+def contended(others_cores: float, busy_cores: float, cores: int) -> bool:
+    """Other processes compete with the worker: the CPUs it may use are (nearly) all busy, and at least half a
+    core of that is not the worker's nor the UI's. Only then does a raised niceness slow training."""
+    return others_cores >= 0.5 and busy_cores >= 0.9 * cores
+
+
+class PriorityWatch:
+    """Whether the worker runs at a lower priority than the UI while other processes want the same CPUs.
+
+    Each ``note()`` compares two readings of the CPUs' and the processes' CPU time (a few counters from /proc;
+    the Train screen calls it every few seconds); the first reading only sets the baseline.
+    """
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.last: tuple[float, float, float] | None = None
+
+    def _reading(self, cpus: list[int]) -> tuple[float, float, float]:
+        import time
+
+        import psutil
+
+        per_cpu = psutil.cpu_times(percpu=True)
+        busy = sum(t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+                   for i, t in enumerate(per_cpu) if i in cpus)
+        ours = 0.0
+        for proc in [*_tree(self.pid), psutil.Process()]:
+            try:
+                times = proc.cpu_times()
+                ours += times.user + times.system
+            except psutil.Error:
+                continue
+        return time.monotonic(), busy, ours
+
+    def niceness(self) -> int:
+        """How much nicer the worker is than this process (0 when unknown)."""
+        import psutil
+
+        try:
+            return psutil.Process(self.pid).nice() - psutil.Process().nice()
+        except (psutil.Error, OSError):
+            return 0
+
+    def note(self) -> str:
+        """The line the Train screen shows, or "" (never raises)."""
+        import os
+
+        try:
+            niceness = self.niceness()
+            cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+            now = self._reading(cpus)
+        except Exception:
+            return ""
+        before, self.last = self.last, now
+        if niceness <= 0 or before is None or now[0] <= before[0]:
+            return ""
+        seconds = now[0] - before[0]
+        busy, ours = (now[1] - before[1]) / seconds, (now[2] - before[2]) / seconds
+        if not contended(busy - ours, busy, len(cpus)):
+            return ""
+        return (f"other processes are busy on these CPUs: training runs at lower priority so the UI stays "
+                f"responsive (ui.worker_niceness={niceness}; 0 to turn off)")

@@ -25,13 +25,14 @@ from fttui.events import (CheckpointSaved, Evaluated, Event, Failed, Finished, L
 from fttui.runner.run_folder import shown_path
 from fttui.runner.summary import HEADLINE, RunSummary
 from fttui.tui.keys import either
-from fttui.tui.resources import memory_text
+from fttui.tui.resources import PriorityWatch, memory_text
 from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.loss_plot import LossPlot
 from fttui.tui.widgets.modals import ConfirmModal
 
 BATCH_EVENTS = 5000  # events per message at most: a long run read back does not flood the message queue
 MEMORY_EVERY_S = 1.0
+PRIORITY_EVERY_S = 5.0  # whether a lowered priority slows training (a few /proc counters) is sampled this often
 
 
 def clock(seconds: float | None) -> str:
@@ -73,6 +74,11 @@ class TrainScreen(Screen):
             super().__init__()
             self.text = text
 
+    class PrioritySampled(Message):
+        def __init__(self, text: str):
+            super().__init__()
+            self.text = text
+
     class StreamEnded(Message):
         pass
 
@@ -101,6 +107,7 @@ class TrainScreen(Screen):
             yield Static("", id="progress-text")
         yield Static("", id="stats")
         yield Static("", id="warning")
+        yield Static("", id="priority")
         yield Static("", id="summary")
         yield RichLog(id="train-log", max_lines=1000, wrap=True, markup=False)
         yield Footer()
@@ -117,7 +124,8 @@ class TrainScreen(Screen):
 
         worker = get_current_worker()
         pid = self.supervisor.pid
-        next_sample = 0.0
+        next_sample = next_priority = 0.0
+        priority = PriorityWatch(pid) if pid else None
         while not worker.is_cancelled:
             batch, ended = [], False
             while len(batch) < BATCH_EVENTS:
@@ -137,6 +145,9 @@ class TrainScreen(Screen):
             if pid and now >= next_sample:
                 next_sample = now + MEMORY_EVERY_S
                 self.post_message(self.MemorySampled(memory_text(pid)))
+            if priority is not None and now >= next_priority:
+                next_priority = now + PRIORITY_EVERY_S
+                self.post_message(self.PrioritySampled(priority.note()))
 
     # ------------------------------------------------------------------ handlers own the state
 
@@ -204,8 +215,16 @@ class TrainScreen(Screen):
         self.memory = message.text
         self.update_stats()
 
+    @on(PrioritySampled)
+    def _priority(self, message: PrioritySampled) -> None:
+        """Training is being slowed for the UI: say so, and how to turn it off (hidden again when it is not)."""
+        line = self.query_one("#priority", Static)
+        line.update(message.text)
+        line.set_class(bool(message.text) and self.result is None, "visible")
+
     @on(StreamEnded)
     def _ended(self) -> None:
+        self.query_one("#priority").remove_class("visible")
         self.query_one(LossPlot).flush()
         if self.result is None:
             where = f" (see {shown_path(self.run_dir / 'train.log')})" if self.run_dir else ""
