@@ -223,3 +223,31 @@ def test_on_compiles_with_inductor(tmp_path, tiny_llama, alpaca_file):
     outcome, sink, record = _run(config_for(tiny_llama, alpaca_file, tmp_path, compile="on"), tmp_path)
 
     assert record["compiled"] is True and record["compile_s"] > 0, _compile_lines(sink)
+
+
+def _pairs(path):
+    rows = [{"prompt": f"how was it {i}?", "chosen": "it was good", "rejected": "it was bad"} for i in range(12)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("kind", ["seq-cls", "full+checkpointing", "dpo", "prefix"])
+def test_every_kind_of_run_trains_compiled(tmp_path, tiny_llama, tiny_bert, sentiment_file, alpaca_file, monkeypatch,
+                                           kind):
+    """Classification, gradient checkpointing, a preference objective with its reference and prompt methods:
+    each trains through compiled blocks (the fast backend; the C++ one is the slow test's) to a finite loss."""
+    backend = _counting(monkeypatch)
+    config = config_for(tiny_llama, alpaca_file, tmp_path, compile="on")
+    raw = config.model_dump(mode="json")
+    if kind == "seq-cls":
+        raw["model"], raw["data"]["train"] = {"name": tiny_bert, "task": "seq-cls"}, sentiment_file
+    elif kind == "full+checkpointing":
+        raw["method"]["name"], raw["training"]["gradient_checkpointing"] = "full", True
+    elif kind == "dpo":
+        raw["data"]["train"], raw["training"]["objective"] = _pairs(tmp_path / "pairs.jsonl"), "dpo"
+    else:
+        raw["method"]["name"] = "prefix"
+    outcome, sink, record = _run(validate_config(raw), tmp_path)
+
+    assert record["compiled"] is True, _compile_lines(sink)[0].message
+    assert backend.runs > 0
