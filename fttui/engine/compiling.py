@@ -215,7 +215,10 @@ def prepare(trainer, setting: str, micro_steps: int, device: str, processes: int
                 figures["eager_s"] = _seconds_per_step(trainer, batches, device)[0]
             except torch.OutOfMemoryError:  # training's own recovery (engine.oom) deals with it
                 obstacle = "out of memory while timing eager steps"
-        else:
+        else:  # the first step waits for this: say why
+            cost = figures["compile_s"] or EXPECTED_COMPILE_S.get(device, EXPECTED_COMPILE_S["cpu"])
+            sink.emit(Logged(f"compile: compiling the model's blocks and timing them (about {cost:,.0f} s; "
+                             "training.compile=off skips it)"))
             compiled, obstacle = _compile_and_time(trainer, batches, device, figures, sink)
     if move == EAGER and compiled is not None:
         compiled.release()
