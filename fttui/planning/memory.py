@@ -283,13 +283,13 @@ def _activations(shape: ModelShape, s: Settings, task: str, notes: list[str]) ->
 def lm_head_kind(s: Settings) -> str:
     """The LM head a causal-LM step scores through: ``s.lm_head``, or for ``auto`` the one fttui's engine runs.
 
-    TRL's DPO and KTO trainers use the fused head on every device (on a CPU its torch fallback); TRL's SFTTrainer
-    uses it too, but on a CPU fttui replaces it with ``engine/cpu_lm_head.py`` (one projection of the labelled
-    positions and an fp32 log-softmax: the full-logits arithmetic, chunked only past 2**25 logits); ORPO
-    (TRL's experimental trainer) takes the model's own logits."""
+    TRL's SFT, DPO and KTO trainers use the fused head; on a CPU, where its torch fallback is slow, fttui replaces
+    it with ``engine/cpu_lm_head.py`` for all three (one projection of the labelled positions and an fp32
+    log-softmax: the full-logits arithmetic, chunked only past 2**25 logits); ORPO (TRL's experimental trainer)
+    takes the model's own logits."""
     if s.lm_head != "auto":
         return s.lm_head
-    if OBJECTIVES[s.objective].fused_head or (s.objective == "sft" and s.device == "cuda"):
+    if s.device == "cuda" and (OBJECTIVES[s.objective].fused_head or s.objective == "sft"):
         return "fused"
     return "full"
 

@@ -12,11 +12,13 @@
   less than the backward pass's block of workspace and backward tile, so it adds compute but not to the peak.
 * fused head: DPO and KTO score tokens through TRL's fused LM head (``trl.trainer.utils.add_fused_lm_head``):
   per-token log-probabilities in tiles of at most 4,096 tokens x 32,768 vocabulary entries, never the whole
-  logits. On CUDA (Triton) only completion tokens are scored and the kernels work in place on a half tile;
-  elsewhere every position is, and the torch fallback (``trl.kernels.chunked_logprob``) holds 8 fp32
+  logits. On CUDA (Triton) only completion tokens are scored and the kernels work in place on a half tile.
+  Without Triton every position is, and the torch fallback (``trl.kernels.chunked_logprob``) holds 8 fp32
   temporaries and a boolean mask per tile entry in the backward pass, besides the tile (measured on CPU under
-  bf16 autocast: 35.2 bytes per tile entry in the backward pass, 14.3 in a forward without gradients).
-  ORPO (TRL's experimental ORPOTrainer) takes the model's own logits, as SFT does.
+  bf16 autocast: 35.2 bytes per tile entry in the backward pass, 14.3 in a forward without gradients), so on
+  a CPU fttui scores the policy and the reference through its own head instead (engine/cpu_lm_head.py: the
+  labelled positions, full-logits arithmetic; ``memory.lm_head_kind``). ORPO (TRL's experimental
+  ORPOTrainer) takes the model's own logits.
 """
 from __future__ import annotations
 

@@ -75,6 +75,11 @@ def test_the_fused_head_keeps_a_tile_not_the_logits(llama):
     # on a CPU fttui's own head (engine/cpu_lm_head.py) projects every labelled position: the full logits
     cpu = [_est(llama, seq_len=s, device="cpu", base_fp32=True).breakdown["logits"] for s in (1024, 4096)]
     assert cpu[1] == pytest.approx(4 * cpu[0], rel=1e-3)
+    # DPO and KTO on a CPU score through that head too (trainer_setup.cpu_head_for_preference), not TRL's tiles
+    for objective in ("dpo", "kto"):
+        on_cpu = _est(llama, objective=objective, seq_len=1024, device="cpu", base_fp32=True).breakdown["logits"]
+        sequences = OBJECTIVES[objective].sequences
+        assert on_cpu == pytest.approx(sequences * cpu[0], rel=1e-3)
     full = [_est(llama, seq_len=s, lm_head="full").breakdown["logits"] for s in (1024, 4096)]
     assert full[1] == pytest.approx(4 * full[0], rel=1e-3) and full[0] > 4 * sft[0]
 
