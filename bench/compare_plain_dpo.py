@@ -41,6 +41,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare_plain_trl import build_model as build_trl_model, run  # noqa: E402  the same model and runner
+from hardware_figures import torch_build  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -165,6 +166,7 @@ def main() -> int:
         tokenizer, params = build_model(work / "model", pairs)
         env["HF_DATASETS_CACHE"] = str(work / "hf-datasets")
         files = split(pairs, tokenizer, args.rows, work / "data")
+        print(torch_build())
         print(f"model: random Llama, {params / 1e6:.1f}M parameters (hidden 384, 8 layers, MLP 1024, vocab "
               f"{len(tokenizer)}), ChatML template; DPO beta {BETA} with LoRA r={LORA['r']} alpha={LORA['alpha']} "
               f"dropout {LORA['dropout']} on all linear layers; batch {BATCH}, max length {MAX_LENGTH}, lr {LR:g}, "

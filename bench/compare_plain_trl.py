@@ -42,6 +42,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hardware_figures import torch_build  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 FILES = {"chat": SHARED / "preference" / "kto_en_demo.jsonl", "alpaca": SHARED / "alpaca" / "sample.jsonl"}
@@ -239,6 +242,7 @@ def main() -> int:
         work = Path(tmp)
         tokenizer, params = build_model(work / "model")
         env["HF_DATASETS_CACHE"] = str(work / "hf-datasets")
+        print(torch_build())
         print(f"model: random Llama, {params / 1e6:.1f}M parameters (hidden 384, 8 layers, MLP 1024, vocab "
               f"{len(tokenizer)}), ChatML template with generation markers; LoRA r={LORA['r']} "
               f"alpha={LORA['alpha']} dropout {LORA['dropout']} on all linear layers; batch {BATCH}, max length "
