@@ -28,7 +28,8 @@ OBJECTIVES = ("sft", "dpo", "orpo", "kto")
 # base model); ORPO needs none: it adds an odds-ratio term to the SFT loss of the chosen reply.
 PREFERENCE_OBJECTIVES = {"dpo": "preference", "orpo": "preference", "kto": "unpaired"}
 # Preference settings that only some objectives read: set with another, they are refused, not ignored.
-OBJECTIVE_SETTINGS = {"preference_loss": ("dpo",), "desirable_weight": ("kto",), "undesirable_weight": ("kto",)}
+OBJECTIVE_SETTINGS = {"preference_loss": ("dpo",), "desirable_weight": ("kto",), "undesirable_weight": ("kto",),
+                      "precompute_reference": ("dpo", "kto")}
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -180,6 +181,11 @@ class TrainingSection(Section):
     )
     beta: float = Field(0.1, gt=0, le=100, description="DPO/KTO: how far the model may drift from the base model "
                         "(higher: less); ORPO: weight of the preference term next to the SFT loss.")
+    precompute_reference: bool = Field(
+        False, description="DPO/KTO with full fine-tuning: score the rows with the starting model once, before the "
+        "first step, instead of keeping a frozen copy of its weights as the reference (one copy of the weights "
+        "less in memory; one forward pass over the data first)."
+    )
     desirable_weight: float = Field(1.0, gt=0, le=100, description="KTO: weight of the desirable replies' loss.")
     undesirable_weight: float = Field(
         1.0, gt=0, le=100, description="KTO: weight of the undesirable replies' loss (unbalanced data: about "
@@ -279,6 +285,7 @@ def _check_objective(config: RunConfig) -> None:
         for wanted, fmt in PREFERENCE_OBJECTIVES.items():
             if config.data.format == fmt:
                 raise ValueError(f"data.format is {fmt}, but training.objective is sft: set training.objective={wanted}")
+        _check_objective_settings(config)
         return
     if config.model.task == "seq-cls":
         raise ValueError(f"training.objective={objective} tunes a causal LM, not a classifier: set model.task=causal-lm")
@@ -291,6 +298,15 @@ def _check_objective(config: RunConfig) -> None:
                          f"not {config.data.format}")
     if config.training.packing is True:
         raise ValueError(f"training.packing: {objective} pairs are not packed; set training.packing=auto or false")
+    if config.training.precompute_reference and not spec(method).saves_whole_model:
+        raise ValueError(f"training.precompute_reference: with method.name={method} the reference is the base with "
+                         "the adapter switched off, so there is no copy of the weights to save; remove it")
+    _check_objective_settings(config)
+
+
+def _check_objective_settings(config: RunConfig) -> None:
+    """A setting only other objectives read is refused, not silently ignored."""
+    objective = config.training.objective
     for key, readers in OBJECTIVE_SETTINGS.items():
         if objective not in readers and getattr(config.training, key) != TrainingSection.model_fields[key].default:
             raise ValueError(f"training.{key} applies to training.objective={' or '.join(readers)}, not {objective}: "

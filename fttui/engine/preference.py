@@ -171,7 +171,10 @@ def preference_arguments(config) -> dict:
     t = config.training
     if t.objective == "orpo":  # no reference model: nothing to precompute
         return dict(max_length=t.max_length, beta=t.beta, gradient_checkpointing=False)
-    shared = dict(max_length=t.max_length, beta=t.beta, precompute_ref_log_probs=False, gradient_checkpointing=False)
+    # precompute: TRL scores the rows with the starting model in its __init__ (a resume rebuilds it from the base
+    # before the checkpoint loads, so the reference stays the starting model) and keeps no frozen copy
+    shared = dict(max_length=t.max_length, beta=t.beta, precompute_ref_log_probs=t.precompute_reference,
+                  gradient_checkpointing=False)
     if t.objective == "kto":
         # KTO estimates its KL term from each batch's replies rotated by one, so batches follow the (shuffled) data
         return dict(shared, desirable_weight=t.desirable_weight, undesirable_weight=t.undesirable_weight,

@@ -62,7 +62,7 @@ def settings_for(config: RunConfig, shape: ModelShape, compute: Compute, *, seq_
     labels = config.data.labels
     return Settings(
         method=planning_name(m.name, m.quant_bits), task=task or resolve_task(shape, config.model.task),
-        objective=t.objective,
+        objective=t.objective, precompute_reference=t.precompute_reference,
         batch_size=t.batch_size, seq_len=seq_len, precision=resolve_precision(t.precision, compute),
         gradient_checkpointing=t.gradient_checkpointing, optimizer=optimizer, lora_r=m.lora_r,
         lora_targets=tuple(m.lora_targets) if m.lora_targets else None, lora_dropout=m.lora_dropout,

@@ -76,6 +76,7 @@ class Settings:
     method: str = "lora"
     task: str = "auto"
     objective: str = "sft"  # training.objective: what a step runs per example (planning/objectives.py)
+    precompute_reference: bool = False  # DPO/KTO: reference log-probs scored before training, no frozen copy
     batch_size: int = 1
     seq_len: int = 512
     target_len: int | None = None  # decoder length of encoder-decoder models (default: seq_len)
@@ -200,8 +201,12 @@ def estimate(shape: ModelShape, settings: Settings) -> MemoryEstimate:
         breakdown["dequantized"] = float(half * widest)
     objective = OBJECTIVES[s.objective]
     if objective.reference:  # no adapter to switch off: TRL loads the reference as a copy in the policy's dtype
-        breakdown["reference"] = param_bytes * total if formula.base == "trains" else 0.0
-        if formula.base == "trains":
+        copied = formula.base == "trains" and not s.precompute_reference
+        breakdown["reference"] = param_bytes * total if copied else 0.0
+        if formula.base == "trains" and s.precompute_reference:
+            notes.append(f"{objective.label}: reference log-probs scored before training, no frozen copy of the "
+                         "weights")
+        elif copied:
             notes.append(f"{objective.label}: its reference model is a frozen copy of the weights "
                          f"({breakdown['reference'] / GB:.2f} GB)")
     cuda = s.device == "cuda"

@@ -9,7 +9,7 @@ import pytest
 
 from fttui.config import validate_config
 from fttui.engine.preference import encode_pair, fit_pair, read_pair
-from fttui.errors import DataError
+from fttui.errors import ConfigError, DataError
 
 GOOD = ["lovely", "great", "superb", "fine", "excellent", "good"]
 BAD = ["awful", "poor", "terrible", "dull", "broken", "bad"]
@@ -236,6 +236,33 @@ def test_an_interrupted_preference_run_resumes_where_an_uninterrupted_one_ends(t
     expected = {e.step: e.loss for e in straight.events if isinstance(e, StepLogged)}
     got = {e.step: e.loss for e in first.events + second.events if isinstance(e, StepLogged)}
     assert got[6] == pytest.approx(expected[6], abs=1e-4) and got[6] != pytest.approx(got[1], abs=1e-3)
+
+
+def test_a_precomputed_reference_keeps_no_copy_and_starts_at_the_starting_model(tmp_path, tiny_llama):
+    """Full fine-tuning with training.precompute_reference: the rows are scored by the starting model before the
+    first step, so no frozen copy is loaded, the planner counts none, and step 1's loss is DPO's log 2 exactly
+    (policy and reference agree); with adapters there is no copy to save, and that is said."""
+    from fttui.engine.recipe import run
+    from fttui.engine.sink import ListSink
+    from fttui.events import StepLogged
+
+    (tmp_path / "run").mkdir()
+    config = dpo_config(tiny_llama, write(tmp_path / "pairs.jsonl", pair_rows(32, seed=1)), None, tmp_path / "run",
+                        method="full", learning_rate=1e-3, max_steps=2, logging_steps=1, sample_prompts=0,
+                        baseline_eval=False, precompute_reference=True)
+    sink = ListSink()
+    outcome = run(config, tmp_path / "run", sink)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert outcome.status == "completed" and outcome.trainer.ref_model is None
+    assert summary["memory_estimate_breakdown_mb"]["reference"] == 0
+    first = next(event for event in sink.events if isinstance(event, StepLogged))
+    assert first.loss == pytest.approx(0.6931, abs=1e-3)
+    with pytest.raises(ConfigError, match="no copy of the weights to save"):
+        dpo_config(tiny_llama, "t.jsonl", None, tmp_path, precompute_reference=True)
+    for objective in ("orpo", "sft"):  # no reference model: refused, not ignored
+        with pytest.raises(ConfigError, match="applies to training.objective=dpo or kto"):
+            dpo_config(tiny_llama, "t.jsonl", None, tmp_path, method="full", objective=objective,
+                       precompute_reference=True)
 
 
 def test_data_that_does_not_suit_the_objective_is_refused_with_what_to_set(tmp_path, tiny_llama):
