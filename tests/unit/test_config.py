@@ -273,7 +273,7 @@ def test_dump_config_round_trips(overrides):
     config = load_config("quickstart", overrides)
     text = dump_config(config)
     assert validate_config(yaml.safe_load(text)) == config
-    assert list(yaml.safe_load(text)) == ["model", "data", "method", "training", "output"]
+    assert list(yaml.safe_load(text)) == ["model", "data", "method", "training", "output", "ui"]
 
 
 def test_dumped_config_is_itself_a_loadable_preset(tmp_path, monkeypatch):

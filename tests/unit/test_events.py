@@ -12,9 +12,11 @@ from fttui.events import (
     Exported,
     Failed,
     Finished,
+    FitChecked,
     Logged,
     Planned,
     Previewed,
+    Scored,
     Started,
     StepLogged,
     TryAnswered,
@@ -46,6 +48,9 @@ SAMPLES = [
     Exported(out="/tmp/out", kind="merged model", dtype="bfloat16", notes=["merged unquantized"], time=10.0),
     TryAnswered(prompt="great film", base="negative", tuned="positive", task="seq-cls", base_probability=0.51,
                 tuned_probability=0.97, time=11.0),
+    Scored(result={"rows": 24, "tuned": {"metrics": {"loss": 0.5}, "details": {}}}, time=12.0),
+    FitChecked(measured_mb=1234.5, estimate_mb=None, changes=["batch 8 -> 4 x 2 accumulation"], batch_size=4,
+               gradient_accumulation=2, gradient_checkpointing=False, time=13.0),
 ]
 
 
