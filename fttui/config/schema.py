@@ -30,6 +30,9 @@ PREFERENCE_OBJECTIVES = {"dpo": "preference", "orpo": "preference", "kto": "unpa
 # Preference settings that only some objectives read: set with another, they are refused, not ignored.
 OBJECTIVE_SETTINGS = {"preference_loss": ("dpo",), "desirable_weight": ("kto",), "undesirable_weight": ("kto",),
                       "precompute_reference": ("dpo", "kto")}
+# Eval metrics early stopping may watch under a preference objective, and the objectives that report each
+PREFERENCE_METRICS = {"prefers_chosen": ("dpo", "orpo"), "rewards/accuracies": ("dpo", "orpo"),
+                      "rewards/margins": ("dpo", "orpo", "kto")}
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -208,8 +211,10 @@ class TrainingSection(Section):
     early_stopping_patience: int | None = Field(
         None, gt=0, description="Stop after N evaluations without improvement of best_metric; the best checkpoint is kept and loaded."
     )
-    best_metric: Literal["loss", "accuracy", "f1_macro"] = Field(
-        "loss", description="Eval metric that picks the best checkpoint (loss lower is better; accuracy/f1_macro higher)."
+    best_metric: Literal["loss", "accuracy", "f1_macro", "prefers_chosen", "rewards/accuracies", "rewards/margins"] = Field(
+        "loss", description="Eval metric that picks the best checkpoint and that early stopping watches (loss: lower "
+        "is better; the others higher): accuracy/f1_macro for classifiers; prefers_chosen, rewards/accuracies, "
+        "rewards/margins for preference tuning."
     )
     overfitting_patience: int = Field(
         3, gt=0, description="Warn when eval loss rises N evaluations in a row while train loss falls."
@@ -306,7 +311,11 @@ def _check_objective(config: RunConfig) -> None:
 
 def _check_objective_settings(config: RunConfig) -> None:
     """A setting only other objectives read is refused, not silently ignored."""
-    objective = config.training.objective
+    objective, metric = config.training.objective, config.training.best_metric
+    if metric in PREFERENCE_METRICS and objective not in PREFERENCE_METRICS[metric]:
+        raise ValueError(f"training.best_metric: training.objective={objective} does not report {metric} (it is "
+                         f"reported under training.objective={' or '.join(PREFERENCE_METRICS[metric])}); "
+                         "pick loss or one it reports")
     for key, readers in OBJECTIVE_SETTINGS.items():
         if objective not in readers and getattr(config.training, key) != TrainingSection.model_fields[key].default:
             raise ValueError(f"training.{key} applies to training.objective={' or '.join(readers)}, not {objective}: "

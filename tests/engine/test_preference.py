@@ -265,6 +265,22 @@ def test_a_precomputed_reference_keeps_no_copy_and_starts_at_the_starting_model(
                        precompute_reference=True)
 
 
+def test_early_stopping_watches_a_preference_metric_the_objective_reports(tmp_path, tiny_llama):
+    from types import SimpleNamespace
+
+    from fttui.engine.trainer_setup import training_arguments
+
+    config = dpo_config(tiny_llama, "t.jsonl", "e.jsonl", tmp_path, early_stopping_patience=2,
+                        best_metric="prefers_chosen")
+    args = training_arguments(config, tmp_path, SimpleNamespace(precision="fp32", device="cpu"), has_eval=True)
+    assert (args.metric_for_best_model, args.greater_is_better) == ("eval_prefers_chosen", True)
+    assert args.load_best_model_at_end
+    for objective, metric in (("kto", "prefers_chosen"), ("sft", "rewards/margins"), ("kto", "rewards/accuracies")):
+        with pytest.raises(ConfigError, match=f"does not report {metric}"):
+            dpo_config(tiny_llama, "t.jsonl", "e.jsonl", tmp_path, objective=objective, best_metric=metric)
+    dpo_config(tiny_llama, "t.jsonl", "e.jsonl", tmp_path, objective="kto", best_metric="rewards/margins")
+
+
 def test_data_that_does_not_suit_the_objective_is_refused_with_what_to_set(tmp_path, tiny_llama):
     from fttui.engine.dataset import prepare_data
     from fttui.engine.models import load_tokenizer, resolve_model
