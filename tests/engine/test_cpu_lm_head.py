@@ -137,9 +137,18 @@ def test_a_reference_prepared_under_bf16_autocast_keeps_scoring_in_bf16(tiny_lla
     must autocast itself: the same numbers as TRL's wrapped head, not fp32 ones (a base scored against itself in
     fttui eval then had a margin of 4e-5 instead of 0)."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
     ids, labels = _batch()
-    accelerator = Accelerator(cpu=True, mixed_precision="bf16")
+    # accelerate's state is one per process, and an earlier Trainer set it without mixed precision
+    AcceleratorState._reset_state(reset_partial_state=True)
+    try:
+        _compare_under_a_bf16_accelerator(Accelerator(cpu=True, mixed_precision="bf16"), tiny_llama, ids, labels)
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)  # and this one must not reach later tests
+
+
+def _compare_under_a_bf16_accelerator(accelerator, tiny_llama, ids, labels):
     theirs = accelerator.prepare_model(_patched(tiny_llama, ours=False).eval(), evaluation_mode=True)
     ours = accelerator.prepare_model(_patched(tiny_llama, ours=False).eval(), evaluation_mode=True)
     assert cpu_lm_head.use_on_cpu(ours, autocast_dtype=torch.bfloat16)
