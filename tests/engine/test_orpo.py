@@ -77,7 +77,8 @@ def test_an_orpo_step_trains_the_reply_only_sft_loss_plus_the_odds_ratio(tmp_pat
 
 
 @pytest.mark.slow
-def test_orpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_llama):
+@pytest.mark.parametrize(("method", "learning_rate"), [("lora", 1e-2), ("full", 1e-3)])
+def test_orpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method, learning_rate):
     from fttui.engine.recipe import run
     from fttui.engine.sink import ListSink
     from fttui.events import Logged
@@ -85,7 +86,8 @@ def test_orpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_lla
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     config = orpo_config(tiny_llama, write(tmp_path / "pairs.jsonl", pair_rows(96, seed=1)),
-                         write(tmp_path / "eval.jsonl", pair_rows(24, seed=2)), run_dir, fit_check=True)
+                         write(tmp_path / "eval.jsonl", pair_rows(24, seed=2)), run_dir, fit_check=True,
+                         method=method, learning_rate=learning_rate)
     sink = ListSink()
     outcome = run(config, run_dir, sink)
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -95,7 +97,7 @@ def test_orpo_with_lora_learns_the_preference_and_generalises(tmp_path, tiny_lla
     # ...and it learned the chosen replies themselves (the SFT term), with no reference model to compare with
     assert summary["eval_chosen_loss"] < summary["baseline_eval_chosen_loss"]
     assert summary["eval_chosen_loss"] == pytest.approx(summary["eval_nll_loss"], rel=0.05)
-    assert (run_dir / "adapter" / "adapter_config.json").is_file()
+    assert (run_dir / {"lora": "adapter/adapter_config.json", "full": "model/model.safetensors"}[method]).is_file()
     notes = [e.message for e in sink.events if isinstance(e, Logged) and "trl.experimental" in e.message]
     assert len(notes) == 1
 

@@ -169,16 +169,17 @@ def test_the_preview_shows_a_pair_with_its_rejected_reply(tmp_path, tiny_llama):
 
 
 @pytest.mark.slow
-def test_kto_with_lora_learns_which_replies_are_desirable(tmp_path, tiny_llama):
+@pytest.mark.parametrize(("method", "learning_rate"), [("lora", 1e-2), ("full", 1e-3)])
+def test_kto_learns_which_replies_are_desirable(tmp_path, tiny_llama, method, learning_rate):
     from trl import KTOTrainer
 
     from fttui.engine.recipe import run
     from fttui.engine.sink import ListSink
-
     from fttui.runner.run_dir import create_run_dir
 
     config = dpo_config(tiny_llama, write(tmp_path / "kto.jsonl", unpaired_rows(96, seed=1)),
-                        write(tmp_path / "eval.jsonl", unpaired_rows(24, seed=2)), tmp_path / "runs", objective="kto")
+                        write(tmp_path / "eval.jsonl", unpaired_rows(24, seed=2)), tmp_path / "runs", objective="kto",
+                        method=method, learning_rate=learning_rate)
     run_dir, lock = create_run_dir(config)  # a whole run folder (config.yaml too), as fttui eval reads it
     outcome = run(config, run_dir, ListSink())
     lock.release()
