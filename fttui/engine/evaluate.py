@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from fttui.atomic import write_json
+from fttui.config.schema import OBJECTIVE_SETTINGS
 from fttui.engine.device import choose_placement
 from fttui.engine.samples import make_sampler
 from fttui.engine.trained import describe_run, load_base_model, load_run_tokenizer, load_tuned
@@ -73,9 +74,8 @@ def _score_preference(fmt: str, model, reference, run, prepared, tokenizer, plac
 
     objective, shown = PREFERENCE_EVALS[fmt]
     t = run.config.training
-    defaults = type(t).model_fields
-    kept = {} if t.objective == objective else {name: defaults[name].default for name in
-                                                 ("preference_loss", "desirable_weight", "undesirable_weight")}
+    defaults = type(t).model_fields  # another objective's own settings go back to their defaults
+    kept = {} if t.objective == objective else {name: defaults[name].default for name in OBJECTIVE_SETTINGS}
     config = run.config.model_copy(update={"training": t.model_copy(update={"objective": objective, **kept})})
     args = config_class(objective)(output_dir=workdir, per_device_eval_batch_size=t.eval_batch_size or t.batch_size * 2,
                                    use_cpu=placement.device == "cpu", bf16=placement.precision == "bf16",
