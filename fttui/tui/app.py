@@ -1,19 +1,22 @@
 """The wizard app: six steps carrying one draft config, then Train, Runs, and Export & try.
 
-Each step is a screen that returns its sections through ``dismiss``; this app merges them into the
-draft and shows the next (or previous) step. It owns the list of live runs, so quitting can ask whether
-to stop them or leave them running (the worker runs in its own session, and its events keep going to
-``events.jsonl`` when the UI that read its stdout is gone).
+Each step is a screen that returns a ``StepResult`` through ``dismiss``; this app merges it into the draft
+(``Draft.absorb``, the same for every step) and shows the next (or previous) step; when the Review step confirms a
+config, this app starts the run. It owns the list of live runs, so quitting can ask whether to stop them or leave
+them running (the worker runs in its own session, and its events keep going to ``events.jsonl`` when the UI that
+read its stdout is gone). Any worker's exception ends in one place, ``show_worker_error``: an error dialog.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.events import DescendantFocus
 from textual.widgets import Input
+from textual.worker import Worker
 
 from fttui.errors import ExitCode, FttuiError
 from fttui.tui.backend import Backend, lower_priority, worker_niceness
@@ -30,14 +33,19 @@ from fttui.tui.screens.model import ModelScreen
 from fttui.tui.screens.review import ReviewScreen
 from fttui.tui.screens.runs import RunsScreen
 from fttui.tui.screens.train import TrainScreen
-from fttui.tui.widgets.modals import ChoiceModal
+from fttui.tui.widgets.modals import ChoiceModal, ErrorModal
+from fttui.tui.worker_errors import ReportsWorkerErrors, failure_text
+
+if TYPE_CHECKING:
+    from fttui.config import RunConfig
+    from fttui.runner.supervisor import Supervisor
 
 RUNS_SCREEN = "runs"
 COLLECT_CHECK_S = 0.5
 STEPS = (HardwareScreen, ModelScreen, MethodScreen, DatasetScreen, HyperparamsScreen, ReviewScreen)
 
 
-class FttuiApp(App):
+class FttuiApp(ReportsWorkerErrors, App):
     CSS_PATH = "styles/app.tcss"
     TITLE = "fttui"
     BINDINGS = [Binding(either("ctrl+q"), "quit", "Quit", priority=True),
@@ -110,27 +118,40 @@ class FttuiApp(App):
 
     # ------------------------------------------------------------------ the wizard
 
-    def show_step(self, index: int) -> None:
+    def show_step(self, index: int, status: str = "") -> None:
+        """Open a step on the draft; ``status``: a line it opens with (why the run did not start)."""
         self.step = max(0, min(index, len(STEPS) - 1))
-        self.push_screen(STEPS[self.step](self.draft), callback=self._step_done)
+        screen = STEPS[self.step](self.draft)
+        screen.opening_status = status
+        self.push_screen(screen, callback=self._step_done)
 
     def _step_done(self, result: StepResult | None) -> None:
         if result is None:
             return
-        for name, section in result.sections.items():
-            self.draft.update(name, section)
+        self.draft.absorb(result)
         if result.action == "back":
             self.show_step(self.step - 1)
-            return
-        if STEPS[self.step] is MethodScreen:
-            self.draft.plan = result.extra
-        if self.step == len(STEPS) - 1:
-            run_dir, supervisor = result.extra
-            self.push_screen(TrainScreen(run_dir, supervisor))
+        elif result.confirmed is not None:
+            self.start_confirmed(result.confirmed)
         else:
             self.show_step(self.step + 1)
 
-    def launch(self, config):
+    def start_confirmed(self, config: RunConfig) -> None:
+        """Start the run the user confirmed and follow it; if it cannot start, the same step again with the reason
+        on its status line, on the draft that holds everything chosen so far."""
+        started = self.launch(config)
+        if isinstance(started, str):
+            self.show_step(self.step, status=started)
+            return
+        self.push_screen(TrainScreen(*started))
+
+    def show_worker_error(self, worker: Worker) -> None:
+        """Where every worker's exception ends (``ReportsWorkerErrors`` brings each here): a dialog with the message
+        and what to do next, instead of a screen left waiting for an answer that will not come."""
+        message, hint = failure_text(worker.error)
+        self.push_screen(ErrorModal(message, hint, title=f"The {worker.group} worker failed"))
+
+    def launch(self, config: RunConfig) -> tuple[Path, Supervisor] | str:
         """Start training; the run folder and supervisor, or a message saying why it could not start."""
         try:
             run_dir, supervisor = self.backend.start_run(config)

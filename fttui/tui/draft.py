@@ -1,7 +1,8 @@
 """The draft config the wizard carries from step to step, plus what the steps learned on the way.
 
 Sections are kept as plain dicts (what the user typed, already validated by the step that owns them),
-so a step can be revisited and the whole thing resolved into a ``RunConfig`` at any time.
+so a step can be revisited and the whole thing resolved into a ``RunConfig`` at any time. A step hands its part
+back as a ``StepResult``; the app merges it with ``Draft.absorb``, whichever step it came from.
 """
 from __future__ import annotations
 
@@ -9,24 +10,45 @@ import copy
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
 from fttui.config import RunConfig, validate_config
 
+if TYPE_CHECKING:  # types only: the wizard imports planning's modules when a step first needs them
+    from fttui.events import Previewed
+    from fttui.hardware import HardwareReport
+    from fttui.planning.recommend import MethodPlan, Recommendation
+    from fttui.planning.shape import ModelShape
+
 SECTIONS = ("model", "data", "method", "training", "output", "ui")
+
+
+@dataclass
+class StepResult:
+    """What a step hands back: ``next`` with the sections it owns (or ``back`` with those worth keeping).
+
+    ``plan``: the Method step's chosen row (None without an estimate); ``confirmed``: the Review step's resolved
+    config, which the app starts.
+    """
+
+    action: Literal["next", "back"]
+    sections: dict[str, BaseModel] = field(default_factory=dict)
+    plan: MethodPlan | None = None
+    confirmed: RunConfig | None = None
 
 
 @dataclass
 class Draft:
     sections: dict[str, dict] = field(default_factory=lambda: {name: {} for name in SECTIONS})
-    hardware: Any = None  # fttui.hardware.HardwareReport
-    shape: Any = None  # fttui.planning.ModelShape of the chosen model, None when unknown (offline)
+    hardware: HardwareReport | None = None
+    shape: ModelShape | None = None  # of the chosen model, None when unknown (offline)
     shape_error: str | None = None
-    recommendation: Any = None  # fttui.planning.recommend.Recommendation
-    plan: Any = None  # the MethodPlan the user chose
-    preview: Any = None  # fttui.events.Previewed of the current data
+    recommendation: Recommendation | None = None  # what the Method step showed last
+    plan: MethodPlan | None = None  # the row the user chose on the Method step
+    preview: Previewed | None = None  # of the current data
+    preview_key: tuple | None = None  # what ``preview`` was made from (the Dataset step reuses it when unchanged)
     suggested_name: str | None = None  # the run name the wizard made up last (replaced when the choices change)
 
     @classmethod
@@ -66,6 +88,13 @@ class Draft:
     def update(self, name: str, section: BaseModel | dict) -> None:
         values = section.model_dump(mode="json") if isinstance(section, BaseModel) else dict(section)
         self.sections[name] = {**self.sections.get(name, {}), **values}
+
+    def absorb(self, result: StepResult) -> None:
+        """Merge what a step handed back; the same for every step, so the app never asks which one it was."""
+        for name, section in result.sections.items():
+            self.update(name, section)
+        if result.plan is not None:
+            self.plan = result.plan
 
     def config(self) -> RunConfig:
         """The resolved config; raises ConfigError listing every problem."""

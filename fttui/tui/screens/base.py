@@ -1,9 +1,6 @@
 """What every wizard step shares: a step header, Back/Next, and returning its section through ``dismiss``."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from pydantic import BaseModel
 from rich.text import Text
 from textual import on
@@ -13,20 +10,13 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Static
 
-from fttui.tui.draft import Draft
+from fttui.tui.draft import Draft, StepResult
 from fttui.tui.keys import either
 from fttui.tui.widgets.footer import Footer
+from fttui.tui.worker_errors import ReportsWorkerErrors
 
+__all__ = ["STEP_NAMES", "StepHeader", "StepResult", "WizardStep", "step_header"]
 STEP_NAMES = ("Hardware", "Model", "Method", "Dataset", "Hyperparameters", "Review")
-
-
-@dataclass
-class StepResult:
-    """What a step hands back: ``next`` with the sections it owns, or ``back``."""
-
-    action: str
-    sections: dict[str, BaseModel] = field(default_factory=dict)
-    extra: Any = None
 
 
 def step_header(index: int, width: int = 120) -> Text:
@@ -56,8 +46,11 @@ class StepHeader(Static):
         return step_header(self.index, self.size.width or 120)
 
 
-class WizardStep(Screen[StepResult]):
-    """A step: ``compose_body`` draws it, ``collect`` validates it and returns its sections (or None)."""
+class WizardStep(ReportsWorkerErrors, Screen[StepResult]):
+    """A step: ``compose_body`` draws it, ``collect`` validates it and returns its sections (or None).
+
+    ``opening_status``: a line the step shows when it opens (the app's reason a start failed, on the Review step).
+    """
 
     INDEX = 0
     BINDINGS = [
@@ -69,13 +62,15 @@ class WizardStep(Screen[StepResult]):
     def __init__(self, draft: Draft):
         super().__init__()
         self.draft = draft
+        self.opening_status = ""
 
     def compose(self) -> ComposeResult:
         yield StepHeader(self.INDEX)
         yield from self.compose_body()
         with Horizontal(classes="nav"):
             yield Button("← Back", id="back", compact=True, disabled=self.INDEX == 0)
-            yield Static(classes="nav-status", id="nav-status")
+            yield Static(self.opening_status, classes="nav-status error" if self.opening_status else "nav-status",
+                         id="nav-status")
             yield Button(self.next_label(), id="next", variant="primary", compact=True)
         yield Footer()
 

@@ -141,7 +141,7 @@ class DatasetScreen(WizardStep):
         if data is None or training is None:
             return
         key = self._key(data, training)
-        if getattr(self.draft, "preview_key", None) == key and self.draft.preview is not None:
+        if self.draft.preview_key == key and self.draft.preview is not None:
             self._show(self.draft.preview)
             return
         raw = self.draft.raw()
@@ -179,6 +179,11 @@ class DatasetScreen(WizardStep):
             if isinstance(event, Failed):
                 self.post_message(self.PreviewDone(key, None, event.message + (f"\nhint: {event.hint}" if event.hint else "")))
                 return
+
+    def after_worker_error(self, worker) -> None:
+        if worker.group == "preview" and self.pending_key is not None:  # no answer is coming: stop saying "reading"
+            self.pending_key = None
+            self.query_one("#preview-panel", Static).update(Text("the preview failed (see the error)", style="red"))
 
     @on(PreviewDone)
     def _preview_done(self, message: PreviewDone) -> None:

@@ -28,6 +28,7 @@ from fttui.runner.run_folder import RunFolder, shown_path
 from fttui.tui.keys import either
 from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.job import JobStatus, forward_events
+from fttui.tui.worker_errors import ReportsWorkerErrors
 
 DTYPES = ("float32", "bfloat16", "float16")
 ANSWERS_SHOWN = 6
@@ -80,7 +81,7 @@ def answers_table(answers: list[TryAnswered]) -> Table:
     return table
 
 
-class ExportScreen(Screen):
+class ExportScreen(ReportsWorkerErrors, Screen):
     BINDINGS = [Binding("escape", "close", "Back"), Binding(either("ctrl+r"), "app.runs", "Runs")]
 
     class TryEvent(Message):
@@ -252,6 +253,13 @@ class ExportScreen(Screen):
     @work(thread=True, exclusive=True, group="try", exit_on_error=False)
     def follow_try(self, session) -> None:
         forward_events(session, lambda event: self.post_message(self.TryEvent(event)), timeout=0.2)
+
+    def after_worker_error(self, worker) -> None:
+        if worker.group == "try":  # the session's answers stop here: the next prompt starts a fresh one
+            self._try_status("the try worker failed (see the error)", "red")
+            if self.session is not None:
+                self.session.close()
+            self.session, self.waiting, self.try_failed = None, 0, False
 
     @on(TryEvent)
     def _try_event(self, message: TryEvent) -> None:

@@ -41,6 +41,10 @@ class HardwareScreen(WizardStep):
         except Exception as error:  # detection must never take the wizard down
             self.post_message(self.Detected(None, f"{type(error).__name__}: {error}"))
 
+    def after_worker_error(self, worker) -> None:
+        if worker.group == "hardware":
+            self.set_status("hardware detection failed (see the error)")
+
     @on(Detected)
     def _detected(self, message: Detected) -> None:
         if message.report is None:

@@ -148,8 +148,7 @@ class MethodScreen(WizardStep):
             training["learning_rate"] = spec(name).learning_rate
         if not spec(name).gradient_checkpointing:
             training["gradient_checkpointing"] = False
-        return StepResult("next", {"method": section, "training": TrainingSection.model_validate(training)},
-                          extra=plan or method)
+        return StepResult("next", {"method": section, "training": TrainingSection.model_validate(training)}, plan=plan)
 
     def action_next(self) -> None:
         method = self.chosen()

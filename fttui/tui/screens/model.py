@@ -139,6 +139,11 @@ class ModelScreen(WizardStep):
             hint = getattr(error, "hint", None)
             self.post_message(self.ShapeLoaded(ref, None, message + (f"\n{hint}" if hint else "")))
 
+    def after_worker_error(self, worker) -> None:
+        if worker.group == "model-shape" and self.loading is not None:  # stop saying "reading…"; Next works again
+            self.query_one("#model-info", Static).update(Text(f"reading {self.loading}'s config failed", style="red"))
+            self.loading = None
+
     @on(ShapeLoaded)
     def _shape_loaded(self, message: ShapeLoaded) -> None:
         if message.ref != self.current_ref():

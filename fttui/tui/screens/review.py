@@ -1,6 +1,6 @@
 """Step 6: the resolved preset as highlighted YAML, the memory estimate, Check fit, Save preset as…, and Start.
 
-Check fit runs the engine's measured fit check (``engine.fit_check``) on the draft in a scratch worker
+Check fit runs the engine's measured fit check (``engine.training.fit_check``) on the draft in a scratch worker
 (``fttui.engine.worker --mode fit``): torch stays out of the UI process. What fits (micro-batch, accumulation,
 checkpointing) goes into the draft with ``training.fit_check: false``, so the run starts without probing again.
 """
@@ -150,6 +150,11 @@ class ReviewScreen(WizardStep):
                                               hint="start the run: it checks the fit itself (training.fit_check) "
                                                    "and keeps its log in the run folder")))
 
+    def after_worker_error(self, worker) -> None:
+        if worker.group == "fit-check":  # the error dialog says why; the button works again
+            self.query_one("#check-fit", Button).disabled = False
+            self.query_one("#review-fit", Static).update(Text("fit check: failed (see the error)", style="red"))
+
     @on(FitDone)
     def _fit_done(self, message: FitDone) -> None:
         result = message.result
@@ -184,11 +189,8 @@ class ReviewScreen(WizardStep):
         self.app.push_screen(PathModal("Save the preset to this file:", default, title="Save preset as…"), chosen)
 
     def collect(self) -> StepResult | None:
+        """The confirmed config: the app starts it (and brings this step back with the reason if it cannot)."""
         config = self.resolved()
         if config is None:
             return None
-        started = self.app.launch(config)
-        if isinstance(started, str):
-            self.set_status(started)
-            return None
-        return StepResult("next", {"output": config.output}, extra=started)
+        return StepResult("next", {"output": config.output}, confirmed=config)

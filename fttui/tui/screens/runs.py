@@ -26,11 +26,12 @@ from fttui.tui.keys import either
 from fttui.tui.screens.run_actions import EpochsModal
 from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.loss_plot import LossPlot
+from fttui.tui.worker_errors import ReportsWorkerErrors
 
 RESUMABLE = ("stopped", "interrupted", "failed")
 
 
-class RunsScreen(Screen):
+class RunsScreen(ReportsWorkerErrors, Screen):
     BINDINGS = [
         Binding("enter", "open", "Open / attach", show=True),
         Binding("r", "resume", "Resume"),
@@ -93,6 +94,11 @@ class RunsScreen(Screen):
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load(self) -> None:
         self.post_message(self.Loaded(list_runs(self.runs_dir)))
+
+    def after_worker_error(self, worker) -> None:
+        if worker.group == "runs":  # not "reading…" forever: r reads again
+            self.query_one("#run-detail", Static).update(Text(f"reading {self.runs_dir} failed (see the error)",
+                                                              style="red"))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:

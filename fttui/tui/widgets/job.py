@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from fttui.events import Event, Failed, Logged
+from fttui.tui.worker_errors import ReportsWorkerErrors
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -34,7 +35,7 @@ def forward_events(source, post, timeout: float = 0.1) -> None:
             return
 
 
-class JobStatus(Static):
+class JobStatus(ReportsWorkerErrors, Static):
     DEFAULT_CSS = "JobStatus { height: auto; }"
 
     class Progressed(Message):
@@ -97,6 +98,12 @@ class JobStatus(Static):
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def follow(self) -> None:
         forward_events(self.supervisor, lambda event: self.post_message(self.Progressed(event)))
+
+    def after_worker_error(self, worker) -> None:
+        """Following the job broke: stop the spinner and say it ended, so the caller's buttons come back."""
+        if self.running:
+            self.show("following the worker failed (see the error)", ok=False)
+            self.post_message(self.Ended(self, False, None))
 
     @on(Progressed)
     def _progressed(self, message: Progressed) -> None:

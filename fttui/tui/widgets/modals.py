@@ -1,4 +1,4 @@
-"""Small modal dialogs: confirm, choose one of several, ask for a path, pick a file.
+"""Small modal dialogs: confirm, choose one of several, show an error, ask for a path, pick a file.
 
 Each returns its answer through ``dismiss`` so callers use ``push_screen(modal, callback)``; Escape cancels.
 """
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,7 +22,8 @@ class ChoiceModal(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, choices: list[tuple[str, str]], title: str = "", danger: str | None = None):
+    def __init__(self, question: str | Text, choices: list[tuple[str, str]], title: str = "",
+                 danger: str | None = None):
         super().__init__()
         self.question, self.choices, self.title_text, self.danger = question, choices, title, danger
 
@@ -54,6 +56,17 @@ class ConfirmModal(ChoiceModal):
 
     def dismiss(self, result=None):
         return super().dismiss(result == "yes")
+
+
+class ErrorModal(ChoiceModal):
+    """What went wrong and what to do next, with one OK button; the text is shown as is (no markup)."""
+
+    def __init__(self, message: str, hint: str = "", title: str = "Error"):
+        text = Text(message)
+        if hint:
+            text.append(f"\nhint: {hint}", style="dim")
+        super().__init__(text, [("ok", "OK")], title)
+        self.message, self.hint = message, hint
 
 
 class PathModal(ModalScreen[str | None]):
