@@ -11,6 +11,7 @@ from textual_plotext import PlotextPlot
 
 SMOOTHING = 0.6  # TensorBoard-style exponential moving average weight
 REDRAW_S = 0.5
+TITLE_MARGIN = 4  # plotext draws a title only when it is at most the plot's width less 4
 
 
 def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
@@ -51,16 +52,12 @@ def envelope(xs: list, ys: list, buckets: int) -> tuple[list, list]:
     return out_x, out_y
 
 
-class LossPlot(PlotextPlot):
-    """Train loss (raw and smoothed) and eval loss against the optimizer step."""
+class CoalescedPlot(PlotextPlot):
+    """A plot whose ``add_*`` only record points and mark it dirty; a timer redraws (``draw``) at most twice a second."""
 
-    def __init__(self, *, title: str = "loss", **kwargs):
+    def __init__(self, *, title: str, **kwargs):
         super().__init__(**kwargs)
         self.title = title
-        self.train_steps: list[int] = []
-        self.train_loss: list[float] = []
-        self.eval_steps: list[int] = []
-        self.eval_loss: list[float] = []
         self.max_steps: int | None = None
         self.dirty = True
         self.redraws = 0
@@ -72,6 +69,51 @@ class LossPlot(PlotextPlot):
         super().on_mount()
         self.set_interval(REDRAW_S, self.flush)
         self.flush()
+
+    def draw(self, plt) -> None:
+        raise NotImplementedError
+
+    def step_axis(self, plt, steps: list[int]) -> None:
+        """Steps from 0 to the planned last one (or the last seen), at whole-number ticks."""
+        last = self.max_steps or max(steps, default=0)
+        if last:  # steps are whole numbers: no 2.5 on the axis after a stop, when max_steps is not known
+            plt.xlim(0, last)
+            plt.xticks(step_ticks(last))
+
+    def flush(self) -> None:
+        """Redraw if points arrived since the last redraw (called by the timer, or directly)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        self.redraws += 1
+        self._drawn_size = self.size
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        self.draw(plt)
+        self.refresh()
+
+    def on_resize(self, event) -> None:
+        if event.size != self._drawn_size:  # screens send Resize on every visit, mostly with the same size
+            self.dirty = True  # the envelope depends on the width
+
+    def render(self):
+        """Build the plot only when its data, size or theme changed (plotext builds are not cheap)."""
+        key = (self.redraws, self.size, self.app.theme)
+        if key != self._cache_key:
+            self._cache, self._cache_key = super().render(), key
+        return self._cache
+
+
+class LossPlot(CoalescedPlot):
+    """Train loss (raw and smoothed) and eval loss against the optimizer step."""
+
+    def __init__(self, *, title: str = "loss", **kwargs):
+        super().__init__(title=title, **kwargs)
+        self.train_steps: list[int] = []
+        self.train_loss: list[float] = []
+        self.eval_steps: list[int] = []
+        self.eval_loss: list[float] = []
 
     @property
     def points(self) -> int:
@@ -95,17 +137,16 @@ class LossPlot(PlotextPlot):
         self.train_steps.clear(), self.train_loss.clear(), self.eval_steps.clear(), self.eval_loss.clear()
         self.dirty = True
 
-    def flush(self) -> None:
-        """Redraw if points arrived since the last redraw (called by the timer, or directly)."""
-        if not self.dirty:
-            return
-        self.dirty = False
-        self.redraws += 1
-        self._drawn_size = self.size
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(f"{self.title}: train (grey dots), smoothed (cyan), eval (orange, x)")  # a legend would hide points
+    def legend(self) -> str:
+        """The longest title that fits: plotext leaves out a title wider than the plot (beside a second plot)."""
+        for legend in ("train (grey dots), smoothed (cyan), eval (orange, x)", "train (grey), smoothed (cyan), eval (x)",
+                       "train, smoothed, eval (x)"):
+            if len(self.title) + 2 + len(legend) <= self.size.width - TITLE_MARGIN:
+                break
+        return f"{self.title}: {legend}"
+
+    def draw(self, plt) -> None:
+        plt.title(self.legend())  # a legend box would hide points
         plt.xlabel("step")
         buckets = max(self.size.width, 40)
         if self.train_loss:
@@ -118,21 +159,6 @@ class LossPlot(PlotextPlot):
         if self.eval_loss:
             plt.plot(self.eval_steps, self.eval_loss, color="orange", marker="braille")
             plt.scatter(self.eval_steps, self.eval_loss, color="orange", marker="x")
-        last = self.max_steps or max([*self.train_steps, *self.eval_steps], default=0)
-        if last:  # steps are whole numbers: no 2.5 on the axis after a stop, when max_steps is not known
-            plt.xlim(0, last)
-            plt.xticks(step_ticks(last))
+        self.step_axis(plt, [*self.train_steps, *self.eval_steps])
         if not self.points:
             plt.title(f"{self.title}: waiting for the first logged step")
-        self.refresh()
-
-    def on_resize(self, event) -> None:
-        if event.size != self._drawn_size:  # screens send Resize on every visit, mostly with the same size
-            self.dirty = True  # the envelope depends on the width
-
-    def render(self):
-        """Build the plot only when its data, size or theme changed (plotext builds are not cheap)."""
-        key = (self.redraws, self.size, self.app.theme)
-        if key != self._cache_key:
-            self._cache, self._cache_key = super().render(), key
-        return self._cache
