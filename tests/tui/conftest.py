@@ -36,6 +36,15 @@ def recorded_events() -> list:
     return [e for e in map(parse_event, (DATA / "run_events.jsonl").read_text().splitlines()) if e is not None]
 
 
+def recorded_preference_events(objective: str) -> list:
+    """A real 30-step tiny-Llama run (``dpo`` or ``kto``, LoRA, an evaluation every 5 steps), paths and times fixed.
+
+    The DPO pairs have a quarter of chosen and rejected swapped, so its accuracy climbs instead of being 1 at once.
+    """
+    lines = (DATA / f"{objective}_events.jsonl").read_text().splitlines()
+    return [e for e in map(parse_event, lines) if e is not None]
+
+
 def recorded_preview():
     return parse_event((DATA / "preview.jsonl").read_text())
 

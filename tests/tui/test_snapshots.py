@@ -13,9 +13,9 @@ from fttui.events import Finished, StepLogged
 from fttui.tui.screens.export import ExportScreen
 from fttui.tui.screens.runs import RunsScreen
 from fttui.tui.screens.train import TrainScreen
-from fttui.tui.widgets.loss_plot import LossPlot
+from fttui.tui.widgets.loss_plot import CoalescedPlot, LossPlot
 
-from .conftest import RUN_NAME, recorded_events, wait_for, write_run
+from .conftest import RUN_NAME, recorded_events, recorded_preference_events, wait_for, write_run
 from .fakes import ReplaySupervisor
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
@@ -26,7 +26,7 @@ async def _settle(pilot) -> None:
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
     for screen in pilot.app.screen_stack:  # a modal on top must not hide an unflushed plot below it
-        for plot in screen.query(LossPlot):
+        for plot in screen.query(CoalescedPlot):  # the loss plot, and a preference run's second plot
             plot.flush()
     await pilot.pause()
 
@@ -135,4 +135,11 @@ def test_quit_while_running(snap_compare, make_app, size):
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal", what="the quit question")
         await _settle(pilot)
 
+    assert snap_compare(app, terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_train_preference_finished(snap_compare, make_app, size):
+    """A DPO run: its reward margin and accuracy beside the loss."""
+    app, ready = _train_app(make_app, recorded_preference_events("dpo"), hold=False)
     assert snap_compare(app, terminal_size=size, run_before=ready)

@@ -1,4 +1,4 @@
-"""The Train screen: live loss plot, progress, throughput, memory, the log, Stop, and the end summary.
+"""The Train screen: live loss plot (and a preference run's margin/accuracy plot), progress, throughput, memory, the log, Stop, and the end summary.
 
 A thread worker drains the event source (a real supervisor, a tailed run folder or recorded events) and
 posts one message per event; the handlers here own all state. The plot redraws on its own timer, so a
@@ -28,6 +28,7 @@ from fttui.tui.keys import either
 from fttui.tui.resources import PriorityWatch, memory_text
 from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.loss_plot import LossPlot
+from fttui.tui.widgets.preference_plot import PreferencePlot
 from fttui.tui.widgets.modals import ConfirmModal
 
 BATCH_EVENTS = 5000  # events per message at most: a long run read back does not flood the message queue
@@ -101,7 +102,9 @@ class TrainScreen(Screen):
         name = self.run_dir.name if self.run_dir else "run"
         yield Static(Text.assemble((" fttui ", "bold reverse"), "  Train  ", (name, "bold")), classes="step-header",
                      id="train-header")
-        yield LossPlot(id="loss-plot", title="loss")
+        with Horizontal(id="plots"):
+            yield LossPlot(id="loss-plot", title="loss")
+            yield PreferencePlot(id="preference-plot")  # hidden until an evaluation reports a reward margin
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="progress")
             yield Static("", id="progress-text")
@@ -168,7 +171,7 @@ class TrainScreen(Screen):
         elif isinstance(event, Started):
             self.set_status("training")
             self._replay_history(event.resumed_from_step)
-            plot.max_steps = event.max_steps
+            plot.max_steps = self.query_one(PreferencePlot).max_steps = event.max_steps
             self.query_one(ProgressBar).update(total=event.max_steps, progress=event.resumed_from_step)
             log.write(f"started: {event.max_steps} steps, {event.trainable_params:,} of {event.total_params:,} "
                       f"parameters train, {event.device} {event.precision}"
@@ -181,6 +184,7 @@ class TrainScreen(Screen):
                 self.set_status("training")
         elif isinstance(event, Evaluated):
             plot.add_eval(event.step, event.metrics.get("loss"))
+            self.query_one(PreferencePlot).add_eval(event.step, event.metrics)
             if event.baseline:
                 log.write(f"base model, before training: {_metrics_text(event.metrics)}")
             else:
@@ -226,6 +230,7 @@ class TrainScreen(Screen):
     def _ended(self) -> None:
         self.query_one("#priority").remove_class("visible")
         self.query_one(LossPlot).flush()
+        self.query_one(PreferencePlot).flush()
         if self.result is None:
             where = f" (see {shown_path(self.run_dir / 'train.log')})" if self.run_dir else ""
             self.set_status("ended")
@@ -239,13 +244,14 @@ class TrainScreen(Screen):
     # ------------------------------------------------------------------ rendering
 
     def _replay_history(self, resumed_from_step: int) -> None:
-        """Put a resumed run's earlier points on the plot, up to the checkpoint it resumes from."""
-        plot = self.query_one(LossPlot)
+        """Put a resumed run's earlier points on the plots, up to the checkpoint it resumes from."""
+        plot, preference = self.query_one(LossPlot), self.query_one(PreferencePlot)
         for event in self.history:
             if isinstance(event, StepLogged) and event.step <= resumed_from_step:
                 plot.add_train(event.step, event.loss)
             elif isinstance(event, Evaluated) and event.step <= resumed_from_step:
                 plot.add_eval(event.step, event.metrics.get("loss"))
+                preference.add_eval(event.step, event.metrics)
         self.history = []
 
     def warn(self, message: str) -> None:
@@ -289,10 +295,10 @@ class TrainScreen(Screen):
         self.query_one("#stats", Static).update(stats)
 
     def show_summary(self) -> None:
-        plot = self.query_one(LossPlot)
-        if plot.train_steps:
-            plot.max_steps = max(plot.train_steps + plot.eval_steps)
-            plot.dirty = True
+        plot, preference = self.query_one(LossPlot), self.query_one(PreferencePlot)
+        if plot.train_steps:  # the steps the run ended at, on both plots, so their axes line up
+            plot.max_steps = preference.max_steps = max(plot.train_steps + plot.eval_steps)
+            plot.dirty = preference.dirty = True
         summary = self.query_one("#summary", Static)
         event = self.result
         text = Text()
