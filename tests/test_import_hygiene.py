@@ -61,10 +61,10 @@ def test_planning_reads_config_and_no_other_layer():
 def test_planning_a_run_from_the_cli_and_the_wizard_loads_no_torch(tmp_path):
     code = (f"import os; os.chdir({str(tmp_path)!r})\n"
             "from fttui.cli import main\nassert main(['recommend', '--preset', 'quickstart', '--json']) == 0\n"
-            "from fttui.config import load_config\nfrom fttui.hardware import detect\nfrom fttui.tui import backend\n"
-            "shape, config, report = backend.load_shape('builtin'), load_config('quickstart'), detect()\n"
-            "assert backend.estimate_config(config, shape, report) is not None\n"
-            "backend.recommend(shape, report, config.model_dump(mode='json'))")
+            "from fttui.config import load_config\nfrom fttui.hardware import detect\nfrom fttui.tui import services\n"
+            "shape, config, report = services.load_shape('builtin'), load_config('quickstart'), detect()\n"
+            "assert services.estimate_config(config, shape, report) is not None\n"
+            "services.recommend(shape, report, config.model_dump(mode='json'))")
     assert loaded_after(code) == set()
 
 
@@ -78,7 +78,7 @@ def test_building_the_cli_parser_loads_nothing_heavy():
 
 
 def test_engine_recipe_does_not_load_textual():
-    loaded = loaded_after("import fttui.engine.recipe")
+    loaded = loaded_after("import fttui.engine.training.recipe")
     assert "torch" in loaded  # it is the engine: it really imported its stack
     assert "textual" not in loaded
 

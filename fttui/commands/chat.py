@@ -1,7 +1,7 @@
 """``fttui chat RUN_DIR|EXPORT_DIR [--base | --compare]``: talk to the tuned model in the terminal.
 
 Replies stream token by token, greedy, inside the chat template the run trained with: the same generation code
-as the wizard's Try it (``fttui.engine.inference.TryModels``). Not on a terminal, each line of stdin is one
+as the wizard's Try it (``fttui.engine.trained.inference.TryModels``). Not on a terminal, each line of stdin is one
 message and each reply one line of stdout (``base: ``/``tuned: `` prefixes with --compare), so scripts and
 tests drive it.
 """
@@ -33,7 +33,7 @@ def run(args) -> int:
         raise ConfigError(f"no run or export folder at {path}", "list runs with: fttui runs")
     if args.max_new_tokens < 1:
         raise ConfigError("--max-new-tokens must be at least 1")
-    from fttui.engine.exported import load_chat_models
+    from fttui.engine.trained.exported import load_chat_models
     from fttui.engine.quiet import quiet_libraries
 
     quiet_libraries()

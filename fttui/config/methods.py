@@ -3,7 +3,7 @@
 Everything else reads this table: the schema (``method.name``'s choices and help, each method's ``method.*``
 fields, its default learning rate, the combinations it refuses), planning (its rows, labels and quality order,
 what it can shard or checkpoint, virtual tokens), the wizard (its row on the Method step, its form on the
-Hyperparameters step, what Export offers) and the engine (its builder in ``engine/methods.py``, what it saves).
+Hyperparameters step, what Export offers) and the engine (its builder in ``engine/methods/build.py``, what it saves).
 Adding a method is one spec here, one builder there and one estimator formula in ``planning/memory.py``; a
 test walks this table and checks each method validates, estimates, renders its form and builds.
 """

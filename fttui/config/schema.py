@@ -39,7 +39,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 def _label_text(value):
     """Labels may be written as in the data (``[0, 1]``, ``[false, true]``); they are names, so keep them as text."""
     if isinstance(value, bool):
-        return "true" if value else "false"  # as a data file's JSON booleans read (engine.formats)
+        return "true" if value else "false"  # as a data file's JSON booleans read (engine.data.formats)
     return str(value) if isinstance(value, (int, float)) else value
 
 

@@ -108,13 +108,13 @@ def main(argv: list[str] | None = None) -> int:
 
         quiet_libraries()
         if args.mode == "preview":
-            from fttui.engine.preview import preview
+            from fttui.engine.data.preview import preview
 
             sink.emit(preview(config))
             return int(ExitCode.OK)
         if args.mode in ("export", "eval", "try"):
             return _finished_run_mode(args, sink, stop)
-        from fttui.engine.recipe import run
+        from fttui.engine.training.recipe import run
 
         if args.mode == "fit":  # the trainer needs an output folder: the scratch folder its config is in
             run(config, run_dir or Path(args.config).parent, sink, stop, fit_only=True)
@@ -179,18 +179,18 @@ def _finished_run_mode(args, sink, stop: threading.Event) -> int:
 
     source = Path(args.config).parent
     if args.mode == "try":
-        from fttui.engine.inference import serve
+        from fttui.engine.trained.inference import serve
 
         serve(source, sys.stdin, sink, stop)
         return int(ExitCode.OK)
     if args.mode == "eval":
-        from fttui.engine.evaluate import evaluate_run
+        from fttui.engine.trained.evaluate import evaluate_run
 
         if not args.data:
             raise FttuiError("eval needs --data PATH")
         sink.emit(Scored(result=evaluate_run(source, args.data, baseline=not args.no_baseline)))
         return int(ExitCode.OK)
-    from fttui.engine.export import export_run
+    from fttui.engine.trained.export import export_run
 
     if not args.out:
         raise FttuiError("export needs --out DIR")

@@ -54,7 +54,7 @@ def settings_for(config: RunConfig, shape: ModelShape, compute: Compute, *, seq_
     same way); the engine passes the longest tokenized example instead, since dynamic padding makes that the
     peak. ``num_labels`` defaults to ``data.labels`` (2 when the data decides); ``task`` to ``model.task`` as
     ``planning.task`` resolves it (the engine passes what it resolved so). The base stays fp32 on a CPU
-    (``engine.models.load_model``), which ``base_fp32`` tells the estimator.
+    (``engine.models.loading.load_model``), which ``base_fp32`` tells the estimator.
     """
     t, m = config.training, config.method
     if seq_len is None:

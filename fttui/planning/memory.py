@@ -289,7 +289,7 @@ def lm_head_kind(s: Settings) -> str:
     """The LM head a causal-LM step scores through: ``s.lm_head``, or for ``auto`` the one fttui's engine runs.
 
     TRL's SFT, DPO and KTO trainers use the fused head; on a CPU, where its torch fallback is slow, fttui replaces
-    it with ``engine/cpu_lm_head.py`` for all three (one projection of the labelled positions and an fp32
+    it with ``engine/training/cpu_lm_head.py`` for all three (one projection of the labelled positions and an fp32
     log-softmax: the full-logits arithmetic, chunked only past 2**25 logits); ORPO (TRL's experimental trainer)
     takes the model's own logits."""
     if s.lm_head != "auto":

@@ -16,7 +16,7 @@
   Without Triton every position is, and the torch fallback (``trl.kernels.chunked_logprob``) holds 8 fp32
   temporaries and a boolean mask per tile entry in the backward pass, besides the tile (measured on CPU under
   bf16 autocast: 35.2 bytes per tile entry in the backward pass, 14.3 in a forward without gradients), so on
-  a CPU fttui scores the policy and the reference through its own head instead (engine/cpu_lm_head.py: the
+  a CPU fttui scores the policy and the reference through its own head instead (engine/training/cpu_lm_head.py: the
   labelled positions, full-logits arithmetic; ``memory.lm_head_kind``). ORPO (TRL's experimental
   ORPOTrainer) takes the model's own logits.
 """

@@ -14,7 +14,7 @@ from fttui.config.schema import PROMPT_METHODS
 
 def settings_rule_out(config, task: str) -> str | None:
     """Why a run's own settings leave packing out, before any model is loaded (the wizard's preview and the
-    engine ask the same); None: packing is wanted, and the model's attention decides (engine.packing)."""
+    engine ask the same); None: packing is wanted, and the model's attention decides (engine.data.packing)."""
     t = config.training
     if t.objective != "sft":
         return f"{t.objective} pairs are not packed"

@@ -219,7 +219,7 @@ def config_changes(checkpoint: Path, current: dict) -> list[tuple[str, object, o
         saved, validated = raw, False
     old, new = _flat(saved), _flat(current)
     keys = [k for k in dict.fromkeys([*old, *new]) if validated or (k in old and k in new)]
-    if _same_examples_per_step(old, new):  # the batch split differently (engine.oom): the same steps and data
+    if _same_examples_per_step(old, new):  # the batch split differently (engine.training.oom): the same steps and data
         keys = [k for k in keys if k not in SPLIT_KEYS]
     return [(k, old.get(k), new.get(k)) for k in keys
             if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES]

@@ -12,21 +12,21 @@ from pathlib import Path
 from fttui.builtin_models import is_builtin, is_smollm2, smollm2_problem
 from fttui.config import RunConfig
 from fttui.errors import ConfigError, DataError, FttuiError, NetworkError
-from fttui.runner.distributed import Launch, launch_problems
+from fttui.runner.distributed import RankLayout, launch_problems
 from fttui.runner.preflight import DATA_SUFFIXES, preflight
 
 PEEK_JSON_BYTES = 8 * 1024 * 1024  # a JSON array larger than this is left to the engine to read
-TEXT_COLUMNS = ("text", "sentence", "content", "review", "document")  # as fttui.engine.formats detects them
+TEXT_COLUMNS = ("text", "sentence", "content", "review", "document")  # as fttui.engine.data.formats detects them
 LABEL_COLUMNS = ("label", "labels", "sentiment", "class", "category", "target")
 
 
-def check_before_start(config: RunConfig, launch: Launch | None = None, output_dir: str | None = None,
+def check_before_start(config: RunConfig, launch: RankLayout | None = None, output_dir: str | None = None,
                        new_folder: bool = True) -> None:
     """Raise one error naming every problem found, each on its own line; return quietly when there is none.
 
     ``new_folder=False`` (a resume) skips the check that the output folder is new or empty.
     """
-    problems = local_problems(config, launch or Launch(), output_dir, new_folder)
+    problems = local_problems(config, launch or RankLayout(), output_dir, new_folder)
     problems += hub_problems(config)
     if problems:
         note = bundled_note(config) if any(isinstance(p, NetworkError) for p in problems) else None
@@ -52,7 +52,7 @@ def _is_local(reference: str) -> bool:
         reference).expanduser().exists()
 
 
-def local_problems(config: RunConfig, launch: Launch, output_dir: str | None = None,
+def local_problems(config: RunConfig, launch: RankLayout, output_dir: str | None = None,
                    new_folder: bool = True) -> list[FttuiError]:
     problems: list[FttuiError] = []
     try:

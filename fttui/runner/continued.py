@@ -2,7 +2,7 @@
 
 Torch-free, so the planner, ``fttui recommend``, the pre-start checks and the engine read a run folder the same
 way: a full fine-tune's ``model/`` is a model folder as it is; an adapter run stands for its base with the
-adapter merged in (the engine merges it, ``fttui.engine.from_run``), whose shape is the base's.
+adapter merged in (the engine merges it, ``fttui.engine.models.from_run``), whose shape is the base's.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fttui.runner.lock import TRAINING
 from fttui.runner.run_folder import CONFIG_FILE, RunFolder, shown_path
 
 FINISHED = ("completed", "stopped")  # both saved their final adapter/ or model/
-UNMERGEABLE = ("adapter",)  # bottleneck adapters add layers no weight matrix absorbs (engine.export says why)
+UNMERGEABLE = ("adapter",)  # bottleneck adapters add layers no weight matrix absorbs (engine.trained.export says why)
 
 
 @dataclass(frozen=True)

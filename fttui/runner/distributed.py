@@ -22,10 +22,14 @@ from fttui.config import RunConfig
 from fttui.errors import ConfigError
 
 FLAG_HINT = "e.g. fttui --preset my.yaml --nproc 2 (one process per GPU)"
+# What torchrun tells each rank about itself; a worker a rank starts for its own use must not inherit them.
+RANK_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK",
+                  "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID",
+                  "TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RESTARTS", "TORCHELASTIC_USE_AGENT_STORE")
 
 
 @dataclass(frozen=True)
-class Launch:
+class RankLayout:
     """How many training processes, on how many machines; the default is one process, no launcher."""
 
     nproc: int = 1
@@ -48,8 +52,8 @@ class Launch:
         return self.node_rank == 0
 
 
-def launch_from_args(args) -> Launch:
-    """A Launch from the CLI's flags, refusing values torchrun would fail on later and less clearly."""
+def launch_from_args(args) -> RankLayout:
+    """A RankLayout from the CLI's flags, refusing values torchrun would fail on later and less clearly."""
     nproc = getattr(args, "nproc", None)
     nnodes = getattr(args, "nnodes", None)
     node_rank = getattr(args, "node_rank", None)
@@ -58,7 +62,7 @@ def launch_from_args(args) -> Launch:
         raise ConfigError(f"--nproc must be 1 or more, got {nproc}", FLAG_HINT)
     if nnodes is not None and nnodes < 1:
         raise ConfigError(f"--nnodes must be 1 or more, got {nnodes}", "e.g. --nnodes 2 for two machines")
-    launch = Launch(nproc or 1, nnodes or 1, node_rank or 0, addr, port)
+    launch = RankLayout(nproc or 1, nnodes or 1, node_rank or 0, addr, port)
     if node_rank is not None and not 0 <= node_rank < launch.nnodes:
         raise ConfigError(f"--node-rank must be between 0 and {launch.nnodes - 1} (--nnodes {launch.nnodes}), got {node_rank}",
                           "number the machines 0, 1, ...; machine 0 runs rank 0 and writes the run folder")
@@ -72,14 +76,14 @@ def launch_from_args(args) -> Launch:
     return launch
 
 
-def check_launch(launch: Launch, config: RunConfig) -> None:
+def check_launch(launch: RankLayout, config: RunConfig) -> None:
     """This machine must have a device for each local rank: a GPU each, or on CPU a core each."""
     problems = launch_problems(launch, config)
     if problems:
         raise problems[0]
 
 
-def launch_problems(launch: Launch, config: RunConfig) -> list[ConfigError]:
+def launch_problems(launch: RankLayout, config: RunConfig) -> list[ConfigError]:
     """Every reason ``launch`` cannot start here, all at once (fixing one should not reveal the next)."""
     if not launch.distributed:
         return []
@@ -147,7 +151,7 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def launcher_command(launch: Launch, worker_module: str, worker_args: list[str]) -> list[str]:
+def launcher_command(launch: RankLayout, worker_module: str, worker_args: list[str]) -> list[str]:
     """``python -m torch.distributed.run ... -m fttui.engine.worker ...``: one rank per process."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(launch.nproc)]
     if launch.nnodes > 1:

@@ -26,7 +26,7 @@ CLOSE_GRACE_S = 10.0
 
 
 def start_export(run_dir: Path, out: Path, merge: bool = False, dtype: str = "float32", gguf: str | None = None,
-                 gguf_adapter: bool = False) -> WorkerSupervisor:
+                 gguf_adapter: bool = False, log_path: Path | None = None) -> WorkerSupervisor:
     """Export in a worker: ``log`` events while it works, then ``exported`` (or ``failed``).
 
     ``gguf`` and ``gguf_adapter`` are ``fttui export``'s ``--gguf TYPE`` and ``--gguf-adapter``: what the machine
@@ -47,7 +47,7 @@ def start_export(run_dir: Path, out: Path, merge: bool = False, dtype: str = "fl
         check_adapter_request(folder.config().method.name, folder.output)
         args.append("--gguf-adapter")
     config = folder.config_file
-    supervisor = WorkerSupervisor(config, None, mode="export", log_path=Path(run_dir) / EXPORT_LOG,
+    supervisor = WorkerSupervisor(config, None, mode="export", log_path=log_path or Path(run_dir) / EXPORT_LOG,
                             extra_args=args, lock=claim(Path(run_dir), "export"))
     supervisor.start()
     return supervisor

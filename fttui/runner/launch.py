@@ -8,7 +8,7 @@ from fttui.atomic import clean_stale, write_text
 from fttui.config import RunConfig, dump_config
 from fttui.runner.checkpoints import check_resume_config
 from fttui.runner.checks import check_before_start
-from fttui.runner.distributed import Launch
+from fttui.runner.distributed import RankLayout
 from fttui.runner.lock import claim
 from fttui.runner.run_dir import create_run_dir
 from fttui.runner.run_folder import CONFIG_FILE, LOG_FILE, RunFolder
@@ -16,7 +16,7 @@ from fttui.runner.supervisor import WorkerSupervisor
 
 
 def start_run(config: RunConfig, output_dir: str | None = None,
-              launch: Launch | None = None) -> tuple[Path, WorkerSupervisor]:
+              launch: RankLayout | None = None) -> tuple[Path, WorkerSupervisor]:
     """Check paths, create the run folder, start the worker; read events with ``supervisor.next_event()``.
 
     ``launch`` with ``nproc``/``nnodes`` above 1 starts the ranks through torchrun (rank 0 reports).
@@ -28,7 +28,7 @@ def start_run(config: RunConfig, output_dir: str | None = None,
     return run_dir, supervisor
 
 
-def resume_run(run_dir: Path, overrides: list[str] | None = None, launch: Launch | None = None) -> WorkerSupervisor:
+def resume_run(run_dir: Path, overrides: list[str] | None = None, launch: RankLayout | None = None) -> WorkerSupervisor:
     """Continue a run in its own folder from its last checkpoint; overrides (e.g. more epochs) are saved first."""
     folder = RunFolder.existing(run_dir)
     lock = claim(folder.path, "resume")  # before anything is read or written: a worker may still train there
@@ -48,7 +48,7 @@ def resume_run(run_dir: Path, overrides: list[str] | None = None, launch: Launch
     return supervisor
 
 
-def start_scratch(config: RunConfig, mode: str, launch: Launch | None = None,
+def start_scratch(config: RunConfig, mode: str, launch: RankLayout | None = None,
                   output_dir: str | None = None) -> WorkerSupervisor:
     """A worker that writes no run folder: ``mode`` is "dry-run" (emits ``plan``), "preview" (emits ``preview``) or
     "fit" (the measured fit check alone: emits ``fit``).

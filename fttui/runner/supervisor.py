@@ -24,7 +24,7 @@ from typing import Protocol
 
 from fttui.events import Event, Failed, Finished, Planned, Started, parse_event
 from fttui.offline import child_env
-from fttui.runner.distributed import Launch, launcher_command, launcher_env
+from fttui.runner.distributed import RANK_VARIABLES, RankLayout, launcher_command, launcher_env
 from fttui.runner.lock import TRAINING, Holder, RunLock
 from fttui.runner.run_folder import RunFolder
 
@@ -109,13 +109,13 @@ class WorkerSupervisor(Escalating):
     STDIN = subprocess.DEVNULL  # a worker that takes requests (``try``) gets a pipe instead
 
     def __init__(self, config_path: Path, run_dir: Path | None, mode: str = "train", log_path: Path | None = None,
-                 scratch_dir: Path | None = None, extra_args: list[str] | None = None, launch: Launch | None = None,
+                 scratch_dir: Path | None = None, extra_args: list[str] | None = None, launch: RankLayout | None = None,
                  lock: RunLock | None = None):
         worker_args = ["--config", str(config_path), "--mode", mode]
         if run_dir is not None:
             worker_args += ["--run-dir", str(run_dir)]
         worker_args += extra_args or []
-        self.launch = launch or Launch()
+        self.launch = launch or RankLayout()
         if self.launch.distributed:  # torchrun starts one worker per rank with the same arguments
             self.command = launcher_command(self.launch, WORKER, worker_args)
         else:
@@ -133,6 +133,9 @@ class WorkerSupervisor(Escalating):
         env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false", **child_env())
         if self.launch.distributed:
             env.update(launcher_env(STOP_TIMEOUT_S))
+        else:  # started from inside a torchrun rank (a merge before training): a process of its own, rank 0 of 1
+            for name in RANK_VARIABLES:
+                env.pop(name, None)
         try:
             self.process = subprocess.Popen(
                 self.command, stdout=subprocess.PIPE, stderr=log, stdin=self.STDIN,

@@ -19,7 +19,7 @@ from textual.widgets import Input
 from textual.worker import Worker
 
 from fttui.errors import ExitCode, FttuiError
-from fttui.tui.backend import Backend, lower_priority, worker_niceness
+from fttui.tui.services import Services, lower_priority, worker_niceness
 from fttui.tui.collector import IdleCollector
 from fttui.tui.draft import Draft
 from fttui.tui.keys import either, shown_key
@@ -52,12 +52,12 @@ class FttuiApp(ReportsWorkerErrors, App):
                 Binding(either(App.COMMAND_PALETTE_BINDING), "command_palette", "palette", show=False, priority=True,
                         tooltip="Open the command palette")]
 
-    def __init__(self, runs_dir: str | Path = "runs", draft: Draft | None = None, backend: Backend | None = None,
+    def __init__(self, runs_dir: str | Path = "runs", draft: Draft | None = None, services: Services | None = None,
                  cursor_blink: bool = True, start_step: int | None = 0):
         super().__init__()
         self.runs_dir = Path(runs_dir)
         self.draft = draft or Draft.quickstart(self.runs_dir)
-        self.backend = backend or Backend()
+        self.services = services or Services()
         self.cursor_blink = cursor_blink
         self.live: list = []  # supervisors of runs this UI shows that may still be going
         self.step = 0
@@ -154,7 +154,7 @@ class FttuiApp(ReportsWorkerErrors, App):
     def launch(self, config: RunConfig) -> tuple[Path, Supervisor] | str:
         """Start training; the run folder and supervisor, or a message saying why it could not start."""
         try:
-            run_dir, supervisor = self.backend.start_run(config)
+            run_dir, supervisor = self.services.start_run(config)
         except FttuiError as error:
             return error.message + (f" ({error.hint})" if error.hint else "")
         except OSError as error:
@@ -172,7 +172,7 @@ class FttuiApp(ReportsWorkerErrors, App):
 
         history = RunFolder(run_dir).all_events()
         try:
-            supervisor = self.backend.resume_run(Path(run_dir), overrides)
+            supervisor = self.services.resume_run(Path(run_dir), overrides)
         except FttuiError as error:
             self.notify(error.message + (f" ({error.hint})" if error.hint else ""), severity="error", timeout=10)
             return False
@@ -190,7 +190,7 @@ class FttuiApp(ReportsWorkerErrors, App):
         from fttui.config.schema import DataSection
         from fttui.runner.continued import starting_run
         from fttui.runner.run_folder import RunFolder
-        from fttui.tui.backend import load_shape
+        from fttui.tui.services import load_shape
 
         if any(s.running for s in self.live):
             self.notify("a run is still going: stop it (s) before starting another", severity="warning")

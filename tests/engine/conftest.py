@@ -109,7 +109,7 @@ def lora_run(tmp_path_factory, tiny_bert):
 
     Shared by the tests: copy it before changing it."""
     from fttui.config import validate_config
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
     from fttui.engine.sink import ListSink
     from fttui.runner.run_dir import create_run_dir
 

@@ -64,7 +64,7 @@ def finished_chat_run(root: Path, output_dir: Path) -> Path:
     import json
 
     from fttui.config import validate_config
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
     from fttui.engine.sink import ListSink
     from fttui.runner.run_dir import create_run_dir
 

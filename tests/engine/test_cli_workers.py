@@ -20,7 +20,7 @@ def _files(folder) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("flags", [[], ["--merge", "--dtype", "float16"]], ids=["adapter", "merged"])
 def test_the_cli_export_writes_what_export_run_writes_and_prints_its_result(lora_run, tmp_path, capsys, flags):
-    from fttui.engine.export import export_run
+    from fttui.engine.trained.export import export_run
 
     run_dir, _ = lora_run
     merge = bool(flags)
@@ -36,6 +36,7 @@ def test_the_cli_export_writes_what_export_run_writes_and_prints_its_result(lora
                       else ["copying the adapter"])
 
 
+@pytest.mark.slow  # in CI's slow run: keeps the fast suite near 15 minutes on 2 cores
 def test_a_crash_in_the_export_worker_is_reported_like_a_failed_run(lora_run, tmp_path, capsys):
     """An adapter whose config names a module the model lacks: peft raises deep inside the worker."""
     run_dir = tmp_path / "run"
@@ -75,7 +76,7 @@ def test_ctrl_c_stops_the_export_worker_and_leaves_no_export(lora_run, tmp_path)
 
 
 def test_eval_through_its_worker_gives_the_same_figures(lora_run, capsys):
-    from fttui.engine.evaluate import evaluate_run
+    from fttui.engine.trained.evaluate import evaluate_run
 
     run_dir, data = lora_run
     before = evaluate_run(run_dir, data, save=False)

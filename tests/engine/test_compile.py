@@ -8,8 +8,8 @@ import math
 import pytest
 
 from fttui.config import validate_config
-from fttui.engine import compiling
-from fttui.engine.compiling import COMPILED, EAGER, TIME_COMPILED, TIME_EAGER, choose
+from fttui.engine.training import compiling
+from fttui.engine.training.compiling import COMPILED, EAGER, TIME_COMPILED, TIME_EAGER, choose
 from fttui.engine.sink import ListSink
 from fttui.events import Logged, StepLogged
 
@@ -54,7 +54,7 @@ def config_for(model, train, run_dir, **training):
 
 
 def _run(config, run_dir):
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
 
     sink = ListSink()
     outcome = run(config, run_dir, sink)

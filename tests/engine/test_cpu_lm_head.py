@@ -8,7 +8,7 @@ import inspect
 import pytest
 import torch
 
-from fttui.engine import cpu_lm_head
+from fttui.engine.training import cpu_lm_head
 
 
 def _patched(tiny_llama, ours: bool, extra: tuple[str, ...] = ()):
@@ -122,7 +122,7 @@ def test_dpo_and_ktos_mean_logits_match_trls_and_are_left_out_when_not_asked(tin
 def test_preference_trainers_policy_and_frozen_reference_get_the_cpu_head(tiny_llama, objective, covered):
     from types import SimpleNamespace
 
-    from fttui.engine.trainer_setup import cpu_head_for_preference
+    from fttui.engine.training.trainer_setup import cpu_head_for_preference
 
     policy, reference = _patched(tiny_llama, ours=False), _patched(tiny_llama, ours=False)
     trainer = SimpleNamespace(model=policy, ref_model=reference,

@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from fttui.cli import main
-from fttui.engine import export as export_module
-from fttui.engine.export import export_run
+from fttui.engine.trained import export as export_module
+from fttui.engine.trained.export import export_run
 from fttui.errors import TrainingError
 
 
@@ -25,8 +25,8 @@ def damaged(lora_run, tmp_path):
 
 
 def test_a_damaged_adapter_is_refused_by_export_merge_eval_and_try(damaged, lora_run, tmp_path, capsys):
-    from fttui.engine.evaluate import evaluate_run
-    from fttui.engine.inference import TryModels
+    from fttui.engine.trained.evaluate import evaluate_run
+    from fttui.engine.trained.inference import TryModels
 
     data = lora_run[1]
     for attempt in (lambda: export_run(damaged, tmp_path / "a"), lambda: export_run(damaged, tmp_path / "m", merge=True),

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from fttui.config import validate_config
-from fttui.engine import arrow_data, dataset, encoding
-from fttui.engine.chat import IGNORE_INDEX
-from fttui.engine.dataset import prepare_data
-from fttui.engine.models import load_tokenizer, resolve_model
-from fttui.engine.recipe import run
+from fttui.engine.data import arrow_data, encoding
+from fttui.engine.data.chat import IGNORE_INDEX
+from fttui.engine.data.dataset import prepare_data
+from fttui.engine.models.loading import load_tokenizer, resolve_model
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.errors import DataError
 from fttui.events import Logged, Started
@@ -41,13 +41,13 @@ def prepared(config, task="causal-lm", events=None):
 def rendered(monkeypatch):
     """Counts the rows rendered for tokenizing."""
     calls = []
-    real = dataset.render_row
+    real = encoding.render_row
 
     def counting(*args, **kwargs):
         calls.append(args[3])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dataset, "render_row", counting)
+    monkeypatch.setattr(encoding, "render_row", counting)
     return calls
 
 
@@ -147,7 +147,7 @@ def test_progress_lines_give_rows_per_second_and_eta(tmp_path, tiny_llama, monke
 
 
 def test_a_huge_prompt_is_clipped_before_tokenizing_and_the_reply_kept(tmp_path, tiny_llama, monkeypatch):
-    import fttui.engine.encoding as module
+    import fttui.engine.data.encoding as module
 
     longest = []
     real = module.encode
@@ -167,7 +167,7 @@ def test_a_huge_prompt_is_clipped_before_tokenizing_and_the_reply_kept(tmp_path,
 
 
 def test_the_preview_counts_a_file_it_does_not_hold(tmp_path):
-    from fttui.engine.dataset import preview_rows
+    from fttui.engine.data.dataset import preview_rows
 
     path = write_jsonl(tmp_path / "chat.jsonl", [chat(i) for i in range(1300)])
     config = validate_config({"data": {"train": path, "eval": 0.1}})

@@ -12,8 +12,8 @@ import pytest
 PREPARE = """
 import json, resource, sys
 from fttui.config import validate_config
-from fttui.engine.dataset import prepare_data
-from fttui.engine.models import load_tokenizer, resolve_model
+from fttui.engine.data.dataset import prepare_data
+from fttui.engine.models.loading import load_tokenizer, resolve_model
 model, train, task = sys.argv[1:4]
 config = validate_config({"model": {"name": model, "task": task}, "data": {"train": train, "eval": 0.05},
                           "training": {"max_length": 128, "sample_prompts": 0}})

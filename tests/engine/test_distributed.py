@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from fttui.config import validate_config
-from fttui.engine.recipe import run
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.events import StepLogged
 
@@ -143,6 +143,7 @@ def _assert_stopped_with_checkpoint(proc, events, out, tmp_path):
     return step
 
 
+@pytest.mark.slow  # in CI's slow run: keeps the fast suite near 15 minutes on 2 cores
 def test_stop_ends_every_rank_at_one_step_with_a_checkpoint(tmp_path, tiny_bert_no_dropout, sentiment_file):
     out = tmp_path / "stopped"
     proc = _cli(tmp_path, _raw(tiny_bert_no_dropout, sentiment_file, 2, max_steps=100000), out, "--nproc", "2")
@@ -151,6 +152,7 @@ def test_stop_ends_every_rank_at_one_step_with_a_checkpoint(tmp_path, tiny_bert_
     assert _assert_stopped_with_checkpoint(proc, events, out, tmp_path) >= 3
 
 
+@pytest.mark.slow  # in CI's slow run: keeps the fast suite near 15 minutes on 2 cores
 def test_a_stop_seen_by_one_rank_stops_all(tmp_path, tiny_bert_no_dropout, sentiment_file):
     """As when only another machine's ranks are signalled: the flag is all-reduced, so rank 0 stops too."""
     out = tmp_path / "one-rank"

@@ -1,8 +1,8 @@
 """One run, one number: the wizard, ``fttui recommend --json`` and the engine's calibration record agree.
 
 For every method, on the quickstart (the built-in MiniLM) and on a tiny causal Llama, the Review step's
-estimate (tui.backend.estimate_config), the method's row of ``fttui recommend --preset ... --json`` and the
-``memory_estimate_mb`` the engine writes into summary.json (engine.calibration.memory_record on the model
+estimate (tui.services.estimate_config), the method's row of ``fttui recommend --preset ... --json`` and the
+``memory_estimate_mb`` the engine writes into summary.json (engine.training.calibration.memory_record on the model
 the engine built) are the same. Before planning read the config they were 387 / 481 / 478 MB for LoRA.
 """
 from __future__ import annotations
@@ -17,14 +17,14 @@ import pytest
 from fttui.cli import main
 from fttui.config import load_config
 from fttui.config.schema import METHODS
-from fttui.engine.calibration import memory_record
-from fttui.engine.device import choose_placement, cpu_supports_bf16
-from fttui.engine.methods import apply_method
-from fttui.engine.models import infer_task, load_model, load_model_config, load_tokenizer, resolve_model
+from fttui.engine.training.calibration import memory_record
+from fttui.engine.training.device import choose_placement, cpu_supports_bf16
+from fttui.engine.methods.build import apply_method
+from fttui.engine.models.loading import infer_task, load_model, load_model_config, load_tokenizer, resolve_model
 from fttui.errors import ConfigError
 from fttui.hardware import detect
 from fttui.planning import planning_name
-from fttui.tui import backend
+from fttui.tui import services
 
 # (config method, extra --set) for every method fttui trains; QLoRA twice, as the planner has a row per bit width
 RUNS = [(m, []) for m in METHODS] + [("qlora", ["method.quant_bits=8"])]
@@ -63,8 +63,8 @@ def _agree(capsys, report, preset: str, sets: list[str], labels) -> dict:
     seen = {}
     for method, extra in RUNS:
         config = load_config(preset, [*sets, f"method.name={method}", *extra])
-        shape = backend.load_shape(config.model.name)
-        wizard_gb, _, _ = backend.estimate_config(config, shape, report)
+        shape = services.load_shape(config.model.name)
+        wizard_gb, _, _ = services.estimate_config(config, shape, report)
         row = rows[planning_name(method, config.method.quant_bits)]
         if not row["applicable"]:  # BitFit on a model without biases: the planner says n/a, the engine refuses
             with pytest.raises(ConfigError, match="bias"):
@@ -93,7 +93,7 @@ def test_causal_lm_estimates_agree_for_every_method(capsys, report, tiny_llama, 
 def test_the_method_step_ranks_as_recommend_does(capsys, report):
     """The wizard's Method step and ``fttui recommend`` search batch sizes the same way, to the same numbers."""
     config = load_config("quickstart")
-    wizard = backend.recommend(backend.load_shape("builtin"), report, config.model_dump(mode="json"))
+    wizard = services.recommend(services.load_shape("builtin"), report, config.model_dump(mode="json"))
     assert main(["recommend", "--preset", "quickstart", "--json"]) == 0
     cli = json.loads(capsys.readouterr().out)["methods"]
     assert [(p.method, p.batch_size, p.estimated_gb) for p in wizard.methods] == \

@@ -7,7 +7,7 @@ import pytest
 from test_preference import dpo_config, pair_rows, write
 
 from fttui.cli import main
-from fttui.engine.recipe import run
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.runner.run_dir import create_run_dir
 
@@ -24,9 +24,9 @@ def _dpo_run(folder, tiny_llama, steps: int, method: str = "lora", **training):
 
 def test_a_bad_pair_file_names_the_file_and_line(tmp_path, tiny_llama):
     """Read as training reads pairs, under the run's bad-row cap (2 here): past it, each bad row's file:line."""
-    from fttui.engine.evaluate import _preference_format, _prepared
-    from fttui.engine.models import load_tokenizer, resolve_model
-    from fttui.engine.trained import TrainedRun
+    from fttui.engine.trained.evaluate import _preference_format, _prepared
+    from fttui.engine.models.loading import load_tokenizer, resolve_model
+    from fttui.engine.trained.saved import TrainedRun
     from fttui.errors import DataError
 
     config = dpo_config(tiny_llama, "train.jsonl", None, tmp_path / "runs")
@@ -49,8 +49,8 @@ def test_a_bad_pair_file_names_the_file_and_line(tmp_path, tiny_llama):
 def test_labelled_replies_are_scored_as_kto_and_chat_rows_as_the_run_trained(tmp_path, tiny_llama):
     from test_preference import unpaired_rows
 
-    from fttui.engine.evaluate import _preference_format
-    from fttui.engine.trained import TrainedRun
+    from fttui.engine.trained.evaluate import _preference_format
+    from fttui.engine.trained.saved import TrainedRun
 
     sft = dpo_config(tiny_llama, "train.jsonl", None, tmp_path / "runs", objective="sft")
     run = TrainedRun(sft, "causal-lm", None, tmp_path / "adapter")

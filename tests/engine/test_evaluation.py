@@ -9,11 +9,11 @@ import pytest
 from safetensors.torch import load_file
 
 from fttui.config import validate_config
-from fttui.engine import trainer_setup
-from fttui.engine.callbacks import EventCallback
-from fttui.engine.evaluate import evaluate_run
-from fttui.engine.metrics import OverfitWatch, classification_report
-from fttui.engine.recipe import run
+from fttui.engine.training import trainer_setup
+from fttui.engine.training.callbacks import EventCallback
+from fttui.engine.trained.evaluate import evaluate_run
+from fttui.engine.training.metrics import OverfitWatch, classification_report
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.errors import DataError
 from fttui.events import Evaluated, Logged, StepLogged

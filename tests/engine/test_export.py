@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from fttui.config import validate_config
-from fttui.engine.export import export_run, load_base
-from fttui.engine.recipe import run
+from fttui.engine.models.loading import load_base
+from fttui.engine.trained.export import export_run
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.errors import ConfigError
 from fttui.runner.run_dir import create_run_dir
@@ -92,7 +93,7 @@ def slow(self, path, *a, **k):
     time.sleep(60)
     return result
 PreTrainedTokenizerBase.save_pretrained = slow
-from fttui.engine.export import export_run
+from fttui.engine.trained.export import export_run
 export_run(Path(sys.argv[1]), Path(sys.argv[2]), merge=True)
 """
 

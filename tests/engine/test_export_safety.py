@@ -12,7 +12,7 @@ import time
 import pytest
 
 from fttui.cli import main
-from fttui.engine.export import export_run
+from fttui.engine.trained.export import export_run
 from fttui.errors import ConfigError
 
 MANIFEST = "fttui_export.json"  # spelled out (not imported) so this file also runs against fttui before the fix

@@ -36,7 +36,7 @@ def test_the_fit_worker_measures_two_steps_and_trains_nothing(tiny_llama, alpaca
 
 def test_fit_only_reports_what_it_changed(monkeypatch, tiny_llama, alpaca_file, tmp_path):
     """Out of memory above 2 rows: the event carries the batch that fits, with the same examples per step."""
-    from fttui.engine import recipe
+    from fttui.engine.training import recipe
     from fttui.engine.sink import ListSink
 
     original = recipe.apply_method

@@ -8,7 +8,7 @@ import pytest
 from test_preference import dpo_config, pair_rows, write
 from test_sft_train import chat_rows, config_for
 
-from fttui.engine.recipe import run
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.errors import ConfigError
 from fttui.events import Started
@@ -29,8 +29,8 @@ def _trained(config):
 def test_dpo_from_an_sft_run_starts_from_its_tuned_model(tmp_path, tiny_llama):
     from transformers import AutoTokenizer
 
-    from fttui.engine.evaluate import evaluate_run
-    from fttui.engine.models import resolve_model
+    from fttui.engine.trained.evaluate import evaluate_run
+    from fttui.engine.models.loading import resolve_model
 
     sft_dir = _trained(config_for(tiny_llama, chat_rows(tmp_path / "chat.jsonl", bad=False), tmp_path / "sft",
                                   eval_=None, max_steps=8, sample_prompts=0))
@@ -62,7 +62,7 @@ def _files(folder) -> dict:
 
 
 def test_an_unfinished_or_training_run_is_refused_with_a_hint(tmp_path, tiny_llama):
-    from fttui.engine.models import resolve_model
+    from fttui.engine.models.loading import resolve_model
     from fttui.runner.lock import claim
 
     config = config_for(tiny_llama, "chat.jsonl", tmp_path / "half-done")

@@ -40,7 +40,7 @@ def _tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
 def test_the_adapter_file_turns_the_converted_base_into_the_converted_merged_model(bpe_chat_run, tmp_path, rslora):
     from safetensors.torch import load_file
 
-    from fttui.engine.export import export_run
+    from fttui.engine.trained.export import export_run
 
     run = tmp_path / "run"
     shutil.copytree(bpe_chat_run, run)
@@ -81,8 +81,8 @@ def test_the_adapter_file_turns_the_converted_base_into_the_converted_merged_mod
 
 @needs_extra
 def test_a_wrong_scale_is_caught_by_the_read_back(bpe_chat_run, tmp_path, monkeypatch):
-    from fttui.engine import gguf_adapter
-    from fttui.engine.export import export_run
+    from fttui.engine.trained import gguf_adapter
+    from fttui.engine.trained.export import export_run
     from fttui.errors import TrainingError
 
     real = gguf_adapter.verify_adapter

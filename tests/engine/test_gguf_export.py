@@ -25,7 +25,7 @@ def _merged_logits(run_dir: Path, prompts: list[list[int]]) -> list[torch.Tensor
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from fttui.engine.trained import describe_run
+    from fttui.engine.trained.saved import describe_run
 
     run = describe_run(run_dir)
     base = AutoModelForCausalLM.from_pretrained(run.config.model.name, dtype=torch.float16)
@@ -53,7 +53,7 @@ def _prompts(run_dir: Path) -> list[list[int]]:
 @needs_extra
 @pytest.mark.parametrize("kind,bound", [("f16", 1e-3), ("q8_0", 1e-1)])
 def test_gguf_reads_back_with_the_merged_models_logits(bpe_chat_run, tmp_path, kind, bound):
-    from fttui.engine.export import export_run
+    from fttui.engine.trained.export import export_run
 
     out = tmp_path / "export"
     result = export_run(bpe_chat_run, out, gguf=kind)
@@ -72,7 +72,7 @@ def test_gguf_reads_back_with_the_merged_models_logits(bpe_chat_run, tmp_path, k
 
 @needs_extra
 def test_modelfile_carries_the_trained_template_and_stop_token(bpe_chat_run, tmp_path):
-    from fttui.engine.export import export_run
+    from fttui.engine.trained.export import export_run
 
     export_run(bpe_chat_run, tmp_path / "export", merge=True, gguf="q8_0")
     assert (tmp_path / "export" / "model.safetensors").is_file()  # --merge keeps the merged model too
@@ -87,7 +87,7 @@ def test_modelfile_carries_the_trained_template_and_stop_token(bpe_chat_run, tmp
 @needs_extra
 def test_a_file_past_its_bound_is_refused_and_nothing_is_left(bpe_chat_run, tmp_path, monkeypatch):
     from fttui import gguf_tools
-    from fttui.engine.export import export_run
+    from fttui.engine.trained.export import export_run
 
     monkeypatch.setitem(gguf_tools.TOLERANCE, "q8_0", 1e-6)  # q8_0 rounds more than this
     with pytest.raises(TrainingError, match="does not reproduce the merged model"):
@@ -98,7 +98,7 @@ def test_a_file_past_its_bound_is_refused_and_nothing_is_left(bpe_chat_run, tmp_
 @needs_extra
 def test_a_tokenizer_the_converter_does_not_know_is_named(tmp_path):
     """(The MiniLM WordPiece tokenizer of the other tiny models passes: llama.cpp knows it as BGE's.)"""
-    from fttui.engine.gguf_export import convert
+    from fttui.engine.trained.gguf_export import convert
 
     model = save_tiny_llama(tmp_path / "model", byte_level_tokenizer())
     with pytest.raises(ConfigError) as refused:
@@ -119,7 +119,7 @@ def test_k_quants_go_through_llama_quantize_on_path(bpe_chat_run, tmp_path, monk
                     "shutil.copy(sys.argv[1], sys.argv[2])\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
-    from fttui.engine.export import export_run
+    from fttui.engine.trained.export import export_run
 
     result = export_run(bpe_chat_run, tmp_path / "export", gguf="q4_k_m")
     source, target, kind = calls.read_text().split()

@@ -5,7 +5,7 @@ import json
 import random
 
 from fttui.config import validate_config
-from fttui.engine.recipe import run
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 
 

@@ -9,7 +9,7 @@ import huggingface_hub
 
 from fttui.cli import main
 from fttui.config import validate_config
-from fttui.engine.recipe import run
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.errors import ExitCode
 from fttui.runner.run_dir import create_run_dir
@@ -103,6 +103,7 @@ def test_push_to_hub_rejects_bad_repository_ids(trained_run, fake_hub, capsys, r
     assert "is not a repository id" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # in CI's slow run: keeps the fast suite near 15 minutes on 2 cores
 def test_eval_command_prints_before_and_after_and_saves_json(trained_run, sentiment_file, capsys):
     code = main(["eval", str(trained_run), "--data", sentiment_file, "--json"])
     captured = capsys.readouterr()
@@ -117,6 +118,7 @@ def test_eval_command_prints_before_and_after_and_saves_json(trained_run, sentim
     assert captured.err.startswith("saved to ")
 
 
+@pytest.mark.slow  # in CI's slow run: keeps the fast suite near 15 minutes on 2 cores
 def test_eval_and_export_print_their_result_and_no_library_noise(trained_run, sentiment_file, tmp_path):
     import subprocess
     import sys

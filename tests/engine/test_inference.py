@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from fttui.config import validate_config
-from fttui.engine.inference import READY_TOPIC, TryModels, serve
-from fttui.engine.recipe import run
+from fttui.engine.trained.inference import READY_TOPIC, TryModels, serve
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
-from fttui.engine.trained import describe_run, load_base_model
+from fttui.engine.trained.saved import describe_run, load_base_model
 from fttui.events import Logged
 from fttui.runner.run_dir import create_run_dir
 
@@ -89,7 +89,7 @@ def test_serve_answers_each_line_until_stdin_closes(builtin_run):
 def test_causal_lm_generates_greedily_inside_the_learned_template(tmp_path, tiny_llama, alpaca_file):
     from transformers import set_seed
 
-    from fttui.engine.samples import make_sampler
+    from fttui.engine.training.samples import make_sampler
 
     run_dir = _train(tmp_path / "llama", tiny_llama, "causal-lm", "lora", alpaca_file)
     models = TryModels.load(run_dir)

@@ -3,8 +3,8 @@ alike: a 1024-token setting on a 128-position BERT used to fail mid-run, when a 
 from __future__ import annotations
 
 from fttui.config import validate_config
-from fttui.engine.models import model_context
-from fttui.engine.recipe import run
+from fttui.engine.models.loading import model_context
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.events import Logged, Planned
 

@@ -10,9 +10,9 @@ import pytest
 from fttui.config import validate_config
 from fttui.config.methods import METHODS, PLAN_ROWS, SPECS
 from fttui.config.schema import PREFERENCE_OBJECTIVES, MethodSection, effective_learning_rate, saved_folder
-from fttui.engine.device import choose_placement
-from fttui.engine.methods import BUILDERS, apply_method, count_parameters
-from fttui.engine.models import load_model, load_model_config, load_tokenizer, resolve_model
+from fttui.engine.training.device import choose_placement
+from fttui.engine.methods.build import BUILDERS, apply_method, count_parameters
+from fttui.engine.models.loading import load_model, load_model_config, load_tokenizer, resolve_model
 from fttui.errors import ConfigError
 from fttui.planning import Compute, estimate_run, shape_from_config
 from fttui.planning.formulas import FORMULAS

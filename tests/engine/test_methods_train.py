@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fttui.config import validate_config
-from fttui.engine.recipe import run
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.events import Finished, Planned, StepLogged
 
@@ -41,7 +41,7 @@ def reload(run_dir, summary, model_path, task, config):
     """Load what the run saved the way a user would: base + adapter, or the full model folder."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    from fttui.engine.models import quantization_config
+    from fttui.engine.models.loading import quantization_config
 
     auto = AutoModelForSequenceClassification if task == "seq-cls" else AutoModelForCausalLM
     kwargs = {}

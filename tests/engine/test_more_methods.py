@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from fttui.config import validate_config
-from fttui.engine.recipe import run
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
-from fttui.engine.trained import describe_run, load_tuned
+from fttui.engine.trained.saved import describe_run, load_tuned
 from fttui.errors import ConfigError
 from fttui.events import Planned, Started, StepLogged
 from fttui.planning import Settings, estimate, load_shape
@@ -196,8 +196,8 @@ def test_layer_lr_decay_resumes_into_the_same_groups(tmp_path, tiny_bert, sentim
 
 
 def test_bottleneck_export_copies_the_adapter_and_refuses_to_merge(tmp_path, tiny_bert, sentiment_file):
-    from fttui.engine.bottleneck import CONFIG, WEIGHTS, load_from_folder
-    from fttui.engine.export import export_run
+    from fttui.engine.methods.bottleneck import CONFIG, WEIGHTS, load_from_folder
+    from fttui.engine.trained.export import export_run
 
     config = make_config(tiny_bert, "seq-cls", "adapter", {}, 1e-2, sentiment_file, tmp_path / "run", steps=2)
     run_dir, lock = create_run_dir(config)

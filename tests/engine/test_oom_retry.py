@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fttui.config import validate_config
-from fttui.engine.oom import halved
+from fttui.engine.training.oom import halved
 from fttui.errors import TrainingError
 
 
@@ -42,7 +42,7 @@ class OutOfMemoryAbove:
 
 
 def _run_with(monkeypatch, injected, config, run_dir):
-    from fttui.engine import recipe
+    from fttui.engine.training import recipe
     from fttui.engine.sink import ListSink
 
     original = recipe.apply_method

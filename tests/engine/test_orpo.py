@@ -47,14 +47,14 @@ def test_an_orpo_step_trains_the_reply_only_sft_loss_plus_the_odds_ratio(tmp_pat
     """The first step of fttui's trainer: its SFT term is the chosen replies' token NLL, not the prompt's."""
     import torch
 
-    from fttui.engine.orpo import as_orpo_row
+    from fttui.engine.training.orpo import as_orpo_row
 
     rows = pair_rows(16, seed=5)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     config = orpo_config(tiny_llama, write(tmp_path / "pairs.jsonl", rows), None, run_dir, max_steps=1,
                          baseline_eval=False, sample_prompts=0, batch_size=4)
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
     from fttui.engine.sink import ListSink
 
     outcome = run(config, run_dir, ListSink())
@@ -79,7 +79,7 @@ def test_an_orpo_step_trains_the_reply_only_sft_loss_plus_the_odds_ratio(tmp_pat
 @pytest.mark.slow
 @pytest.mark.parametrize(("method", "learning_rate"), [("lora", 1e-2), ("full", 1e-3)])
 def test_orpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method, learning_rate):
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
     from fttui.engine.sink import ListSink
     from fttui.events import Logged
 
@@ -104,8 +104,8 @@ def test_orpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method
 
 def test_orpo_reuses_the_pairs_prepared_for_dpo(tmp_path, tiny_llama):
     """The same pairs under dpo and orpo are one cache entry: switching the objective does not tokenize again."""
-    from fttui.engine.dataset import prepare_data
-    from fttui.engine.models import load_tokenizer, resolve_model
+    from fttui.engine.data.dataset import prepare_data
+    from fttui.engine.models.loading import load_tokenizer, resolve_model
 
     pairs = write(tmp_path / "pairs.jsonl", pair_rows(4, seed=0))
     notes = {}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fttui.engine import packing
+from fttui.engine.data import packing
 from fttui.errors import ConfigError
 from fttui.planning.packing import pack_lengths, packing_stats
 
@@ -134,7 +134,7 @@ def _trained_positions(dataset, collator, batch_size: int) -> int:
 def test_a_run_packs_by_default_and_trains_on_every_reply_token(tmp_path, tiny_llama):
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
     from fttui.engine.sink import ListSink
     from fttui.events import Logged
 
@@ -156,8 +156,8 @@ def test_a_run_packs_by_default_and_trains_on_every_reply_token(tmp_path, tiny_l
     assert summary["global_step"] == -(-len(packed) // per_step)
     assert any(isinstance(e, Logged) and e.message.startswith("packing: ") for e in sink.events)
     # Every trained token of the unpacked rows is trained once packed: none lost at the row boundaries.
-    from fttui.engine.dataset import prepare_data
-    from fttui.engine.models import load_tokenizer, resolve_model
+    from fttui.engine.data.dataset import prepare_data
+    from fttui.engine.models.loading import load_tokenizer, resolve_model
 
     tokenizer = load_tokenizer(resolve_model(tiny_llama), config)
     rows = prepare_data(config, "causal-lm", tokenizer).train
@@ -168,7 +168,7 @@ def test_a_run_packs_by_default_and_trains_on_every_reply_token(tmp_path, tiny_l
 
 def test_the_wizard_preview_shows_tokens_per_packed_batch_and_the_padding_saved(tmp_path, tiny_llama):
     from fttui.config import validate_config
-    from fttui.engine.preview import preview
+    from fttui.engine.data.preview import preview
     from fttui.tui.screens.dataset import render_preview
 
     rows = [{"messages": [{"role": "user", "content": "why " * (1 + 30 * (i % 4 == 0))},

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from fttui.config import validate_config
-from fttui.engine.preference import encode_pair, fit_pair, read_pair
+from fttui.engine.data.preference_rows import encode_pair, fit_pair, read_pair
 from fttui.errors import ConfigError, DataError
 
 GOOD = ["lovely", "great", "superb", "fine", "excellent", "good"]
@@ -60,10 +60,10 @@ def test_pairs_are_read_in_trl_and_llama_factory_shapes():
 
 
 def test_the_replies_are_exactly_the_completion_tokens(tiny_llama):
-    from fttui.engine.chat import Renderer, fit_tokenizer
-    from fttui.engine.dataset import render_row
-    from fttui.engine.formats import Layout
-    from fttui.engine.models import load_tokenizer, resolve_model
+    from fttui.engine.data.chat import Renderer, fit_tokenizer
+    from fttui.engine.data.rendering import render_row
+    from fttui.engine.data.formats import Layout
+    from fttui.engine.models.loading import load_tokenizer, resolve_model
 
     config = dpo_config(tiny_llama, "x.jsonl", None, "run")
     tokenizer = load_tokenizer(resolve_model(tiny_llama), config)
@@ -91,7 +91,7 @@ def test_dpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method,
     """LoRA against its own weights with the adapter off; full fine-tuning against a frozen copy of the base."""
     from trl import DPOTrainer
 
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
     from fttui.engine.sink import ListSink
 
     from fttui.runner.run_dir import create_run_dir
@@ -122,7 +122,7 @@ def test_dpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method,
         assert not torch.equal(outcome.model.lm_head.weight.detach().cpu(), base.lm_head.weight)
     assert summary["fit_check"]["changes"] == [] and summary["fit_check"]["measured_mb"] > 0  # pairs probe too
     # What was saved reloads to the same log-probs: scored from disk, the held-out pairs read as the run's last eval
-    from fttui.engine.evaluate import evaluate_run
+    from fttui.engine.trained.evaluate import evaluate_run
 
     again = evaluate_run(run_dir, held_out, baseline=False, save=False)["tuned"]["metrics"]
     assert again["rewards/margins"] == pytest.approx(summary["eval_rewards/margins"], rel=1e-4, abs=1e-5)
@@ -143,7 +143,7 @@ def unpaired_rows(count: int, seed: int) -> list[dict]:
 
 
 def test_kto_rows_read_labels_and_refuse_what_is_not_a_label():
-    from fttui.engine.preference import read_unpaired
+    from fttui.engine.data.preference_rows import read_unpaired
 
     prompt, completion, label = read_unpaired({"prompt": "hi", "completion": "hello", "label": "true"}, "f line 1")
     assert (prompt, completion, label) == ("hi", "hello", True)
@@ -153,7 +153,7 @@ def test_kto_rows_read_labels_and_refuse_what_is_not_a_label():
 
 
 def test_the_preview_shows_a_pair_with_its_rejected_reply(tmp_path, tiny_llama):
-    from fttui.engine.preview import preview
+    from fttui.engine.data.preview import preview
     from fttui.tui.screens.dataset import render_preview
 
     rows = pair_rows(4, seed=0) + [{"prompt": "hi", "chosen": "same", "rejected": "same"}]
@@ -173,7 +173,7 @@ def test_the_preview_shows_a_pair_with_its_rejected_reply(tmp_path, tiny_llama):
 def test_kto_learns_which_replies_are_desirable(tmp_path, tiny_llama, method, learning_rate):
     from trl import KTOTrainer
 
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
     from fttui.engine.sink import ListSink
     from fttui.runner.run_dir import create_run_dir
 
@@ -190,7 +190,7 @@ def test_kto_learns_which_replies_are_desirable(tmp_path, tiny_llama, method, le
     assert summary["eval_rewards/chosen"] > 0 > summary["eval_rewards/rejected"]
     assert summary["eval_loss"] < summary["baseline_eval_loss"]
     # fttui eval on other labelled replies scores them as KTO does: the base against itself, the tuned run against it
-    from fttui.engine.evaluate import evaluate_run
+    from fttui.engine.trained.evaluate import evaluate_run
 
     result = evaluate_run(run_dir, write(tmp_path / "held-out.jsonl", unpaired_rows(24, seed=5)), save=False)
     base, tuned = result["baseline"]["metrics"], result["tuned"]["metrics"]
@@ -218,7 +218,7 @@ def test_a_preference_loss_gets_no_perplexity_and_the_headline_shows_preference(
 @pytest.mark.parametrize("objective", ["dpo", "orpo"])
 def test_an_interrupted_preference_run_resumes_where_an_uninterrupted_one_ends(tmp_path, tiny_llama, stop_after,
                                                                                objective):
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
     from fttui.engine.sink import ListSink
     from fttui.events import StepLogged
 
@@ -243,7 +243,7 @@ def test_a_precomputed_reference_keeps_no_copy_and_starts_at_the_starting_model(
     """Full fine-tuning with training.precompute_reference: the rows are scored by the starting model before the
     first step, so no frozen copy is loaded, the planner counts none, and step 1's loss is DPO's log 2 exactly
     (policy and reference agree); with adapters there is no copy to save, and that is said."""
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
     from fttui.engine.sink import ListSink
     from fttui.events import StepLogged
 
@@ -269,7 +269,7 @@ def test_a_precomputed_reference_keeps_no_copy_and_starts_at_the_starting_model(
 def test_early_stopping_watches_a_preference_metric_the_objective_reports(tmp_path, tiny_llama):
     from types import SimpleNamespace
 
-    from fttui.engine.trainer_setup import training_arguments
+    from fttui.engine.training.trainer_setup import training_arguments
 
     config = dpo_config(tiny_llama, "t.jsonl", "e.jsonl", tmp_path, early_stopping_patience=2,
                         best_metric="prefers_chosen")
@@ -283,8 +283,8 @@ def test_early_stopping_watches_a_preference_metric_the_objective_reports(tmp_pa
 
 
 def test_data_that_does_not_suit_the_objective_is_refused_with_what_to_set(tmp_path, tiny_llama):
-    from fttui.engine.dataset import prepare_data
-    from fttui.engine.models import load_tokenizer, resolve_model
+    from fttui.engine.data.dataset import prepare_data
+    from fttui.engine.models.loading import load_tokenizer, resolve_model
 
     pairs = write(tmp_path / "pairs.jsonl", pair_rows(4, seed=0))
     chat = write(tmp_path / "chat.jsonl", [{"messages": [{"role": "user", "content": "hi"},
@@ -300,8 +300,8 @@ def test_data_that_does_not_suit_the_objective_is_refused_with_what_to_set(tmp_p
 
 def test_the_objective_is_part_of_the_prepared_data_cache_key(tmp_path, tiny_llama):
     """Prepared as pairs for DPO, the same file under sft must be read again (and refused), not loaded."""
-    from fttui.engine.dataset import prepare_data
-    from fttui.engine.models import load_tokenizer, resolve_model
+    from fttui.engine.data.dataset import prepare_data
+    from fttui.engine.models.loading import load_tokenizer, resolve_model
 
     pairs = write(tmp_path / "pairs.jsonl", pair_rows(4, seed=0))
     made = {}

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from fttui.config import validate_config
-from fttui.engine.recipe import run
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.errors import ConfigError
 from fttui.events import Started, StepLogged

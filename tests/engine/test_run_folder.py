@@ -18,7 +18,7 @@ from conftest import NEGATIVE, POSITIVE, write_jsonl
 def engine_run(tmp_path_factory, tiny_bert):
     """A finished 4-step LoRA run with a baseline, checkpoints 2 and 4, and events.jsonl written as the worker does."""
     from fttui.config import validate_config
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
     from fttui.engine.sink import StreamSink
     from fttui.engine.worker import open_events_log
     from fttui.runner.run_dir import create_run_dir

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from fttui.config import validate_config
-from fttui.engine.chat import IGNORE_INDEX
-from fttui.engine.dataset import prepare_data
-from fttui.engine.models import load_tokenizer, resolve_model
+from fttui.engine.data.chat import IGNORE_INDEX
+from fttui.engine.data.dataset import prepare_data
+from fttui.engine.models.loading import load_tokenizer, resolve_model
 from fttui.errors import DataError
 
 
@@ -127,7 +127,7 @@ def test_unknown_roles_and_missing_replies_are_bad_rows_not_crashes(tmp_path, ti
 
 
 def test_the_preview_shows_the_trained_pieces_and_counts_bad_rows(tmp_path, tiny_llama):
-    from fttui.engine.preview import preview
+    from fttui.engine.data.preview import preview
 
     rows = [{"messages": [{"role": "user", "content": f"hi {i}"}, {"role": "assistant", "content": "hello"}]}
             for i in range(3)] + [{"messages": [{"role": "user", "content": "no reply"}]}]

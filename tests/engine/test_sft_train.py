@@ -8,8 +8,8 @@ import math
 import pytest
 
 from fttui.config import dump_config, validate_config
-from fttui.engine.chat import FALLBACK_TEMPLATE, IGNORE_INDEX
-from fttui.engine.recipe import run
+from fttui.engine.data.chat import FALLBACK_TEMPLATE, IGNORE_INDEX
+from fttui.engine.training.recipe import run
 from fttui.engine.sink import ListSink
 from fttui.events import Logged, Planned, StepLogged
 
@@ -69,7 +69,7 @@ def test_sft_run_counts_rows_and_saves_the_template_and_eos(tmp_path, tiny_llama
 def test_the_collator_keeps_the_labels_as_they_were_prepared(tiny_llama):
     from transformers import AutoTokenizer
 
-    from fttui.engine.trainer_setup import data_collator
+    from fttui.engine.training.trainer_setup import data_collator
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
     rows = [{"input_ids": [5, 6, 7], "labels": [IGNORE_INDEX, 6, 7]}, {"input_ids": [8, 9], "labels": [8, IGNORE_INDEX]}]
@@ -97,7 +97,7 @@ def test_an_interrupted_sft_run_resumes_where_an_uninterrupted_one_ends(tmp_path
 
 
 def test_native_bf16_on_cpu_trains_through_trl(tmp_path, tiny_llama):
-    from fttui.engine.device import cpu_supports_bf16
+    from fttui.engine.training.device import cpu_supports_bf16
 
     if not cpu_supports_bf16():
         pytest.skip("this CPU has no native bf16")
@@ -113,7 +113,7 @@ def test_native_bf16_on_cpu_trains_through_trl(tmp_path, tiny_llama):
 def test_a_merged_export_loads_with_its_template_and_stops_at_eos(tmp_path, tiny_llama):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from fttui.engine.export import export_run
+    from fttui.engine.trained.export import export_run
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()

@@ -10,8 +10,8 @@ import time
 import yaml
 
 from fttui.config import validate_config
-from fttui.engine.dataset import prepare_data
-from fttui.engine.models import load_tokenizer, resolve_model
+from fttui.engine.data.dataset import prepare_data
+from fttui.engine.models.loading import load_tokenizer, resolve_model
 
 
 def test_sigint_saves_checkpoint_and_exits_130(tmp_path, tiny_bert, sentiment_file):

@@ -75,6 +75,7 @@ def test_sigterm_and_sighup_stop_the_run_gracefully_with_no_orphan(tmp_path, lon
     assert holder(out) is None
 
 
+@pytest.mark.slow  # in CI's slow run: keeps the fast suite near 15 minutes on 2 cores
 def test_resume_is_refused_while_the_orphaned_worker_trains_then_takes_over(tmp_path, long_preset):
     out = tmp_path / "run"
     parent = fttui("--preset", str(long_preset), "--output-dir", str(out), cwd=tmp_path)
@@ -102,6 +103,7 @@ def test_resume_is_refused_while_the_orphaned_worker_trains_then_takes_over(tmp_
     assert "Traceback" not in stderr
 
 
+@pytest.mark.slow  # in CI's slow run: keeps the fast suite near 15 minutes on 2 cores
 def test_a_resumed_run_keeps_its_before_and_after_and_a_completed_one_is_left_alone(tmp_path, tiny_bert,
                                                                                    sentiment_file):
     preset = tmp_path / "evaluated.yaml"

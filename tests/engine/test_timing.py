@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from fttui.engine import callbacks
-from fttui.engine.callbacks import EventCallback
+from fttui.engine.training import callbacks
+from fttui.engine.training.callbacks import EventCallback
 from fttui.engine.sink import ListSink
 from fttui.events import StepLogged
 
@@ -44,7 +44,7 @@ def test_eval_and_save_time_is_kept_out_of_the_training_speed(monkeypatch, tmp_p
 
 def test_a_run_reports_training_eval_and_save_time_apart(tmp_path, tiny_bert, sentiment_file):
     from fttui.config import validate_config
-    from fttui.engine.recipe import run
+    from fttui.engine.training.recipe import run
 
     config = validate_config({
         "model": {"name": tiny_bert, "task": "seq-cls"}, "data": {"train": sentiment_file, "eval": 0.25},

@@ -19,7 +19,7 @@ from test_cli_errors import GOOD_ROWS, assert_clean_failure, jsonl, run_cli
 # Replaces one function of the training recipe in the worker only (the parent never imports the engine).
 FAULT = """import os, sys
 if "fttui.engine.worker" in sys.orig_argv:
-    import fttui.engine.recipe as recipe
+    import fttui.engine.training.recipe as recipe
     def fault(*args, **kwargs):
         raise RuntimeError("injected fault")
     setattr(recipe, os.environ["FTTUI_TEST_FAULT"], fault)

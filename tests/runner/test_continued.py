@@ -34,7 +34,7 @@ def finished_run(folder: Path, method: str = "lora", model: str = "builtin", sta
 
 def test_a_full_run_is_its_model_and_an_adapter_run_its_base_through_runs_started_from_runs(tmp_path):
     from fttui.planning import load_shape
-    from fttui.tui import backend
+    from fttui.tui import services
 
     full = finished_run(tmp_path / "runs" / "full-1", method="full")
     on_full = finished_run(tmp_path / "runs" / "dpo-2", model=str(full))
@@ -45,7 +45,7 @@ def test_a_full_run_is_its_model_and_an_adapter_run_its_base_through_runs_starte
     assert starting_run(str(on_full)).record() == {"run": str(on_full.resolve()), "method": "lora",
                                                    "output": str((on_full / "adapter").resolve()),
                                                    "base_model": str(full)}
-    assert backend.load_shape(str(on_full)).total_params == load_shape("builtin").total_params
+    assert services.load_shape(str(on_full)).total_params == load_shape("builtin").total_params
 
 
 def test_recommend_and_the_pre_start_checks_take_a_run_folder(tmp_path, capsys):

@@ -11,7 +11,7 @@ import pytest
 
 from fttui.config import validate_config
 from fttui.errors import ConfigError
-from fttui.runner.distributed import (Launch, check_deepspeed_config, check_launch, cpu_count, launch_from_args,
+from fttui.runner.distributed import (RankLayout, check_deepspeed_config, check_launch, cpu_count, launch_from_args,
                                       launcher_command)
 
 ROWS = [{"text": "good fun", "label": "a"}, {"text": "bad day", "label": "b"}]
@@ -56,7 +56,7 @@ def test_launch_flags_need_a_preset(tmp_path):
 
 
 def test_one_machine_lets_torchrun_pick_a_free_port():
-    command = launcher_command(Launch(nproc=2), "fttui.engine.worker", ["--config", "c.yaml"])
+    command = launcher_command(RankLayout(nproc=2), "fttui.engine.worker", ["--config", "c.yaml"])
     assert command[:3] == [sys.executable, "-m", "torch.distributed.run"]
     assert command[3:] == ["--nproc-per-node", "2", "--standalone", "-m", "fttui.engine.worker", "--config", "c.yaml"]
 
@@ -70,20 +70,20 @@ def test_two_machines_pass_rendezvous_flags_through():
 
 
 def test_fixed_port_on_one_machine():
-    command = launcher_command(Launch(nproc=2, master_port=29600), "w", [])
+    command = launcher_command(RankLayout(nproc=2, master_port=29600), "w", [])
     assert "--standalone" not in command and command[-6:] == ["--master-addr", "127.0.0.1", "--master-port", "29600", "-m", "w"]
 
 
 def test_nproc_is_checked_against_visible_gpus(monkeypatch):
     config = validate_config({"data": {"train": "x.jsonl"}})
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
-    check_launch(Launch(nproc=2), config)
+    check_launch(RankLayout(nproc=2), config)
     with pytest.raises(ConfigError, match="--nproc 3 is more than the 2 GPUs"):
-        check_launch(Launch(nproc=3), config)
+        check_launch(RankLayout(nproc=3), config)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU visible: the CPU cores are the limit
     with pytest.raises(ConfigError, match="CPU cores"):
-        check_launch(Launch(nproc=cpu_count() + 1), config)
-    check_launch(Launch(nproc=1), config)  # one process: nothing to check
+        check_launch(RankLayout(nproc=cpu_count() + 1), config)
+    check_launch(RankLayout(nproc=1), config)  # one process: nothing to check
 
 
 @pytest.mark.parametrize("training, needle", [
@@ -103,7 +103,7 @@ def test_deepspeed_must_be_installed(monkeypatch, tmp_path):
                               "training": {"distributed": "deepspeed", "deepspeed_config": str(tmp_path / "ds.json")}})
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     with pytest.raises(ConfigError, match="DeepSpeed is not installed"):
-        check_launch(Launch(nproc=2), config)
+        check_launch(RankLayout(nproc=2), config)
 
 
 def test_zero3_config_must_gather_weights_for_saving(tmp_path):

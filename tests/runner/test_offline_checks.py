@@ -14,7 +14,7 @@ from fttui import offline
 from fttui.config import load_config
 from fttui.errors import ConfigError, DataError, FttuiError, NetworkError
 from fttui.runner.checks import check_before_start
-from fttui.runner.distributed import Launch, cpu_count
+from fttui.runner.distributed import RankLayout, cpu_count
 
 PRESETS = Path(__file__).parents[2] / "fttui" / "presets"
 HUB_PRESETS = ["full-bert-classifier", "lora-1b-chat", "qlora-8b-instruct-24gb", "fsdp-8gpu"]
@@ -91,7 +91,7 @@ def test_local_problems_are_reported_together_without_touching_the_network(tmp_p
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "old.txt").write_text("x")
     with pytest.raises(FttuiError) as info:
-        check_before_start(load_config(str(preset), []), Launch(nproc=cpu_count() + 1), str(tmp_path / "out"))
+        check_before_start(load_config(str(preset), []), RankLayout(nproc=cpu_count() + 1), str(tmp_path / "out"))
     message = info.value.message
     assert type(info.value) is ConfigError and message.startswith("4 problems")
     for part in (f"--nproc {cpu_count() + 1} is more than", "training.distributed=fsdp needs GPUs",

@@ -15,7 +15,7 @@ import pytest
 from fttui.events import parse_event
 from fttui.hardware import CpuInfo, GpuInfo, HardwareReport
 from fttui.tui.app import FttuiApp
-from fttui.tui.backend import Backend, load_shape
+from fttui.tui.services import Services, load_shape
 from fttui.tui.draft import Draft
 
 from .fakes import ReplaySupervisor
@@ -59,7 +59,7 @@ def gpu_report() -> HardwareReport:
                           os="Linux 6.8.0")
 
 
-class FakeBackend(Backend):
+class FakeServices(Services):
     """Launches nothing: previews answer with a recorded event, runs replay recorded events."""
 
     def __init__(self, events=None, hold: bool = True):
@@ -152,8 +152,8 @@ def make_draft(report=None) -> Draft:
 def make_app(workdir):
     """Factory: an app in ``workdir`` on the fake machine, at a wizard step (None: empty, push your own)."""
 
-    def make(step: int | None = 0, backend=None, report=None, **kwargs) -> FttuiApp:
-        return FttuiApp(runs_dir="runs", draft=make_draft(report), backend=backend or FakeBackend(),
+    def make(step: int | None = 0, services=None, report=None, **kwargs) -> FttuiApp:
+        return FttuiApp(runs_dir="runs", draft=make_draft(report), services=services or FakeServices(),
                         cursor_blink=False, start_step=step, **kwargs)
 
     return make

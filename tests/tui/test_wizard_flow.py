@@ -21,7 +21,7 @@ from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.modals import ErrorModal
 from fttui.tui.worker_errors import REPORT_HINT, ReportsWorkerErrors
 
-from .conftest import FakeBackend, drive, wait_for
+from .conftest import FakeServices, drive, wait_for
 from .fakes import ReplaySupervisor
 
 
@@ -41,19 +41,19 @@ def test_the_wizard_walks_six_steps_and_the_app_starts_the_confirmed_run(make_ap
                 chosen = app.screen.chosen()
             await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="the Review step")
-        assert not app.backend.configs  # reviewing starts nothing
+        assert not app.services.configs  # reviewing starts nothing
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the Train screen")
         assert isinstance(app.draft.plan, MethodPlan) and app.draft.plan.method == chosen  # the Method step's row
-        assert app.screen.supervisor is app.backend.started[-1] and app.screen.supervisor in app.live
+        assert app.screen.supervisor is app.services.started[-1] and app.screen.supervisor in app.live
 
     drive(app, body)
-    (config,) = app.backend.configs
+    (config,) = app.services.configs
     assert config.output.name == app.draft.sections["output"]["name"] == "minilm-lora-train"
 
 
 def test_a_run_that_cannot_start_shows_why_and_keeps_the_draft(make_app):
-    class RefusingOnce(FakeBackend):
+    class RefusingOnce(FakeServices):
         refused = False
 
         def start_run(self, config):
@@ -62,7 +62,7 @@ def test_a_run_that_cannot_start_shows_why_and_keeps_the_draft(make_app):
                 raise ConfigError("runs/my-run exists already", "choose another output.name")
             return super().start_run(config)
 
-    app = make_app(5, backend=RefusingOnce())
+    app = make_app(5, services=RefusingOnce())
 
     async def body(pilot):
         first = app.screen
@@ -80,7 +80,7 @@ def test_a_run_that_cannot_start_shows_why_and_keeps_the_draft(make_app):
         await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the Train screen")
 
     drive(app, body)
-    assert [c.output.name for c in app.backend.configs] == ["my-run"]
+    assert [c.output.name for c in app.services.configs] == ["my-run"]
 
 
 def test_an_fttui_error_in_a_worker_opens_the_dialog_with_its_message_and_hint(make_app):
@@ -88,11 +88,11 @@ def test_an_fttui_error_in_a_worker_opens_the_dialog_with_its_message_and_hint(m
         def next_event(self, timeout=0.2):
             raise DataError("data/train.jsonl line 3: not JSON", "fix line 3 or set data.max_bad_rows")
 
-    class BrokenPreview(FakeBackend):
+    class BrokenPreview(FakeServices):
         def start_preview(self, config):
             return Broken([])
 
-    app = make_app(3, backend=BrokenPreview())
+    app = make_app(3, services=BrokenPreview())
 
     async def body(pilot):
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal), what="the error dialog")
@@ -107,11 +107,11 @@ def test_an_fttui_error_in_a_worker_opens_the_dialog_with_its_message_and_hint(m
 
 
 def test_any_other_exception_in_a_worker_opens_the_dialog_and_asks_for_a_report(make_app):
-    class NoWorker(FakeBackend):
+    class NoWorker(FakeServices):
         def start_fit(self, config):
             raise PermissionError("python: permission denied")  # not an FttuiError: the fit worker let it through
 
-    app = make_app(5, backend=NoWorker())
+    app = make_app(5, services=NoWorker())
 
     async def body(pilot):
         await pilot.press("ctrl+f")

@@ -6,12 +6,12 @@ import json
 import pytest
 
 from fttui.config import validate_config
-from fttui.engine.data_files import Rows, read_rows
-from fttui.engine.dataset import load_train_eval
-from fttui.engine.chat import IGNORE_INDEX, Renderer, encode, fit_tokenizer
-from fttui.engine.dataset import fit_length
-from fttui.engine.formats import Layout, check_labels, detect_layout, label_set, read_labels
-from fttui.engine.messages import Conversation, to_messages
+from fttui.engine.data.data_files import Rows, read_rows
+from fttui.engine.data.dataset import load_train_eval
+from fttui.engine.data.chat import IGNORE_INDEX, Renderer, encode, fit_tokenizer
+from fttui.engine.data.rendering import fit_length
+from fttui.engine.data.formats import Layout, check_labels, detect_layout, label_set, read_labels
+from fttui.engine.data.messages import Conversation, to_messages
 from fttui.errors import DataError, ExitCode
 
 
@@ -383,7 +383,7 @@ def test_bad_chat_rows_name_the_row(row, needle):
 
 
 def test_sharegpt_function_call_and_observation_become_a_call_and_its_result():
-    from fttui.engine.messages import read_conversation
+    from fttui.engine.data.messages import read_conversation
 
     row = {"system": "Be terse.", "tools": '[{"name": "lookup", "parameters": {}}]', "conversations": [
         {"from": "human", "value": "find it"},
@@ -401,7 +401,7 @@ def test_sharegpt_function_call_and_observation_become_a_call_and_its_result():
 
 
 def test_openai_tool_call_ids_are_renumbered_to_nine_characters_and_results_follow():
-    from fttui.engine.messages import read_conversation
+    from fttui.engine.data.messages import read_conversation
 
     row = {"messages": [
         {"role": "user", "content": "two cities"},
@@ -425,7 +425,7 @@ def test_openai_tool_call_ids_are_renumbered_to_nine_characters_and_results_foll
     ({"role": "assistant", "content": "  "}, "an assistant reply is empty"),
 ])
 def test_unreadable_tool_rows_name_the_row(turn, needle):
-    from fttui.engine.messages import read_conversation
+    from fttui.engine.data.messages import read_conversation
 
     row = {"messages": [{"role": "user", "content": "hi"}, turn]}
     with pytest.raises(DataError, match=f"^t.jsonl line 2: .*{needle}"):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from fttui.engine.data_files import read_rows
+from fttui.engine.data.data_files import read_rows
 
 BOM = b"\xef\xbb\xbf"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fttui.config import validate_config
-from fttui.engine.data_files import Rows
-from fttui.engine.formats import Layout, canonical_label, check_labels, label_set, read_labels
+from fttui.engine.data.data_files import Rows
+from fttui.engine.data.formats import Layout, canonical_label, check_labels, label_set, read_labels
 from fttui.errors import DataError
 
 LAYOUT = Layout("classification", "text", "label")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from fttui.engine.calibration import anonymous_mb, mapped_weights_mb
+from fttui.engine.training.calibration import anonymous_mb, mapped_weights_mb
 
 SMAPS = """\
 7f0000000000-7f0004000000 r--p 00000000 08:01 1234                       /models/m/model.safetensors

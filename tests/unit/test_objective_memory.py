@@ -72,7 +72,7 @@ def test_the_fused_head_keeps_a_tile_not_the_logits(llama):
     # SFT on a GPU runs through TRL's SFTTrainer, which scores through the same fused head
     sft = [_est(llama, seq_len=s).breakdown["logits"] for s in (1024, 4096)]
     assert sft[1] < 1.5 * sft[0]
-    # on a CPU fttui's own head (engine/cpu_lm_head.py) projects every labelled position: the full logits
+    # on a CPU fttui's own head (engine/training/cpu_lm_head.py) projects every labelled position: the full logits
     cpu = [_est(llama, seq_len=s, device="cpu", base_fp32=True).breakdown["logits"] for s in (1024, 4096)]
     assert cpu[1] == pytest.approx(4 * cpu[0], rel=1e-3)
     # DPO and KTO on a CPU score through that head too (trainer_setup.cpu_head_for_preference), not TRL's tiles

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fttui.config import load_config
 from fttui.config.presets import find_preset
-from fttui.engine.data_files import looks_like_path
+from fttui.engine.data.data_files import looks_like_path
 from fttui.errors import ConfigError
 
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "presets"

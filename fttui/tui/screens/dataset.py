@@ -157,7 +157,7 @@ class DatasetScreen(WizardStep):
         from fttui.config import validate_config
 
         try:
-            supervisor = self.app.backend.start_preview(validate_config(raw, "wizard"))
+            supervisor = self.app.services.start_preview(validate_config(raw, "wizard"))
         except Exception as error:
             self.post_message(self.PreviewDone(key, None, getattr(error, "message", str(error))))
             return

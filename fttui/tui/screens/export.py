@@ -191,7 +191,7 @@ class ExportScreen(ReportsWorkerErrors, Screen):
         if not destination:
             status.show("give a folder", ok=False)
             return
-        start = partial(self.app.backend.start_export, self.run_dir, Path(destination), merge, dtype, gguf,
+        start = partial(self.app.services.start_export, self.run_dir, Path(destination), merge, dtype, gguf,
                         gguf_adapter)
         if status.launch(start, stage):
             self.query_one(f"#{section}", Button).disabled = True  # until its JobStatus.Ended
@@ -233,7 +233,7 @@ class ExportScreen(ReportsWorkerErrors, Screen):
             return
         if self.session is None:
             try:
-                self.session = self.app.backend.start_try(self.run_dir)
+                self.session = self.app.services.start_try(self.run_dir)
             except FttuiError as error:
                 self._try_status(error.message, "red")
                 return

@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from fttui.tui import backend
+from fttui.tui import services
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.bars import MemoryBar, bar_text
 
@@ -37,7 +37,7 @@ class HardwareScreen(WizardStep):
     def detect(self) -> None:
         runs_dir = self.draft.get("output", "runs_dir")
         try:
-            self.post_message(self.Detected(backend.hardware_report(runs_dir)))
+            self.post_message(self.Detected(services.hardware_report(runs_dir)))
         except Exception as error:  # detection must never take the wizard down
             self.post_message(self.Detected(None, f"{type(error).__name__}: {error}"))
 
@@ -85,7 +85,7 @@ class HardwareScreen(WizardStep):
         rows.append(report.os)
         widgets.append(Static(Text("Machine", style="bold"), classes="section-title"))
         widgets.append(Static(rows))
-        warnings = backend.hardware_warnings(report)
+        warnings = services.hardware_warnings(report)
         if warnings:
             widgets.append(Static(Text("Warnings", style="bold"), classes="section-title"))
             for note in warnings:

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 from fttui.config.methods import SPECS, spec
 from fttui.config.schema import MethodSection, TrainingSection
 from fttui.planning import planning_name
-from fttui.tui import backend
+from fttui.tui import services
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.bars import bar_text
 from fttui.tui.widgets.modals import ConfirmModal
@@ -26,7 +26,7 @@ def _why(plan) -> str:
     """The table's short reason; the panel under the table has the full one."""
     if not plan.applicable:
         return "not applicable"
-    if plan.method not in backend.TRAINABLE:
+    if plan.method not in services.TRAINABLE:
         return "not in fttui yet"
     if not plan.fits:
         return "over the memory available"
@@ -65,7 +65,7 @@ class MethodScreen(WizardStep):
                 table.add_row(method, "?", "-", "-", "-", "no estimate", key=method)
             self._select(current if current in OFFLINE_METHODS else "lora")
         else:
-            self.draft.recommendation = rec = backend.recommend(shape, report, self.draft.raw())
+            self.draft.recommendation = rec = services.recommend(shape, report, self.draft.raw())
             unit = "GB RAM" if rec.budget.device == "cpu" else "GB per GPU"
             best = rec.recommended or "-"
             objective = self.draft.get("training", "objective", "sft")
@@ -79,11 +79,11 @@ class MethodScreen(WizardStep):
                 self.plans[plan.method] = plan
                 table.add_row(*self._cells(plan, rec.budget.memory_gb, rec.recommended), key=plan.method)
             first_visit = self.draft.plan is None
-            self._select(rec.recommended if first_visit and rec.recommended in backend.TRAINABLE else current)
+            self._select(rec.recommended if first_visit and rec.recommended in services.TRAINABLE else current)
         table.focus()
 
     def _cells(self, plan, available: float, recommended: str | None) -> list:
-        trainable = plan.method in backend.TRAINABLE and plan.applicable
+        trainable = plan.method in services.TRAINABLE and plan.applicable
         dim = "" if trainable else "bright_black"
         name = Text(plan.label + (" ★" if plan.method == recommended else ""), style=dim or "bold")
         if not plan.applicable:
@@ -126,7 +126,7 @@ class MethodScreen(WizardStep):
             text.append(f"\n{plan.multi_gpu}")
         for note in plan.notes:
             text.append(f"\nnote: {note}", style="dim")
-        if method not in backend.TRAINABLE:
+        if method not in services.TRAINABLE:
             text.append("\nfttui cannot train this method yet: choose another row.", style="yellow")
         detail.update(text)
 
@@ -137,7 +137,7 @@ class MethodScreen(WizardStep):
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
     def result_for(self, method: str) -> StepResult:
-        name, extra = backend.TRAINABLE[method]
+        name, extra = services.TRAINABLE[method]
         previous = self.draft.get("method", "name")
         section = MethodSection.model_validate({**self.draft.sections["method"], "name": name, **extra})
         training = dict(self.draft.sections["training"])
@@ -155,7 +155,7 @@ class MethodScreen(WizardStep):
         if method is None:
             return
         plan = self.plans.get(method)
-        if method not in backend.TRAINABLE or (plan is not None and not plan.applicable):
+        if method not in services.TRAINABLE or (plan is not None and not plan.applicable):
             reason = plan.reason if plan is not None and plan.reason else "it does not apply to this model"
             self.set_status(f"{plan.label if plan else method} cannot train here ({reason}): pick another")
             return

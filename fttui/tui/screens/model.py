@@ -14,7 +14,7 @@ from fttui.config import BUILTIN_MODEL
 from fttui.config.schema import ModelSection
 from fttui.errors import FttuiError
 from fttui.planning import trainable_task
-from fttui.tui import backend
+from fttui.tui import services
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.form import SchemaForm
 
@@ -133,7 +133,7 @@ class ModelScreen(WizardStep):
     @work(thread=True, exclusive=True, group="model-shape", exit_on_error=False)
     def load_shape(self, ref: str, revision: str | None) -> None:
         try:
-            self.post_message(self.ShapeLoaded(ref, backend.load_shape(ref, revision), None))
+            self.post_message(self.ShapeLoaded(ref, services.load_shape(ref, revision), None))
         except Exception as error:
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
             hint = getattr(error, "hint", None)

@@ -21,7 +21,7 @@ from fttui.config import dump_config
 from fttui.config.schema import OutputSection
 from fttui.errors import FttuiError
 from fttui.events import Failed, FitChecked
-from fttui.tui import backend
+from fttui.tui import services
 from fttui.tui.keys import either
 from fttui.tui.screens.base import StepResult, WizardStep
 from fttui.tui.widgets.bars import bar_text
@@ -103,7 +103,7 @@ class ReviewScreen(WizardStep):
             return
         text = dump_config(config)  # highlighted as plain styled text: no background boxes, wraps like text
         self.query_one("#review-yaml", Static).update(Syntax(text, "yaml", theme="ansi_dark").highlight(text))
-        estimate = backend.estimate_config(config, self.draft.shape, self.draft.hardware)
+        estimate = services.estimate_config(config, self.draft.shape, self.draft.hardware)
         line = Text("memory estimate  ", style="bold")
         if estimate is None:
             line.append("unknown (the model's config could not be read)", style="dim")
@@ -133,7 +133,7 @@ class ReviewScreen(WizardStep):
         from textual.worker import get_current_worker
 
         try:
-            supervisor = self.app.backend.start_fit(config)
+            supervisor = self.app.services.start_fit(config)
         except FttuiError as error:
             self.post_message(self.FitDone(Failed(kind=type(error).__name__, message=error.message, hint=error.hint)))
             return
