@@ -103,6 +103,7 @@ class StepLogged(Event):
     samples_per_second: float | None = None
     elapsed_s: float = 0.0
     eta_s: float | None = None
+    rewards: dict[str, float] = field(default_factory=dict)  # a preference run's train reward margin/accuracy
 
 
 @dataclass

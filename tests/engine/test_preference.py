@@ -258,6 +258,9 @@ def test_a_precomputed_reference_keeps_no_copy_and_starts_at_the_starting_model(
     assert summary["memory_estimate_breakdown_mb"]["reference"] == 0
     first = next(event for event in sink.events if isinstance(event, StepLogged))
     assert first.loss == pytest.approx(0.6931, abs=1e-3)
+    # Each step carries TRL's batch reward figures for the Train screen's plot; policy = reference: margin 0
+    assert set(first.rewards) == {"rewards/margins", "rewards/accuracies"}
+    assert first.rewards["rewards/margins"] == pytest.approx(0.0, abs=1e-4)
     with pytest.raises(ConfigError, match="no copy of the weights to save"):
         dpo_config(tiny_llama, "t.jsonl", None, tmp_path, precompute_reference=True)
     for objective in ("orpo", "sft"):  # no reference model: refused, not ignored

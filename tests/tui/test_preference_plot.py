@@ -1,10 +1,13 @@
-"""The Train screen's preference plot: a DPO or KTO run's reward margin and accuracy at each evaluation."""
+"""The Train screen's preference plot: a DPO or KTO run's reward margin and accuracy at each evaluation and at each
+logged training step."""
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-from fttui.events import Evaluated, Finished, Started
+import dataclasses
+
+from fttui.events import Evaluated, Finished, Started, StepLogged
 from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot
 from fttui.tui.widgets.preference_plot import PreferencePlot
@@ -111,3 +114,22 @@ def test_an_evaluation_without_a_finite_margin_records_nothing_and_keeps_the_plo
         assert (plot.margin_steps, plot.margins, plot.accuracies) == ([61], [0.25], [0.75]) and plot.display
 
     _run(make_app, events, check)
+
+
+def test_training_steps_put_their_margin_and_accuracy_on_the_plot_as_the_line(make_app):
+    events = recorded_preference_events("dpo")
+    with_rewards = [dataclasses.replace(e, rewards={"rewards/margins": 0.01 * e.step, "rewards/accuracies": 0.5,
+                                                    "rewards/chosen": 9.0})
+                    if isinstance(e, StepLogged) else e for e in events]
+    steps = [e.step for e in events if isinstance(e, StepLogged)]
+    eval_steps, margins = _evaluated(events, "rewards/margins")
+    assert len(steps) > len(eval_steps) > 3
+
+    def check(screen):
+        plot = screen.query_one(PreferencePlot)
+        assert plot.train["rewards/margins"] == (steps, [0.01 * step for step in steps])
+        assert plot.train["rewards/accuracies"] == (steps, [0.5] * len(steps))
+        assert (plot.margin_steps, plot.margins) == (eval_steps, margins)  # evaluations stay apart, as markers
+        assert "accuracy (blue)" in _drawn(plot)
+
+    _run(make_app, with_rewards, check)

@@ -9,6 +9,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from fttui.atomic import follow_umask, fsync_tree, write_text
+from fttui.config.schema import PREFERENCE_METRICS
 from fttui.engine.training.distributed import agree
 from fttui.engine.training.metrics import OverfitWatch
 from fttui.engine.sink import Sink
@@ -21,6 +22,13 @@ def _finite(value):
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def train_rewards(logs: dict) -> dict[str, float]:
+    """The preference metrics TRL logs at a training step (``rewards/margins``, ``rewards/accuracies``), finite ones
+    only; the same names as evaluation reports, so the Train screen plots both."""
+    return {key: float(value) for key, value in logs.items()
+            if key in PREFERENCE_METRICS and key.startswith("rewards/") and _finite(value) is not None}
 
 
 class EventCallback(TrainerCallback):
@@ -87,6 +95,7 @@ class EventCallback(TrainerCallback):
             samples_per_second=rate,
             elapsed_s=round(elapsed, 3),
             eta_s=round(elapsed / done * remaining, 1),
+            rewards=train_rewards(logs),
         ))
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):

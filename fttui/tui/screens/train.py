@@ -180,6 +180,8 @@ class TrainScreen(Screen):
             self.last_step = event
             plot.max_steps = event.max_steps
             plot.add_train(event.step, event.loss)
+            if event.rewards:  # a preference run's train margin and accuracy
+                self.query_one(PreferencePlot).add_train(event.step, event.rewards)
             if self.status in ("starting", "attached"):
                 self.set_status("training")
         elif isinstance(event, Evaluated):
@@ -249,6 +251,7 @@ class TrainScreen(Screen):
         for event in self.history:
             if isinstance(event, StepLogged) and event.step <= resumed_from_step:
                 plot.add_train(event.step, event.loss)
+                preference.add_train(event.step, event.rewards)
             elif isinstance(event, Evaluated) and event.step <= resumed_from_step:
                 plot.add_eval(event.step, event.metrics.get("loss"))
                 preference.add_eval(event.step, event.metrics)

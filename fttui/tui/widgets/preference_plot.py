@@ -1,4 +1,5 @@
-"""The preference plot: reward margin and preference accuracy at each evaluation of a DPO, ORPO or KTO run.
+"""The preference plot: reward margin and preference accuracy of a DPO, ORPO or KTO run, at each logged training
+step (TRL's batch figures: lines) and at each evaluation (markers).
 
 The loss of a preference objective says little on its own (DPO's starts at log 2 whatever the data); the
 margin between the chosen and the rejected reply, and the share of pairs where it favours the chosen one, say
@@ -39,10 +40,22 @@ class PreferencePlot(CoalescedPlot):
         self.margins: list[float] = []
         self.accuracy_steps: list[int] = []
         self.accuracies: list[float] = []
+        self.train = {MARGIN: ([], []), ACCURACY: ([], [])}  # name -> (steps, values) at logged training steps
 
     @property
     def points(self) -> int:
         return len(self.margins) + len(self.accuracies)
+
+    def add_train(self, step: int, rewards: dict) -> None:
+        """Record a training step's margin and accuracy (``StepLogged.rewards``); shown once an evaluation shows the
+        plot, or at once when the run has no evaluation data."""
+        for name, (steps, values) in self.train.items():
+            value = _number(rewards, name)
+            if value is not None:
+                steps.append(step)
+                values.append(value)
+                self.dirty = True
+                self.display = True
 
     def add_eval(self, step: int, metrics: dict) -> None:
         """Record an evaluation's margin and accuracy (each only when reported); the first one shows the plot."""
@@ -58,17 +71,25 @@ class PreferencePlot(CoalescedPlot):
             self.display = True
 
     def draw(self, plt) -> None:
-        if self.accuracies:
+        if self.accuracies or self.train[ACCURACY][0]:
             plt.title("margin (green), accuracy (blue)")  # fits 40 columns
         else:
             plt.title("reward margin (green)")
         plt.xlabel("step")
-        if self.margins:
+        train_margin, train_accuracy = self.train[MARGIN], self.train[ACCURACY]
+        if train_margin[0]:  # training steps as the line, evaluations as markers on it
+            plt.plot(*train_margin, color="green", marker="braille")
+        elif self.margins:
             plt.plot(self.margin_steps, self.margins, color="green", marker="braille")
+        if self.margins:
             plt.scatter(self.margin_steps, self.margins, color="green", marker="x")
-        if self.accuracies:
+        if train_accuracy[0]:
+            plt.plot(*train_accuracy, color="blue", marker="braille", yside="right")
+        elif self.accuracies:
             plt.plot(self.accuracy_steps, self.accuracies, color="blue", marker="braille", yside="right")
+        if self.accuracies:
             plt.scatter(self.accuracy_steps, self.accuracies, color="blue", marker="o", yside="right")
+        if self.accuracies or train_accuracy[0]:
             plt.ylim(0, 1, yside="right")
             plt.yticks([0, 0.5, 1], yside="right")
-        self.step_axis(plt, [*self.margin_steps, *self.accuracy_steps])
+        self.step_axis(plt, [*self.margin_steps, *self.accuracy_steps, *train_margin[0], *train_accuracy[0]])
