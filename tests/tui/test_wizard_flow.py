@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import pkgutil
 from importlib import import_module
+from pathlib import Path
 
 from textual.widgets import Button, Input, Static
 
@@ -128,12 +129,28 @@ def test_any_other_exception_in_a_worker_opens_the_dialog_and_asks_for_a_report(
 
 def test_every_class_with_a_worker_reports_its_errors():
     """A screen or widget whose workers do not mix in ReportsWorkerErrors would fail silently again."""
-    not_yet = {"TrainScreen"}  # train.py is being reworked by its owner: the mixin goes in there next
     missing = []
     for info in pkgutil.walk_packages(fttui.tui.__path__, "fttui.tui."):
         module = import_module(info.name)
         for name, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__ and "@work(" in inspect.getsource(cls) \
-                    and not issubclass(cls, ReportsWorkerErrors) and name not in not_yet:
+                    and not issubclass(cls, ReportsWorkerErrors):
                 missing.append(f"{module.__name__}.{name}")
     assert missing == []
+
+
+def test_a_train_screen_whose_event_reader_fails_says_so_and_opens_the_dialog(make_app):
+    class Broken(ReplaySupervisor):
+        def next_event(self, timeout=0.2):
+            raise OSError("events.jsonl vanished")
+
+    app = make_app(None)
+    screen = TrainScreen(Path("runs") / "r", Broken([]))
+
+    async def body(pilot):
+        app.push_screen(screen)
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal), what="the error dialog")
+        assert "OSError: events.jsonl vanished" in _dialog_text(app)
+        assert screen.status == "not following"
+
+    drive(app, body)

@@ -30,6 +30,7 @@ from fttui.tui.widgets.footer import Footer
 from fttui.tui.widgets.loss_plot import LossPlot
 from fttui.tui.widgets.preference_plot import PreferencePlot
 from fttui.tui.widgets.modals import ConfirmModal
+from fttui.tui.worker_errors import ReportsWorkerErrors
 
 BATCH_EVENTS = 5000  # events per message at most: a long run read back does not flood the message queue
 MEMORY_EVERY_S = 1.0
@@ -54,7 +55,7 @@ def _metrics_text(metrics: dict, prefix: str = "") -> str:
     return "  ".join(parts)
 
 
-class TrainScreen(Screen):
+class TrainScreen(ReportsWorkerErrors, Screen):
     BINDINGS = [
         Binding("s", "stop", "Stop"),
         Binding("e", "export", "Export & try"),
@@ -118,6 +119,12 @@ class TrainScreen(Screen):
     def on_mount(self) -> None:
         self.set_status("attached: following events.jsonl" if self.attached else "starting the worker…")
         self.follow()
+
+    def after_worker_error(self, worker) -> None:
+        """Reading the events failed, not necessarily the run: say so, and where to follow it again."""
+        self.set_status("not following")
+        self.query_one(RichLog).write("stopped following the run's events (see the error); the run may still be "
+                                      "going: open it again from Runs (ctrl+r)")
 
     # ------------------------------------------------------------------ the worker: events in, messages out
 
