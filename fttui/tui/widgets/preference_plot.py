@@ -47,8 +47,8 @@ class PreferencePlot(CoalescedPlot):
         return len(self.margins) + len(self.accuracies)
 
     def add_train(self, step: int, rewards: dict) -> None:
-        """Record a training step's margin and accuracy (``StepLogged.rewards``); shown once an evaluation shows the
-        plot, or at once when the run has no evaluation data."""
+        """Record a training step's margin and accuracy (``StepLogged.rewards``); the first one shows the plot, so a run
+        without eval data has it too."""
         for name, (steps, values) in self.train.items():
             value = _number(rewards, name)
             if value is not None:
