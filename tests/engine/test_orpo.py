@@ -78,14 +78,14 @@ def test_an_orpo_step_trains_the_reply_only_sft_loss_plus_the_odds_ratio(tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("method", "learning_rate"), [("lora", 1e-2), ("full", 1e-3)])
-def test_orpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method, learning_rate):
+def test_orpo_learns_the_preference_and_generalises(tmp_path, seeded_tiny_llama, method, learning_rate):
     from fttui.engine.training.recipe import run
     from fttui.engine.sink import ListSink
     from fttui.events import Logged
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    config = orpo_config(tiny_llama, write(tmp_path / "pairs.jsonl", pair_rows(96, seed=1)),
+    config = orpo_config(seeded_tiny_llama, write(tmp_path / "pairs.jsonl", pair_rows(96, seed=1)),
                          write(tmp_path / "eval.jsonl", pair_rows(24, seed=2)), run_dir, fit_check=True,
                          method=method, learning_rate=learning_rate)
     sink = ListSink()

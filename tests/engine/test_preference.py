@@ -87,7 +87,7 @@ def test_the_replies_are_exactly_the_completion_tokens(tiny_llama):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("method", "learning_rate"), [("lora", 1e-2), ("full", 1e-3)])
-def test_dpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method, learning_rate):
+def test_dpo_learns_the_preference_and_generalises(tmp_path, seeded_tiny_llama, method, learning_rate):
     """LoRA against its own weights with the adapter off; full fine-tuning against a frozen copy of the base."""
     from trl import DPOTrainer
 
@@ -98,7 +98,7 @@ def test_dpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method,
 
     rows = pair_rows(96, seed=1) + [{"prompt": "hi", "chosen": "same", "rejected": "same"}]  # skipped, counted
     held_out = write(tmp_path / "eval.jsonl", pair_rows(24, seed=2))
-    config = dpo_config(tiny_llama, write(tmp_path / "pairs.jsonl", rows), held_out, tmp_path / "runs",
+    config = dpo_config(seeded_tiny_llama, write(tmp_path / "pairs.jsonl", rows), held_out, tmp_path / "runs",
                         method=method, fit_check=True, learning_rate=learning_rate)
     run_dir, lock = create_run_dir(config)
     outcome = run(config, run_dir, ListSink())
@@ -116,7 +116,7 @@ def test_dpo_learns_the_preference_and_generalises(tmp_path, tiny_llama, method,
         import torch
         from transformers import AutoModelForCausalLM
 
-        base, reference = AutoModelForCausalLM.from_pretrained(tiny_llama), outcome.trainer.ref_model
+        base, reference = AutoModelForCausalLM.from_pretrained(seeded_tiny_llama), outcome.trainer.ref_model
         assert summary["trainable_params"] == summary["total_params"]
         assert torch.equal(reference.lm_head.weight.cpu(), base.lm_head.weight)
         assert not torch.equal(outcome.model.lm_head.weight.detach().cpu(), base.lm_head.weight)
