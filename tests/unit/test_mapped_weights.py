@@ -52,3 +52,15 @@ def test_a_real_mapping_counts_when_read_and_moves_to_anonymous_when_written(tmp
             assert anonymous_mb() - anonymous == pytest.approx(8, abs=2)
         finally:
             view.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_a_sampler_started_from_an_earlier_baseline_counts_what_came_before_it():
+    """The fit check measures from before the model was loaded: memory already held when it starts counts."""
+    from fttui.engine.training.calibration import AnonymousPeak
+
+    run = AnonymousPeak()  # the run's baseline, before the "model"
+    model = b"\1" * (48 * 2**20)  # written pages: anonymous memory, held through the probe
+    probe_alone = AnonymousPeak().start().stop()
+    probe_from_run = AnonymousPeak(since=run).start().stop()
+    assert len(model) and probe_from_run >= 40 > probe_alone

@@ -55,13 +55,18 @@ def mapped_weights_mb(smaps: str = "/proc/self/smaps") -> float:
 
 
 class AnonymousPeak:
-    """Samples anonymous memory every few milliseconds between ``start`` and ``stop``; keeps the peak."""
+    """Samples anonymous memory every few milliseconds between ``start`` and ``stop``; keeps the peak.
 
-    def __init__(self, interval_s: float = 0.005):
+    ``since``: measure from another sampler's baseline (taken before the model was loaded), so the figure
+    holds the weights as the CUDA allocator's peak does, and not only what freed heap could not absorb.
+    """
+
+    def __init__(self, interval_s: float = 0.005, since: AnonymousPeak | None = None):
         self.interval_s = interval_s
-        self.baseline = anonymous_mb()
-        self.peak = self.baseline
-        self.mapped_baseline = mapped_weights_mb()
+        self.baseline = since.baseline if since is not None else anonymous_mb()
+        self.mapped_baseline = since.mapped_baseline if since is not None else mapped_weights_mb()
+        now = anonymous_mb() if since is not None else self.baseline
+        self.peak = max(now, self.baseline) if now is not None and self.baseline is not None else self.baseline
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="fttui-memory-sampler", daemon=True)
 

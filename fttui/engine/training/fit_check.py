@@ -3,8 +3,8 @@
 The estimate (planning) can be off where nobody measured; a failed first hour costs more than two steps.
 ``training.fit_check`` runs forward, backward and an AdamW step (learning rate 0: the weights do not move,
 but the optimizer's state is allocated as training will) twice on the ``batch_size`` longest training rows,
-measures the peak (the CUDA allocator's; on CPU the anonymous-memory sampler), and compares it with the
-estimate. Out of memory: halve the micro-batch and double accumulation (engine.training.oom.halved: the same examples
+measures the peak (the CUDA allocator's; on CPU the anonymous-memory sampler, from before the model was
+loaded, so that both hold the weights), and compares it with the estimate. Out of memory: halve the micro-batch and double accumulation (engine.training.oom.halved: the same examples
 per step), then turn on gradient checkpointing, then stop with what is needed (QLoRA, a shorter max_length).
 Every change is logged, recorded in ``summary.json`` (``fit_check``) and written to ``config.yaml`` with
 ``training.fit_check: false``, so a re-run does not probe again.
@@ -58,8 +58,12 @@ def longest_rows(dataset, count: int) -> list[dict]:
     return [dataset[i] for i in order]
 
 
-def probe(trainer, rows: list[dict], device: str) -> float:
-    """MB at the peak of two training steps on ``rows`` (the weights do not change; random streams neither)."""
+def probe(trainer, rows: list[dict], device: str, since: AnonymousPeak | None = None) -> float:
+    """MB at the peak of two training steps on ``rows`` (the weights do not change; random streams neither).
+
+    On CPU, counted from ``since``'s baseline (the run's, before the model was loaded): two steps of a small
+    model can live entirely in heap that earlier work freed, and would measure 0 above the memory at the start.
+    """
     model = trainer.model
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=0.0, weight_decay=0.0)
@@ -68,7 +72,7 @@ def probe(trainer, rows: list[dict], device: str) -> float:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     else:
-        sampler = AnonymousPeak().start()
+        sampler = AnonymousPeak(since=since).start()
     try:
         if not hasattr(trainer, "current_gradient_accumulation_steps"):  # set by train(), read by training_step
             trainer.current_gradient_accumulation_steps = 1
@@ -98,20 +102,22 @@ def _checkpointing_on(model, config: RunConfig) -> RunConfig:
     return config.model_copy(update={"training": config.training.model_copy(update={"gradient_checkpointing": True})})
 
 
-def only(trainer, rebuild, config: RunConfig, run_dir, sink, device: str, estimate_mb: float | None) -> dict:
+def only(trainer, rebuild, config: RunConfig, run_dir, sink, device: str, estimate_mb: float | None,
+         since: AnonymousPeak | None = None) -> dict:
     """The check without the run (worker mode ``fit``): its record, also emitted as a FitChecked event."""
-    _, config, record = check(trainer, rebuild, config, run_dir, sink, device, estimate_mb)
+    _, config, record = check(trainer, rebuild, config, run_dir, sink, device, estimate_mb, since)
     sink.emit(FitChecked(**record, gradient_checkpointing=config.training.gradient_checkpointing, device=device))
     return record
 
 
-def check(trainer, rebuild, config: RunConfig, run_dir, sink, device: str, estimate_mb: float | None):
+def check(trainer, rebuild, config: RunConfig, run_dir, sink, device: str, estimate_mb: float | None,
+          since: AnonymousPeak | None = None):
     """(trainer, config, record): the trainer that fits, the config it was built from, what was measured."""
     changes: list[str] = []
     while True:
         rows = longest_rows(trainer.train_dataset, trainer.args.per_device_train_batch_size)  # packed: sequences
         try:
-            peak = probe(trainer, rows, device)
+            peak = probe(trainer, rows, device, since)
             break
         except torch.OutOfMemoryError:
             t = config.training

@@ -140,7 +140,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         estimate_mb = memory_record(model, config, task, placement.device, placement.precision,
                                     min(data.longest, config.training.max_length), 0.0, None).get("memory_estimate_mb")
         return RunOutcome("checked", summary=fit_check.only(trainer, make_trainer, config, run_dir, sink,
-                                                            placement.device, estimate_mb), model=model)
+                                                            placement.device, estimate_mb, memory), model=model)
     checkpoint, skipped = last_intact_checkpoint(run_dir) if resume else (None, [])
     for line in describe_skipped(skipped, checkpoint):  # cut short by a kill or a full disk: say so, use an older one
         sink.emit(Logged(line, "warning"))
@@ -166,7 +166,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
                                     min(data.longest, config.training.max_length), 0.0, None).get("memory_estimate_mb")
         if fit_check.wanted(config, placement.device, estimate_mb):
             trainer, config, fit = fit_check.check(trainer, make_trainer, config, run_dir, sink, placement.device,
-                                                   estimate_mb)
+                                                   estimate_mb, memory)
     earlier = RunSummary.read(run_dir) if checkpoint is not None else None  # a resume reuses its timings
     compiled = compiling.prepare(trainer, config.training.compile,
                                  (steps - resumed_step) * config.training.gradient_accumulation, placement.device,
