@@ -55,6 +55,12 @@ EXTRA = {
     "Qwen-14B": dict(model_type="qwen2", hidden_size=5120, intermediate_size=13696, num_hidden_layers=40,
                      num_attention_heads=40, vocab_size=152064, tie_word_embeddings=False,
                      max_position_embeddings=8192),
+    "Qwen-1.8B": dict(model_type="qwen2", hidden_size=2048, intermediate_size=5504, num_hidden_layers=24,
+                      num_attention_heads=16, vocab_size=151936, tie_word_embeddings=False,
+                      max_position_embeddings=8192),
+    "Qwen-72B": dict(model_type="qwen2", hidden_size=8192, intermediate_size=24576, num_hidden_layers=80,
+                     num_attention_heads=64, vocab_size=152064, tie_word_embeddings=False,
+                     max_position_embeddings=32768),
     "Llama-3.3-70B": dict(LLAMA, hidden_size=8192, intermediate_size=28672, num_hidden_layers=80,
                           num_attention_heads=64, num_key_value_heads=8, vocab_size=128256,
                           max_position_embeddings=131072),
@@ -122,15 +128,24 @@ MEASURED = [
 # batch 1, LoRA r=64 on c_attn/c_proj/w1/w2 (every linear), dropout 0.05, gradient checkpointing, Trainer AdamW
 # (finetune/finetune_lora_single_gpu.sh, finetune_qlora_single_gpu.sh); Q-LoRA on the GPTQ Int4 checkpoint (4 bits
 # + a scale per 128 weights, sized as NF4) after prepare_model_for_kbit_training; Qwen-1's own code takes the
-# cross-entropy of the half logits, no fp32 upcast; PEFT of the time cast LoRA to the bf16 base's dtype.
+# cross-entropy of the half logits, no fp32 upcast. The adapters are fp32: the table was added on 2023-10-07 with
+# torch 2.0, for which the README pins peft>=0.5.0,<0.6.0, and PEFT 0.5.0's LoRA layers stay in torch's default
+# dtype (update_layer moves them to the weight's device only; the cast to the weight's dtype came in b786b884,
+# 2023-09-12, first released in 0.6.0). Corrected on 2026-12-02, after the errors had been seen (the earlier
+# description said half-precision adapters): a fact about the runs, read in PEFT's source, not a term of the estimate.
 QWEN = dict(lm_head="half", batch_size=1, gradient_checkpointing=True, attention="flash", lora_r=64,
             lora_dropout=0.05)
-QWEN_LORA = dict(QWEN, method="lora", adapter_half=True)
+QWEN_LORA = dict(QWEN, method="lora")
 QWEN_QLORA = dict(QWEN, method="qlora", precision="fp16")
 QWEN_ROWS = [("Qwen-7B", QWEN_LORA, (20.1, 20.4, 21.5, 23.8, 29.7, 36.6)),
              ("Qwen-7B", QWEN_QLORA, (11.5, 11.5, 12.3, 13.9, 16.9, 23.5)),
              ("Qwen-14B", QWEN_LORA, (34.6, 35.1, 35.3, 37.4, 42.5, 55.2)),
              ("Qwen-14B", QWEN_QLORA, (18.7, 18.4, 18.9, 19.9, 23.0, 27.9))]
+# Found later in the same table (the rows our settings can describe; LoRA (emb) trains the embeddings and the head
+# in full, the full-parameter and 72B LoRA rows span several GPUs under DeepSpeed): appended in table order.
+QWEN_MORE_ROWS = [("Qwen-1.8B", QWEN_LORA, (6.7, 7.4, 8.4, 11.0, 16.2, 21.8)),
+                  ("Qwen-1.8B", QWEN_QLORA, (5.8, 6.0, 6.6, 7.8, 10.2, 15.8)),
+                  ("Qwen-72B", QWEN_QLORA, (61.4, 61.4, 62.9, 64.1, 68.0, 75.6))]
 # torchtune README "Memory and training speed" (github.com/pytorch/torchtune): Llama 3.1 8B on one RTX 4090, batch 2,
 # packed to 2048 tokens, torch.compile; recipes/configs/llama3_1/8B_{lora,qlora}_single_device.yaml: LoRA r=8 on
 # q/v/output + MLP, dropout 0, activation checkpointing, AdamW, the whole model (adapters too) in bf16, the loss
@@ -143,7 +158,9 @@ FOUND = [("Qwen README", model, dict(settings, seq_len=length), published, "tota
          for length, published in zip((256, 512, 1024, 2048, 4096, 8192), row, strict=True)] + [
     ("torchtune README", "Llama-3.1-8B", dict(TORCHTUNE, method="lora"), 16.2, "reserved"),
     ("torchtune README", "Llama-3.1-8B", dict(TORCHTUNE, method="qlora", kbit_upcast=False), 7.4, "reserved"),
-]
+] + [("Qwen README", model, dict(settings, seq_len=length), published, "total")  # the same table's other rows
+     for model, settings, row in QWEN_MORE_ROWS
+     for length, published in zip((256, 512, 1024, 2048, 4096, 8192), row, strict=True)]
 TUNING, HELD_OUT = MEASURED + FOUND[0::2], FOUND[1::2]
 
 # (source, model, settings, low, high[, span]): the estimate must land inside [low, high] (None = unbounded);
