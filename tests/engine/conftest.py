@@ -47,9 +47,8 @@ def tiny_llama(tmp_path_factory):
 def seeded_tiny_llama(tmp_path_factory):
     """tiny_llama's shape with weights drawn from seed 0, whatever ran first. The DPO and ORPO learning tests assert
     a held-out accuracy, and tiny_llama's weights follow the random state of the first test that asks for it: CI's
-    order once drew weights on which ORPO's LoRA run reached 0.875 where 0.9 is asked. (KTO's LoRA test fails on
-    these seed-0 weights, its chosen rewards still below 0 after 30 steps, so it stays on tiny_llama: the learning
-    tests' dependence on the initial weights is not solved, see the issue note.)"""
+    order once drew weights on which ORPO's LoRA run reached 0.875 where 0.9 is asked. KTO's learning test uses it
+    too, with the steps that separate its rewards on seed 0-3 weights."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
