@@ -2,17 +2,22 @@
 logged training step."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
-
-import dataclasses
 
 from fttui.events import Evaluated, Finished, Started, StepLogged
 from fttui.tui.screens.train import TrainScreen
 from fttui.tui.widgets.loss_plot import LossPlot
 from fttui.tui.widgets.preference_plot import PreferencePlot
 
-from .conftest import RUN_NAME, drive, recorded_events, recorded_preference_events, wait_for
+from .conftest import (
+    RUN_NAME,
+    drive,
+    recorded_events,
+    recorded_preference_events,
+    wait_for,
+)
 from .fakes import ReplaySupervisor
 
 
@@ -48,8 +53,8 @@ def test_a_dpo_run_plots_every_evaluations_margin_and_accuracy(make_app):
     def check(screen):
         plot = screen.query_one(PreferencePlot)
         assert plot.display and plot.region.width > 0
-        assert (plot.margin_steps, plot.margins) == (steps, margins)
-        assert (plot.accuracy_steps, plot.accuracies) == (accuracy_steps, accuracies)
+        assert plot.evals["rewards/margins"] == (steps, margins)
+        assert plot.evals["rewards/accuracies"] == (accuracy_steps, accuracies)
         assert "accuracy (blue)" in _drawn(plot)
         loss = screen.query_one(LossPlot)  # the loss plot stays, beside it
         assert loss.eval_steps == steps and loss.region.width > 0
@@ -67,8 +72,8 @@ def test_a_kto_run_plots_its_margin_and_no_accuracy(make_app):
     def check(screen):
         plot = screen.query_one(PreferencePlot)
         assert plot.display
-        assert (plot.margin_steps, plot.margins) == (steps, margins) and len(steps) == 7
-        assert plot.accuracies == [] and plot.accuracy_steps == []
+        assert plot.evals["rewards/margins"] == (steps, margins) and len(steps) == 7
+        assert plot.evals["rewards/accuracies"] == ([], [])
         drawn = _drawn(plot)
         assert "reward margin" in drawn and "accuracy" not in drawn
 
@@ -96,8 +101,8 @@ def test_a_resumed_run_puts_its_earlier_margins_back_once(make_app):
 
     def check(screen):
         plot = screen.query_one(PreferencePlot)
-        assert (plot.margin_steps, plot.margins) == (steps, margins)
-        assert plot.accuracy_steps == steps
+        assert plot.evals["rewards/margins"] == (steps, margins)
+        assert plot.evals["rewards/accuracies"][0] == steps
 
     _run(make_app, resumed, check, history=history)
 
@@ -111,7 +116,7 @@ def test_an_evaluation_without_a_finite_margin_records_nothing_and_keeps_the_plo
         plot = screen.query_one(PreferencePlot)
         assert plot.points == 0 and not plot.display
         plot.add_eval(61, {"rewards/margins": 0.25, "rewards/accuracies": 0.75})  # the first real one shows it
-        assert (plot.margin_steps, plot.margins, plot.accuracies) == ([61], [0.25], [0.75]) and plot.display
+        assert plot.evals == {"rewards/margins": ([61], [0.25]), "rewards/accuracies": ([61], [0.75])} and plot.display
 
     _run(make_app, events, check)
 
@@ -129,7 +134,7 @@ def test_training_steps_put_their_margin_and_accuracy_on_the_plot_as_the_line(ma
         plot = screen.query_one(PreferencePlot)
         assert plot.train["rewards/margins"] == (steps, [0.01 * step for step in steps])
         assert plot.train["rewards/accuracies"] == (steps, [0.5] * len(steps))
-        assert (plot.margin_steps, plot.margins) == (eval_steps, margins)  # evaluations stay apart, as markers
+        assert plot.evals["rewards/margins"] == (eval_steps, margins)  # evaluations stay apart, as markers
         assert "accuracy (blue)" in _drawn(plot)
 
     _run(make_app, with_rewards, check)

@@ -36,60 +36,44 @@ class PreferencePlot(CoalescedPlot):
 
     def __init__(self, *, title: str = "preference", **kwargs):
         super().__init__(title=title, **kwargs)
-        self.margin_steps: list[int] = []
-        self.margins: list[float] = []
-        self.accuracy_steps: list[int] = []
-        self.accuracies: list[float] = []
-        self.train = {MARGIN: ([], []), ACCURACY: ([], [])}  # name -> (steps, values) at logged training steps
+        # name -> (steps, values): at logged training steps (drawn as lines), at evaluations (drawn as markers)
+        self.train = {MARGIN: ([], []), ACCURACY: ([], [])}
+        self.evals = {MARGIN: ([], []), ACCURACY: ([], [])}
 
     @property
     def points(self) -> int:
-        return len(self.margins) + len(self.accuracies)
+        return sum(len(values) for _, values in self.evals.values())
 
     def add_train(self, step: int, rewards: dict) -> None:
         """Record a training step's margin and accuracy (``StepLogged.rewards``); the first one shows the plot, so a run
         without eval data has it too."""
-        for name, (steps, values) in self.train.items():
-            value = _number(rewards, name)
+        self._add(self.train, step, rewards)
+
+    def add_eval(self, step: int, metrics: dict) -> None:
+        """Record an evaluation's margin and accuracy (each only when reported); the first one shows the plot."""
+        self._add(self.evals, step, metrics)
+
+    def _add(self, series: dict, step: int, metrics: dict) -> None:
+        for name, (steps, values) in series.items():
+            value = _number(metrics, name)
             if value is not None:
                 steps.append(step)
                 values.append(value)
                 self.dirty = True
                 self.display = True
 
-    def add_eval(self, step: int, metrics: dict) -> None:
-        """Record an evaluation's margin and accuracy (each only when reported); the first one shows the plot."""
-        margin, accuracy = _number(metrics, MARGIN), _number(metrics, ACCURACY)
-        if margin is not None:
-            self.margin_steps.append(step)
-            self.margins.append(margin)
-        if accuracy is not None:
-            self.accuracy_steps.append(step)
-            self.accuracies.append(accuracy)
-        if margin is not None or accuracy is not None:
-            self.dirty = True
-            self.display = True
-
     def draw(self, plt) -> None:
-        if self.accuracies or self.train[ACCURACY][0]:
-            plt.title("margin (green), accuracy (blue)")  # fits 40 columns
-        else:
-            plt.title("reward margin (green)")
+        has_accuracy = bool(self.train[ACCURACY][0] or self.evals[ACCURACY][0])
+        plt.title("margin (green), accuracy (blue)" if has_accuracy else "reward margin (green)")  # fits 40 columns
         plt.xlabel("step")
-        train_margin, train_accuracy = self.train[MARGIN], self.train[ACCURACY]
-        if train_margin[0]:  # training steps as the line, evaluations as markers on it
-            plt.plot(*train_margin, color="green", marker="braille")
-        elif self.margins:
-            plt.plot(self.margin_steps, self.margins, color="green", marker="braille")
-        if self.margins:
-            plt.scatter(self.margin_steps, self.margins, color="green", marker="x")
-        if train_accuracy[0]:
-            plt.plot(*train_accuracy, color="blue", marker="braille", yside="right")
-        elif self.accuracies:
-            plt.plot(self.accuracy_steps, self.accuracies, color="blue", marker="braille", yside="right")
-        if self.accuracies:
-            plt.scatter(self.accuracy_steps, self.accuracies, color="blue", marker="o", yside="right")
-        if self.accuracies or train_accuracy[0]:
+        for name, color, marker, side in ((MARGIN, "green", "x", "left"), (ACCURACY, "blue", "o", "right")):
+            train, evals = self.train[name], self.evals[name]
+            line = train if train[0] else evals  # training steps as the line, evaluations as markers on it
+            if line[0]:
+                plt.plot(*line, color=color, marker="braille", yside=side)
+            if evals[0]:
+                plt.scatter(*evals, color=color, marker=marker, yside=side)
+        if has_accuracy:
             plt.ylim(0, 1, yside="right")
             plt.yticks([0, 0.5, 1], yside="right")
-        self.step_axis(plt, [*self.margin_steps, *self.accuracy_steps, *train_margin[0], *train_accuracy[0]])
+        self.step_axis(plt, [step for series in (self.train, self.evals) for steps, _ in series.values() for step in steps])
