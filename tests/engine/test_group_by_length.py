@@ -35,7 +35,30 @@ def test_grouped_batches_pad_far_less_and_train_the_same_rows(tmp_path, tiny_ber
             "training": {"max_steps": 1, "batch_size": 8, "max_length": 64, "group_by_length": grouped,
                          "precision": "fp32"}})
         trainer = run(config, folder, ListSink()).trainer
-        assert type(trainer._get_train_sampler()).__name__ == ("LengthGroupedSampler" if grouped else "RandomSampler")
+        assert type(trainer._get_train_sampler()).__name__ == ("ShuffledLengthBatches" if grouped else "RandomSampler")
         assert sum(len(b["input_ids"]) for b in trainer.get_train_dataloader()) == 800  # every row, once
         shares[grouped] = padding_share(trainer)
     assert shares[True] < 0.5 * shares[False], shares
+
+
+def test_the_groups_come_in_a_shuffled_order_not_longest_to_shortest():
+    """transformers' sampler runs each megabatch from its longest rows to its shortest; ours shuffles the groups,
+    keeps the longest first (an out-of-memory shows at once) and a short remainder last (no batch cut in two)."""
+    import torch
+
+    from fttui.engine.training.length_batches import grouped_indices
+
+    lengths = [random.Random(i).randint(2, 120) for i in range(1000)]
+    torch.manual_seed(0)
+    order = grouped_indices(lengths, 16)
+    assert sorted(order) == list(range(1000))  # every row once
+    groups = [order[i:i + 16] for i in range(0, 1000, 16)]
+    assert len(groups[-1]) == 1000 % 16 and max(lengths[i] for i in groups[0]) == max(lengths)
+    full = groups[:-1]
+    spread = [max(lengths[i] for i in g) - min(lengths[i] for i in g) for g in full]
+    assert sorted(spread)[len(spread) // 2] <= 10  # similar lengths (16 random rows of 2-120 tokens: about 100)
+    longest = [max(lengths[i] for i in g) for g in full]
+    falls = sum(a > b for a, b in zip(longest, longest[1:]))
+    assert 0.3 < falls / (len(longest) - 1) < 0.7  # neither sorted (1.0 in each megabatch) nor reversed
+    torch.manual_seed(0)
+    assert grouped_indices(lengths, 16) == order  # the global generator decides: a resumed run sees the same order

@@ -88,7 +88,8 @@ def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bo
         dataloader_num_workers=0,
         remove_unused_columns=False,
         label_names=["labels"],
-        # Rows of 2 to 60 tokens in one batch pad to 60: batches of similar lengths (shuffled) compute less.
+        # Rows of 2 to 60 tokens in one batch pad to 60: batches of similar lengths compute less (in a shuffled
+        # order: engine.training.length_batches).
         train_sampling_strategy="group_by_length" if t.group_by_length and not packed else "random",
         **strategy_arguments(config, world or World(), placement.device),
     )
@@ -159,6 +160,9 @@ def build_trainer(task: str, model, args, train, eval_, tokenizer, callbacks, op
         return trainer
     if task == "causal-lm":
         from trl import SFTTrainer as trainer_class
+    from fttui.engine.training.length_batches import with_length_batches
+
+    trainer_class = with_length_batches(trainer_class)
     with trainable_dtypes_kept(model):
         trainer = trainer_class(model=model, args=args, optimizer_cls_and_kwargs=optimizer_setup, train_dataset=train,
                                 eval_dataset=eval_, data_collator=data_collator(task, tokenizer, packing_mode),
