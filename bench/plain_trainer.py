@@ -11,7 +11,7 @@ import numpy as np
 from datasets import load_dataset
 from peft import LoraConfig, TaskType, get_peft_model
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                          TrainingArguments)
+                          TrainingArguments, set_seed)
 
 train_file, dev_file, rows, out_dir = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 seed = int(sys.argv[5]) if len(sys.argv) > 5 else 42
@@ -21,6 +21,7 @@ data = load_dataset("json", data_files={"train": train_file, "dev": dev_file})
 data["train"] = data["train"].select(range(rows))
 data = data.map(lambda batch: tokenizer(batch["text"], truncation=True, max_length=128), batched=True)
 
+set_seed(seed)  # before the head and LoRA are initialised, as transformers' run_glue.py does (and fttui)
 model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2)
 model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16, lora_dropout=0.1,
                                          target_modules=["query", "value"]))
