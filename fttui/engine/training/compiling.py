@@ -26,7 +26,7 @@ import types
 
 import torch
 
-from fttui.engine.training.fit_check import row_lengths
+from fttui.engine.data.lengths import row_lengths
 from fttui.engine.training.trainer_setup import rng_preserved
 from fttui.events import Logged
 

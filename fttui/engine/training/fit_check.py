@@ -18,6 +18,7 @@ import torch
 from fttui.atomic import write_text
 from fttui.config import RunConfig, dump_config
 from fttui.config.schema import PROMPT_METHODS
+from fttui.engine.data.lengths import row_lengths
 from fttui.engine.training.calibration import AnonymousPeak
 from fttui.engine.training.oom import halved
 from fttui.engine.training.trainer_setup import rng_preserved
@@ -26,7 +27,6 @@ from fttui.events import FitChecked, Logged
 from fttui.runner.run_folder import CONFIG_FILE
 
 NEAR_BUDGET = 0.85  # on CPU, ``auto`` checks when the estimate passes this share of the available memory
-LENGTH_COLUMNS = ("input_ids", "prompt_ids", "chosen_ids", "rejected_ids", "completion_ids")
 
 
 def wanted(config: RunConfig, device: str, estimate_mb: float | None) -> bool:
@@ -38,17 +38,6 @@ def wanted(config: RunConfig, device: str, estimate_mb: float | None) -> bool:
     import psutil
 
     return estimate_mb is not None and estimate_mb > NEAR_BUDGET * psutil.virtual_memory().available / 2**20
-
-
-def row_lengths(dataset) -> list[int]:
-    import pyarrow.compute as pc
-
-    view, total = dataset.with_format("arrow"), None  # in the dataset's own order (a shuffled view included)
-    for name in LENGTH_COLUMNS:
-        if name in dataset.column_names:
-            lengths = pc.list_value_length(view[name])
-            total = lengths if total is None else pc.add(total, lengths)
-    return total.to_pylist() if total is not None else [1] * len(dataset)
 
 
 def longest_rows(dataset, count: int) -> list[dict]:

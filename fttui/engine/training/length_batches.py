@@ -5,7 +5,7 @@ and keeps that order, so every stretch of an epoch runs from its longest rows to
 on the shortest: a curriculum nobody asked for. Here the batches are made the same way (rows of similar length,
 so as little padding), then their order is shuffled; the batch with the longest row stays first, so an
 out-of-memory shows at the first step, and a short remainder stays last, so no batch is cut in two.
-Lengths come from the Arrow columns (``fit_check.row_lengths``), not from reading every row in Python.
+Lengths come from the Arrow columns (``engine.data.lengths``), not from reading every row in Python.
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class LengthBatches:
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy != "group_by_length" or not hasattr(dataset, "column_names"):
             return super()._get_train_sampler(train_dataset)
-        from fttui.engine.training.fit_check import row_lengths
+        from fttui.engine.data.lengths import row_lengths
 
         return ShuffledLengthBatches(row_lengths(dataset),
                                      self.args.train_batch_size * self.args.gradient_accumulation_steps)
