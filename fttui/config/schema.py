@@ -171,7 +171,8 @@ class TrainingSection(Section):
         "twice the accumulation, at most this many times (0: stop)."
     )
     group_by_length: bool = Field(
-        True, description="Batch rows of similar length together, so less padding is computed (same data, faster)."
+        True, description="Batch rows of similar length together (the batches in a shuffled order), so less padding is "
+        "computed (same data, faster)."
     )
     compile: Literal["auto", "on", "off"] = Field(
         "auto", description="torch.compile the model's blocks: auto times a few eager and compiled steps when the "
