@@ -53,7 +53,8 @@ class ShuffledLengthBatches(Sampler):
 
 class LengthBatches:
     """Trainer mixin: ``train_sampling_strategy="group_by_length"`` gets ShuffledLengthBatches, over the rows of one
-    optimizer step of one device (the size transformers groups by)."""
+    optimizer step on all ranks: every rank draws the same order and takes its micro-batches from it, so N ranks
+    train on the very batches one process with N times the batch would (transformers groups one rank's rows)."""
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
@@ -61,8 +62,9 @@ class LengthBatches:
             return super()._get_train_sampler(train_dataset)
         from fttui.engine.data.lengths import row_lengths
 
+        args = self.args
         return ShuffledLengthBatches(row_lengths(dataset),
-                                     self.args.train_batch_size * self.args.gradient_accumulation_steps)
+                                     args.train_batch_size * args.gradient_accumulation_steps * max(args.world_size, 1))
 
 
 @functools.cache
