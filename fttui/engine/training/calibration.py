@@ -63,10 +63,11 @@ class AnonymousPeak:
 
     def __init__(self, interval_s: float = 0.005, since: AnonymousPeak | None = None):
         self.interval_s = interval_s
-        self.baseline = since.baseline if since is not None else anonymous_mb()
-        self.mapped_baseline = since.mapped_baseline if since is not None else mapped_weights_mb()
-        now = anonymous_mb() if since is not None else self.baseline
-        self.peak = max(now, self.baseline) if now is not None and self.baseline is not None else self.baseline
+        if since is None:
+            self.baseline, self.mapped_baseline = anonymous_mb(), mapped_weights_mb()
+        else:
+            self.baseline, self.mapped_baseline = since.baseline, since.mapped_baseline
+        self.peak = self.baseline  # what is held from the start on is seen by the samples, stop's last one included
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="fttui-memory-sampler", daemon=True)
 

@@ -4,8 +4,9 @@ The estimate (planning) can be off where nobody measured; a failed first hour co
 ``training.fit_check`` runs forward, backward and an AdamW step (learning rate 0: the weights do not move,
 but the optimizer's state is allocated as training will) twice on the ``batch_size`` longest training rows,
 measures the peak (the CUDA allocator's; on CPU the anonymous-memory sampler, from before the model was
-loaded, so that both hold the weights), and compares it with the estimate. Out of memory: halve the micro-batch and double accumulation (engine.training.oom.halved: the same examples
-per step), then turn on gradient checkpointing, then stop with what is needed (QLoRA, a shorter max_length).
+loaded, so that both hold the weights), and compares it with the estimate. Out of memory: halve the micro-batch
+and double accumulation (engine.training.oom.halved: the same examples per step), then turn on gradient
+checkpointing, then stop with what is needed (QLoRA, a shorter max_length).
 Every change is logged, recorded in ``summary.json`` (``fit_check``) and written to ``config.yaml`` with
 ``training.fit_check: false``, so a re-run does not probe again.
 """

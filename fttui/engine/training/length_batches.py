@@ -14,6 +14,8 @@ import functools
 import torch
 from torch.utils.data import Sampler
 
+from fttui.engine.data.lengths import row_lengths
+
 MEGABATCH_STEPS = 50  # rows of up to this many steps are sorted together, as transformers does
 
 
@@ -60,8 +62,6 @@ class LengthBatches:
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy != "group_by_length" or not hasattr(dataset, "column_names"):
             return super()._get_train_sampler(train_dataset)
-        from fttui.engine.data.lengths import row_lengths
-
         args = self.args
         return ShuffledLengthBatches(row_lengths(dataset),
                                      args.train_batch_size * args.gradient_accumulation_steps * max(args.world_size, 1))
