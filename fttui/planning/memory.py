@@ -11,7 +11,8 @@ Why each term is what it is (GB here means GiB, 2**30 bytes, as nvidia-smi and t
   ``autocast_adapter_dtype``). QLoRA stores block linears in NF4: 0.5 byte + one fp32 absmax per 64 weights,
   or with double quantization 8-bit absmax + one fp32 per 256 blocks = 0.516 byte (Dettmers et al. 2023,
   "QLoRA", sect. 3); LLM.int8 stores 1 byte. ``peft.prepare_model_for_kbit_training`` upcasts the rest
-  (embeddings, norms, LM head) to fp32.
+  (embeddings, norms, LM head) to fp32; the residual stream then runs in fp32 too, and so does every k-bit
+  linear's output (bitsandbytes returns its input's dtype), so the MLP keeps fp32 inputs (activations below).
 * gradients: trainable params x their dtype (fp32 for mixed precision and adapters).
 * optimizer: AdamW keeps two states in the parameter dtype (8 bytes fp32); bitsandbytes 8-bit AdamW 2 bytes;
   paged variants the same bytes, but in unified memory that can spill to CPU RAM.
@@ -249,18 +250,23 @@ class _Ctx:
     targets: frozenset[str]
     weights_train: bool  # linear weights get gradients (full, freeze)
     norms_train: bool
+    linear_out: int  # bytes of a frozen linear's output: autocast's half, or a k-bit linear's input dtype
 
 
 def _activations(shape: ModelShape, s: Settings, task: str, notes: list[str]) -> tuple[float, float]:
     """Bytes autograd keeps for backward (incl. one block of workspace), and the loss's logits peak."""
     a = 4 if s.precision == "fp32" else 2
-    # the residual stream keeps the weights' dtype: fp32 for mixed-precision full training and an fp32 base
+    # the residual stream keeps the weights' dtype: fp32 for mixed-precision full training, an fp32 base, and
+    # k-bit training after prepare_model_for_kbit_training (its fp32 embeddings start an fp32 stream, and
+    # bitsandbytes' linears return their input's dtype)
     formula = FORMULAS[s.method]
-    r = 4 if s.precision == "fp32" or s.base_fp32 or (formula.base == "trains" and not s.pure_half) else 2
+    upcast_kbit = formula.base == "quantized" and s.kbit_upcast
+    r = 4 if (s.precision == "fp32" or s.base_fp32 or (formula.base == "trains" and not s.pure_half)
+              or upcast_kbit) else 2
     full_like = formula.base in ("trains", "top")
     lora = formula.lora
     targets = frozenset(shape.resolve_targets(s.lora_targets)) if lora else frozenset()
-    ctx = _Ctx(a, r, s, targets, full_like, full_like)
+    ctx = _Ctx(a, r, s, targets, full_like, full_like, r if upcast_kbit else a)
     b = s.batch_size * OBJECTIVES[s.objective].sequences  # a pair's chosen and rejected reply are two rows
     src = s.seq_len + (s.num_virtual_tokens if ROW_METHOD[s.method].virtual_tokens == "input" else 0)
     tgt = (s.target_len or s.seq_len) if shape.kind == "encoder-decoder" else src
@@ -367,7 +373,7 @@ def _block_bytes(block: Block, ctx: _Ctx, seq: int, src: int) -> float:
         per_token += a * 2 * block.q_dim
         per_seq += a * 2 * block.kv_dim * src + block.heads * seq * src * probs
     act_saves = 4 if block.act == "gelu_new" else 1  # gelu_new is Python: x, tanh, 0.5x and 1+tanh are kept
-    mlp = a * block.inter * (act_saves + (2 if block.gated else 0))
+    mlp = ctx.linear_out * block.inter * (act_saves + (2 if block.gated else 0))  # activation and product inputs
     mask = a if cpu else 1
     if block.norm == "t5" and block.hidden_dropout > 0:
         mlp += mask * block.inter  # dropout before wo

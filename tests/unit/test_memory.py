@@ -163,6 +163,23 @@ def test_a_run_config_maps_to_the_planners_method_names(llama):
     assert upcast.breakdown["weights"] > kept.breakdown["weights"]
 
 
+def test_kbit_training_keeps_the_checkpointed_residual_stream_in_fp32(llama):
+    """prepare_model_for_kbit_training's fp32 embeddings make every block input fp32 (tests/engine/
+    test_kbit_stream.py checks it on PEFT): 2 more bytes per hidden value a checkpoint keeps; GPTQ skips the upcast."""
+    base = Settings(method="qlora", batch_size=2, seq_len=256, gradient_checkpointing=True)
+    upcast, kept = estimate(llama, base), estimate(llama, replace(base, kbit_upcast=False))
+    stream = 2 * 2 * 256 * 512 * 4  # bytes x batch x tokens x hidden x layers
+    assert (upcast.breakdown["activations"] - kept.breakdown["activations"]) * GB >= stream
+    lora = estimate(llama, replace(base, method="lora"))  # a half-precision base keeps a half stream
+    assert lora.breakdown["activations"] == pytest.approx(kept.breakdown["activations"], rel=0.05)
+    # bitsandbytes' linears return their input's dtype, so the MLP saves fp32 inputs (gate, up, their product):
+    # 2 more bytes x 3 x intermediate per token, in every block plus the one of backward workspace
+    whole = replace(base, gradient_checkpointing=False)
+    extra = estimate(llama, whole).breakdown["activations"] - estimate(llama, replace(whole, kbit_upcast=False)).breakdown[
+        "activations"]
+    assert extra * GB == pytest.approx((4 + 1) * 2 * 256 * 2 * 3 * 1376, rel=1e-3)
+
+
 def test_published_long_context_qlora_point():
     """Unsloth README: HF + FA2 fit Llama 3.1 8B QLoRA (r=32, all linear) at 5,789 tokens in 24 GB."""
     if not CONFIGS.is_dir():
