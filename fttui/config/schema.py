@@ -36,6 +36,11 @@ PREFERENCE_METRICS = {"prefers_chosen": ("dpo", "orpo"), "rewards/accuracies": (
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
+def _yaml_switch(value):
+    """YAML 1.1 reads a bare on/off (or yes/no) as a boolean, in a preset and in --set alike: take the word meant."""
+    return ("on" if value else "off") if isinstance(value, bool) else value
+
+
 def _label_text(value):
     """Labels may be written as in the data (``[0, 1]``, ``[false, true]``); they are names, so keep them as text."""
     if isinstance(value, bool):
@@ -174,7 +179,7 @@ class TrainingSection(Section):
         True, description="Batch rows of similar length together (the batches in a shuffled order), so less padding is "
         "computed (same data, faster)."
     )
-    compile: Literal["auto", "on", "off"] = Field(
+    compile: Annotated[Literal["auto", "on", "off"], BeforeValidator(_yaml_switch)] = Field(
         "auto", description="torch.compile the model's blocks: auto times a few eager and compiled steps when the "
         "run is long enough to pay back compiling (tens of seconds) and keeps the faster; on: always; off: never."
     )

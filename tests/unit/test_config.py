@@ -184,6 +184,17 @@ def test_integer_label_set_is_accepted_as_strings(tmp_preset):
     assert load_config(str(preset)).data.labels == ["0", "1"]
 
 
+@pytest.mark.parametrize(("written", "meant"), [("off", "off"), ("on", "on"), ("no", "off"), ("auto", "auto")])
+def test_a_bare_on_or_off_switch_means_the_word(tmp_preset, written, meant):
+    """YAML 1.1 reads on/off as booleans: `--set training.compile=off` and `compile: off` in a preset were refused
+    ("Input should be 'auto', 'on' or 'off' (got False)") though they are the documented values."""
+    preset = tmp_preset({"data": {"train": "t.jsonl"}}, files={"t.jsonl": ROWS})
+    assert load_config(str(preset), [f"training.compile={written}"]).training.compile == meant
+    in_file = tmp_preset({"data": {"train": "t.jsonl"}, "training": {"compile": yaml.safe_load(written)}},
+                         files={"t.jsonl": ROWS})
+    assert load_config(str(in_file)).training.compile == meant
+
+
 # --- validation: every problem at once, each with its key path --------------------------------
 
 
