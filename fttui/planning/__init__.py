@@ -13,13 +13,15 @@ from pathlib import Path
 
 from fttui.builtin_models import SMOLLM2_HUB_ID, is_smollm2, smollm2_converted, smollm2_folder
 from fttui.errors import ConfigError
-from fttui.planning.inputs import Compute, compute_for, estimate_run, planning_name, resolve_precision, settings_for
+from fttui.planning.inputs import (Compute, compute_for, estimate_run, pad_multiple, padded_length, planning_name,
+                                   resolve_precision, settings_for)
 from fttui.planning.memory import METHODS, MemoryEstimate, Settings, estimate
 from fttui.planning.shape import ModelShape, shape_from_config
 from fttui.planning.task import resolve_task, trainable_task
 
 __all__ = ["BUILTIN", "METHODS", "Compute", "MemoryEstimate", "ModelShape", "Settings", "compute_for", "estimate",
-           "estimate_run", "load_shape", "planning_name", "resolve_precision", "resolve_task", "settings_for",
+           "estimate_run", "load_shape", "pad_multiple", "padded_length", "planning_name", "resolve_precision",
+           "resolve_task", "settings_for",
            "shape_from_config", "trainable_task"]
 BUILTIN = "builtin"
 

@@ -41,6 +41,26 @@ def resolve_precision(requested: str, compute: Compute) -> str:
     return "fp16" if compute.device == "cuda" else "fp32"
 
 
+PAD_MULTIPLE = 8
+
+
+def pad_multiple(max_length: int, objective: str = "sft") -> int | None:
+    """What fttui pads each batch's length up to: a multiple of 8 tokens, where ``max_length`` is one.
+
+    Dynamic padding alone gives every batch a new length, and over a run the allocator's heap fragments around
+    the new sizes (on a CPU, 60 steps of 6-23 tokens held 357 MB where a fixed length held 148 MB; a multiple
+    of 8 held 178 MB). A multiple of ``max_length`` keeps a padded batch within it (and within the model's
+    positions). ORPO's TRL collator has no such setting, so its batches keep their own lengths.
+    """
+    return PAD_MULTIPLE if max_length % PAD_MULTIPLE == 0 and objective != "orpo" else None
+
+
+def padded_length(tokens: int, max_length: int, objective: str = "sft") -> int:
+    """The length a batch whose longest row has ``tokens`` tokens is padded to (``pad_multiple``)."""
+    multiple = pad_multiple(max_length, objective)
+    return -(-tokens // multiple) * multiple if multiple else tokens
+
+
 def planning_name(method: str, quant_bits: int = 4) -> str:
     """The planner's row for a config method: QLoRA with 8-bit weights is a row of its own (config/methods.py)."""
     return plan_row(method, {"quant_bits": quant_bits})
@@ -52,13 +72,13 @@ def settings_for(config: RunConfig, shape: ModelShape, compute: Compute, *, seq_
 
     ``seq_len`` defaults to ``training.max_length`` clamped to the model's context (the engine clamps it the
     same way); the engine passes the longest tokenized example instead, since dynamic padding makes that the
-    peak. ``num_labels`` defaults to ``data.labels`` (2 when the data decides); ``task`` to ``model.task`` as
+    peak, padded up as the collators pad it (``padded_length``). ``num_labels`` defaults to ``data.labels`` (2 when the data decides); ``task`` to ``model.task`` as
     ``planning.task`` resolves it (the engine passes what it resolved so). The base stays fp32 on a CPU
     (``engine.models.loading.load_model``), which ``base_fp32`` tells the estimator.
     """
     t, m = config.training, config.method
-    if seq_len is None:
-        seq_len = min(t.max_length, shape.context_length or t.max_length)
+    limit = min(t.max_length, shape.context_length or t.max_length)
+    seq_len = padded_length(limit if seq_len is None else seq_len, limit, t.objective)
     labels = config.data.labels
     return Settings(
         method=planning_name(m.name, m.quant_bits), task=task or resolve_task(shape, config.model.task),

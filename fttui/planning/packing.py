@@ -1,7 +1,8 @@
 """What packing buys, from row lengths alone (torch-free: the wizard's preview and the engine's log both say it).
 
 Packing fills each sequence of ``max_length`` tokens with whole rows, best fit decreasing (as TRL's ``bfd``
-strategy does), so a batch computes almost no padding. Unpacked, every batch pads to its longest row.
+strategy does), so a batch computes almost no padding. Unpacked, every batch pads to its longest row (rounded up to a
+multiple of 8, ``planning.inputs.pad_multiple``).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import random
 from dataclasses import dataclass
 
 from fttui.config.schema import PROMPT_METHODS
+from fttui.planning.inputs import padded_length
 
 
 def settings_rule_out(config, task: str) -> str | None:
@@ -66,8 +68,11 @@ def pack_lengths(lengths: list[int], max_length: int) -> list[int]:
     return packed
 
 
-def _padding(batches: list[list[int]]) -> float:
-    computed = sum(max(batch) * len(batch) for batch in batches if batch)
+def _padding(batches: list[list[int]], max_length: int | None = None) -> float:
+    """Share of computed positions that are padding; with ``max_length``, batches pad as the collators pad them
+    (their longest row rounded up to ``planning.inputs.pad_multiple``); packed sequences are not rounded."""
+    width = (lambda n: padded_length(n, max_length)) if max_length else (lambda n: n)
+    computed = sum(width(max(batch)) * len(batch) for batch in batches if batch)
     return 1 - sum(map(sum, batches)) / computed if computed else 0.0
 
 
@@ -86,5 +91,5 @@ def packing_stats(lengths: list[int], max_length: int, batch_size: int) -> Packi
     return PackingStats(
         rows=len(clipped), sequences=len(packed), tokens=sum(clipped), batch_sequences=per_step,
         tokens_per_batch=sum(clipped) / max(len(batches), 1),
-        padding_unpacked=_padding(_batches(clipped, batch_size)), padding_packed=_padding(batches),
+        padding_unpacked=_padding(_batches(clipped, batch_size), max_length), padding_packed=_padding(batches),
     )

@@ -113,8 +113,9 @@ def test_best_fit_decreasing_fills_sequences_and_counts_padding():
     assert sorted(pack_lengths([5, 3, 2, 4, 1], 8)) == [7, 8]
     assert pack_lengths([20, 3], 8) == [8, 3]  # a row longer than a sequence is clipped, as training clips it
     stats = packing_stats([10, 100, 10, 100], max_length=128, batch_size=2)
-    # Unpacked: batches (10, 100) and (10, 100) pad to 200 positions each, 180 of 400 are padding.
-    assert stats.padding_unpacked == pytest.approx(180 / 400)
+    # Unpacked: batches (10, 100) and (10, 100) pad to 104 tokens (a multiple of 8), 208 positions each: 196 of 416
+    # are padding.
+    assert stats.padding_unpacked == pytest.approx(196 / 416)
     # Packed (best fit puts both short rows with the first long one): sequences of 120 and 100 tokens.
     assert sorted(pack_lengths([10, 100, 10, 100], 128)) == [100, 120]
     # 4 rows in 2 sequences: a step of 2 rows takes 1 sequence.

@@ -95,7 +95,7 @@ def test_every_method_field_that_moves_memory_reaches_the_estimator():
     assert (s.adapter_reduction, s.adapter_placement, s.num_labels, s.double_quant) == (8, "houlsby", 3, False)
     assert s.gradient_checkpointing and s.base_fp32 and s.device == "cpu"  # the engine's fp32 base on CPU
     gpu = settings_for(config, shape, Compute("cuda", True), seq_len=100, num_labels=5, task="seq-cls")
-    assert (gpu.seq_len, gpu.num_labels, gpu.precision, gpu.base_fp32) == (100, 5, "bf16", False)
+    assert (gpu.seq_len, gpu.num_labels, gpu.precision, gpu.base_fp32) == (104, 5, "bf16", False)  # padded to 8s
     assert {f.name for f in fields(Settings)} >= {"freeze_layers", "adapter_reduction", "base_fp32"}
 
 
@@ -104,3 +104,26 @@ def test_qlora_bits_pick_the_planning_row():
     eight = load_config("quickstart", ["method.name=qlora", "method.quant_bits=8"])
     assert settings_for(eight, shape, Compute("cpu", True)).method == "qlora-8bit"
     assert estimate_run(eight, shape, Compute("cpu", True)).method == "qlora-8bit"
+
+
+@pytest.mark.parametrize(("tokens", "max_length", "objective", "padded"), [
+    (23, 128, "sft", 24), (24, 128, "sft", 24), (1, 128, "dpo", 8), (128, 128, "kto", 128),
+    (23, 100, "sft", 23),  # 100 is no multiple of 8: padding up could outgrow max_length (and the model's positions)
+    (23, 128, "orpo", 23),  # TRL's ORPO collator cannot pad to a multiple
+])
+def test_batches_pad_to_a_multiple_of_eight_within_max_length(tokens, max_length, objective, padded):
+    from fttui.planning import pad_multiple, padded_length
+
+    assert padded_length(tokens, max_length, objective) == padded
+    assert padded <= max_length
+    assert (pad_multiple(max_length, objective) is None) == (padded == tokens and tokens % 8 != 0)
+
+
+def test_the_estimate_is_of_the_padded_batch():
+    """The engine passes the longest row; the estimate is of the batch the collator builds from it."""
+    config = load_config("quickstart")
+    shape = load_shape("builtin")
+    compute = Compute("cpu", bf16=True)
+    assert settings_for(config, shape, compute, seq_len=23).seq_len == 24
+    assert estimate_run(config, shape, compute, seq_len=23).total_gb == estimate_run(config, shape, compute,
+                                                                                      seq_len=24).total_gb

@@ -20,6 +20,7 @@ from fttui.engine.training.samples import make_sampler
 from fttui.engine.trained.saved import describe_run, load_base_model, load_run_tokenizer, load_tuned
 from fttui.engine.training.trainer_setup import classification_metrics, data_collator
 from fttui.events import model_metrics
+from fttui.planning import pad_multiple
 
 
 class _Details:
@@ -116,7 +117,8 @@ def _score(model, run, prepared, tokenizer, placement, workdir: str) -> dict:
                              bf16_full_eval=False, report_to="none", disable_tqdm=True,
                              remove_unused_columns=False, label_names=["labels"])
     trainer = Trainer(model=model, args=args, eval_dataset=prepared.train,
-                      data_collator=data_collator(run.task, tokenizer),
+                      data_collator=data_collator(run.task, tokenizer,
+                                                  pad_to=pad_multiple(run.config.training.max_length)),
                       processing_class=tokenizer,
                       compute_metrics=classification_metrics(run.labels, holder) if run.task == "seq-cls" else None)
     trainer.remove_callback(PrinterCallback)  # it prints metric dicts to stdout, which --json owns

@@ -5,6 +5,7 @@ The rows are read and tokenized by ``engine.data.preference_rows``; TRL's own to
 from __future__ import annotations
 
 from fttui.engine.data.preference_rows import PAIR_COLUMNS, UNPAIRED_COLUMNS
+from fttui.planning import pad_multiple
 
 
 def preference_arguments(config) -> dict:
@@ -15,7 +16,7 @@ def preference_arguments(config) -> dict:
     # precompute: TRL scores the rows with the starting model in its __init__ (a resume rebuilds it from the base
     # before the checkpoint loads, so the reference stays the starting model) and keeps no frozen copy
     shared = dict(max_length=t.max_length, beta=t.beta, precompute_ref_log_probs=t.precompute_reference,
-                  gradient_checkpointing=False)
+                  gradient_checkpointing=False, pad_to_multiple_of=pad_multiple(t.max_length, t.objective))
     if t.objective == "kto":
         # KTO estimates its KL term from each batch's replies rotated by one, so batches follow the (shuffled) data
         return dict(shared, desirable_weight=t.desirable_weight, undesirable_weight=t.undesirable_weight,

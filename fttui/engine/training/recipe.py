@@ -17,6 +17,7 @@ from fttui.engine.training.device import choose_placement, peak_memory_mb
 from fttui.engine.training.distributed import current_world, finish, full_state_dict, strategy, unwrapped
 from fttui.engine.methods.layerwise import layerwise_optimizer
 from fttui.engine.methods.build import apply_method, count_parameters
+from fttui.planning import pad_multiple
 from fttui.engine.training import compiling, fit_check, oom, orpo
 from fttui.engine.data import packing
 from fttui.engine.models.loading import (fit_max_length, infer_task, load_model, load_model_config, load_tokenizer,
@@ -127,7 +128,8 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         made = build_trainer(task, model, args, train, data.eval, tokenizer,
                              callbacks=[events, stopper, *callbacks(config, has_eval)], optimizer_setup=optimizer_setup,
                              compute_metrics=classification_metrics(data.labels, events) if task == "seq-cls" else None,
-                             packing_mode=packed.mode, objective=config.training.objective)
+                             packing_mode=packed.mode, objective=config.training.objective,
+                             pad_to=pad_multiple(config.training.max_length, config.training.objective))
         if task == "seq-cls":
             # Classification heads average their loss per batch and ignore num_items_in_batch, although their
             # forward takes **kwargs; left to think otherwise, the Trainer (transformers 5) multiplies the loss

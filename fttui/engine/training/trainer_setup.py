@@ -121,8 +121,9 @@ def training_arguments(config: RunConfig, run_dir: Path, placement, has_eval: bo
     )
 
 
-def data_collator(task: str, tokenizer, packing_mode: str | None = None):
-    """Pads each batch to its longest row; causal-LM labels are padded with -100 so padding carries no loss.
+def data_collator(task: str, tokenizer, packing_mode: str | None = None, pad_to: int | None = None):
+    """Pads each batch to its longest row, rounded up to ``pad_to`` (``planning.pad_multiple``); causal-LM labels
+    are padded with -100 so padding carries no loss.
 
     Causal LM uses TRL's collator, which takes the ``labels`` column as it is (the installed TRL builds
     labels from ``assistant_masks``/``completion_mask`` only while preparing a dataset, which fttui skips);
@@ -131,18 +132,18 @@ def data_collator(task: str, tokenizer, packing_mode: str | None = None):
     from transformers import DataCollatorWithPadding
 
     if task == "seq-cls":
-        return DataCollatorWithPadding(tokenizer)
-    if packing_mode is not None:
+        return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to)
+    if packing_mode is not None:  # packed sequences are all about max_length long already
         from fttui.engine.data.packing import PackedCollator
 
         return PackedCollator(tokenizer.pad_token_id, packing_mode)
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    return DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)
+    return DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id, pad_to_multiple_of=pad_to)
 
 
 def build_trainer(task: str, model, args, train, eval_, tokenizer, callbacks, optimizer_setup, compute_metrics,
-                  packing_mode: str | None = None, objective: str = "sft"):
+                  packing_mode: str | None = None, objective: str = "sft", pad_to: int | None = None):
     """Classification on transformers' Trainer; causal LM on TRL's SFTTrainer, fed fttui's tokenized rows."""
     from transformers import Trainer
 
@@ -165,7 +166,7 @@ def build_trainer(task: str, model, args, train, eval_, tokenizer, callbacks, op
     trainer_class = with_length_batches(trainer_class)
     with trainable_dtypes_kept(model):
         trainer = trainer_class(model=model, args=args, optimizer_cls_and_kwargs=optimizer_setup, train_dataset=train,
-                                eval_dataset=eval_, data_collator=data_collator(task, tokenizer, packing_mode),
+                                eval_dataset=eval_, data_collator=data_collator(task, tokenizer, packing_mode, pad_to),
                                 processing_class=tokenizer, compute_metrics=compute_metrics, callbacks=callbacks)
     if task == "causal-lm":
         from fttui.engine.training.cpu_lm_head import use_on_cpu
