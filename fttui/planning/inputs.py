@@ -72,8 +72,9 @@ def settings_for(config: RunConfig, shape: ModelShape, compute: Compute, *, seq_
 
     ``seq_len`` defaults to ``training.max_length`` clamped to the model's context (the engine clamps it the
     same way); the engine passes the longest tokenized example instead, since dynamic padding makes that the
-    peak, padded up as the collators pad it (``padded_length``). ``num_labels`` defaults to ``data.labels`` (2 when the data decides); ``task`` to ``model.task`` as
-    ``planning.task`` resolves it (the engine passes what it resolved so). The base stays fp32 on a CPU
+    peak, padded up as the collators pad it (``padded_length``). ``num_labels`` defaults to ``data.labels`` (2
+    when the data decides); ``task`` to ``model.task`` as ``planning.task`` resolves it (the engine passes what it
+    resolved so). The base stays fp32 on a CPU
     (``engine.models.loading.load_model``), which ``base_fp32`` tells the estimator.
     """
     t, m = config.training, config.method

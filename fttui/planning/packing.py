@@ -71,8 +71,8 @@ def pack_lengths(lengths: list[int], max_length: int) -> list[int]:
 def _padding(batches: list[list[int]], max_length: int | None = None) -> float:
     """Share of computed positions that are padding; with ``max_length``, batches pad as the collators pad them
     (their longest row rounded up to ``planning.inputs.pad_multiple``); packed sequences are not rounded."""
-    width = (lambda n: padded_length(n, max_length)) if max_length else (lambda n: n)
-    computed = sum(width(max(batch)) * len(batch) for batch in batches if batch)
+    computed = sum((padded_length(max(batch), max_length) if max_length else max(batch)) * len(batch)
+                   for batch in batches if batch)
     return 1 - sum(map(sum, batches)) / computed if computed else 0.0
 
 
