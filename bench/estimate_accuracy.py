@@ -161,14 +161,17 @@ QWEN_MORE_ROWS = [("Qwen-1.8B", QWEN_LORA, (6.7, 7.4, 8.4, 11.0, 16.2, 21.8)),
 TORCHTUNE = dict(lm_head="chunked", batch_size=2, seq_len=2048, gradient_checkpointing=True, lora_r=8,
                  lora_targets=("q_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"), lora_dropout=0.0,
                  adapter_half=True)
-FOUND = [(QWEN_ZERO2 if settings is QWEN_QLORA else "Qwen README", model, dict(settings, seq_len=length), published,
-          "total") for model, settings, row in QWEN_ROWS
-         for length, published in zip((256, 512, 1024, 2048, 4096, 8192), row, strict=True)] + [
+def qwen_cases(rows) -> list:
+    """A Qwen table's rows as cases, row by row, one per sequence length; the Q-LoRA rows under their ZeRO-2 label."""
+    return [(QWEN_ZERO2 if settings is QWEN_QLORA else "Qwen README", model, dict(settings, seq_len=length), published,
+             "total") for model, settings, row in rows
+            for length, published in zip((256, 512, 1024, 2048, 4096, 8192), row, strict=True)]
+
+
+FOUND = qwen_cases(QWEN_ROWS) + [
     ("torchtune README", "Llama-3.1-8B", dict(TORCHTUNE, method="lora"), 16.2, "reserved"),
     ("torchtune README", "Llama-3.1-8B", dict(TORCHTUNE, method="qlora", kbit_upcast=False), 7.4, "reserved"),
-] + [(QWEN_ZERO2 if settings is QWEN_QLORA else "Qwen README", model, dict(settings, seq_len=length), published,
-      "total") for model, settings, row in QWEN_MORE_ROWS  # the same table's other rows
-     for length, published in zip((256, 512, 1024, 2048, 4096, 8192), row, strict=True)]
+] + qwen_cases(QWEN_MORE_ROWS)  # the same table's other rows
 NOT_DESCRIBED = {QWEN_ZERO2: "DeepSpeed ZeRO-2 (fp16 adapters, fp32 master copies and gradient partition, buckets)"}
 TUNING, HELD_OUT = ([case for case in half if case[0] not in NOT_DESCRIBED]  # halves fixed by position first
                     for half in (MEASURED + FOUND[0::2], FOUND[1::2]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from fttui.config import validate_config
+from fttui.planning import padded_length
 
 
 def _lengths_seen(monkeypatch, config, run_dir) -> set[int]:
@@ -44,7 +45,7 @@ def test_classification_batches_pad_to_eights_and_the_estimate_counts_it(monkeyp
     seen = _lengths_seen(monkeypatch, _config(tiny_bert, "seq-cls", sentiment_file, run_dir, 32), run_dir)
     assert seen and all(length % 8 == 0 for length in seen), seen
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert max(seen) == -(-summary["estimate_seq_len"] // 8) * 8  # the longest row, padded as the estimate pads it
+    assert max(seen) == padded_length(summary["estimate_seq_len"], 32)  # the longest row, as the estimate pads it
     assert summary["memory_estimate_mb"] > 0
 
 
