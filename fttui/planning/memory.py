@@ -36,8 +36,9 @@ Why each term is what it is (GB here means GiB, 2**30 bytes, as nvidia-smi and t
 * cuda_context + allocator_overhead: ~0.6 GB for the CUDA context, cuBLAS workspace and kernels (HF measured
   1.3 GB on CUDA 11; CUDA 12 lazy loading needs less), and 10% of the transient memory (activations, logits)
   for the caching allocator's fragmentation; weights and optimizer states are allocated once. On CPU, no
-  context, and 20% of the transient memory: glibc keeps freed activations in its per-thread arenas (fitted
-  to measured runs of three methods at two batch sizes; ``bench/calibrate_cpu.py``).
+  context, and 75% of the transient memory: glibc's heap keeps and fragments around the freed activations of
+  every step, and by step 40 of a run holds that much more than the live tensors (fitted on 120-step runs of
+  three methods at two batch sizes, the other methods held out; ``bench/calibrate_cpu.py``).
 * CPU (``base_fp32``): fttui keeps the frozen base in fp32 and trains under bf16 autocast, which casts each
   linear weight for its matmul and keeps the copy for backward (2 bytes per weight on the backward path);
   the residual stream stays fp32.
@@ -67,7 +68,9 @@ TASKS = ("auto", "causal-lm", "seq-cls")
 CUDA_CONTEXT_GB = 0.6
 ALLOCATOR_OVERHEAD = 0.10
 TORCHTUNE_CHUNKS = 8  # torchtune.modules.loss.CEWithChunkedOutputLoss: num_output_chunks
-CPU_ALLOCATOR_OVERHEAD = 0.20  # glibc keeps freed activations in per-thread arenas (fitted on MiniLM, 6 runs)
+# glibc's heap around a long run's freed activations: fitted on 120-step runs of LoRA, freeze and full at batch 16
+# and 64 (bench/calibrate_cpu.py; the heap levels off by step 40); 6-step runs, fitted before, gave 0.20
+CPU_ALLOCATOR_OVERHEAD = 0.75
 
 
 @dataclass(frozen=True)

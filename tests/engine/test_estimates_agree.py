@@ -79,7 +79,7 @@ def _agree(capsys, report, preset: str, sets: list[str], labels) -> dict:
 
 def test_quickstart_estimates_agree_for_every_method(capsys, report):
     seen = _agree(capsys, report, "quickstart", [], ["negative", "positive"])
-    assert len(seen) == len(RUNS) and 400 < seen["lora"] < 560  # 478.0 MB on a bf16 CPU, 481 in fp32
+    assert len(seen) == len(RUNS) and 540 < seen["lora"] < 760  # 645.6 MB on a bf16 CPU
 
 
 def test_causal_lm_estimates_agree_for_every_method(capsys, report, tiny_llama, chat_file, tmp_path):

@@ -53,9 +53,9 @@ def test_full_fp32_counts_sixteen_bytes_per_parameter(llama):
     assert est.breakdown["weights"] == pytest.approx(4 * n / GB, abs=1e-3)
     assert est.breakdown["gradients"] == pytest.approx(4 * n / GB, abs=1e-3)
     assert est.breakdown["optimizer"] == pytest.approx(8 * n / GB, abs=1e-3)
-    assert est.breakdown["cuda_context"] == 0  # no CUDA on CPU; glibc keeps a fifth of the transient memory
+    assert est.breakdown["cuda_context"] == 0  # no CUDA on CPU; glibc's heap holds 75% more than the transient memory
     transient = est.breakdown["activations"] + est.breakdown["logits"]
-    assert est.breakdown["allocator_overhead"] == pytest.approx(0.2 * transient, abs=1e-3)
+    assert est.breakdown["allocator_overhead"] == pytest.approx(0.75 * transient, abs=1e-3)
 
 
 def test_optimizers(llama):
