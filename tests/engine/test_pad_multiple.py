@@ -46,6 +46,7 @@ def test_classification_batches_pad_to_eights_and_the_estimate_counts_it(monkeyp
     assert seen and all(length % 8 == 0 for length in seen), seen
     summary = json.loads((run_dir / "summary.json").read_text())
     assert max(seen) == padded_length(summary["estimate_seq_len"], 32)  # the longest row, as the estimate pads it
+    assert summary["estimate_padded_len"] == max(seen) and summary["estimate_padded_len"] % 8 == 0
     assert summary["memory_estimate_mb"] > 0
 
 

@@ -130,5 +130,6 @@ def memory_record(model, config: RunConfig, task: str, device: str, precision: s
         "memory_estimate_breakdown_mb": {k: round(v * 1024, 1) for k, v in estimate.breakdown.items()},
         "memory_measured_mb": round(measured, 1) if measured is not None else None,
         "estimate_error": round((estimate_mb - measured) / measured, 4) if measured else None,
-        "estimate_seq_len": seq_len,
+        "estimate_seq_len": seq_len,  # the longest example's tokens
+        "estimate_padded_len": estimate.settings.get("seq_len", seq_len),  # what its batch is padded to, estimated
     }
