@@ -122,3 +122,55 @@ def test_the_fit_check_leaves_a_run_that_fits_as_it_is(monkeypatch, tmp_path, ti
     fit = json.loads((run_dir / "summary.json").read_text())["fit_check"]
     assert fit["changes"] == [] and fit["batch_size"] == 8
     assert not (run_dir / "config.yaml").exists()  # nothing changed, nothing rewritten (the runner writes it)
+
+
+def _on_a_small_cpu(monkeypatch, free_mb: float, mb_per_row: float) -> None:
+    """The machine had ``free_mb`` free before the model was loaded; two steps measure ``mb_per_row`` a row."""
+    from fttui.engine.training import calibration, fit_check
+
+    monkeypatch.setattr(calibration, "available_mb", lambda: free_mb)
+    monkeypatch.setattr(fit_check, "probe", lambda trainer, rows, device, since=None: mb_per_row * len(rows))
+
+
+def test_on_a_cpu_the_fit_check_shrinks_a_batch_that_needs_more_than_was_free(monkeypatch, tmp_path, tiny_bert,
+                                                                              sentiment_file):
+    """A CPU raises no out-of-memory error (the kernel kills the process): over the free memory counts as one."""
+    from fttui.events import Logged
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    _on_a_small_cpu(monkeypatch, free_mb=450, mb_per_row=100)  # batch 8: 800 MB; batch 4: 400 MB
+    outcome, sink = _run_with(monkeypatch, OutOfMemoryAbove(rows=64, after=1), _config(
+        tiny_bert, sentiment_file, run_dir, fit_check=True, batch_size=8), run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert outcome.status == "completed" and summary["global_step"] == 6
+    assert (summary["fit_check"]["batch_size"], summary["fit_check"]["gradient_accumulation"]) == (4, 2)
+    line = next(e.message for e in sink.events if isinstance(e, Logged) and e.message.startswith("fit check:"))
+    assert "batch 8 needs 800 MB (measured), over the 450 MB free: batch 4 x 2 accumulation" in line
+
+
+def test_on_a_cpu_a_run_that_never_fits_stops_before_training_with_the_numbers(monkeypatch, tmp_path, tiny_bert,
+                                                                               sentiment_file):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    _on_a_small_cpu(monkeypatch, free_mb=50, mb_per_row=100)  # even one row needs more than was free
+    with pytest.raises(TrainingError) as failed:
+        _run_with(monkeypatch, OutOfMemoryAbove(rows=64, after=1), _config(
+            tiny_bert, sentiment_file, run_dir, fit_check=True, batch_size=4), run_dir)
+    assert "does not fit: needs 100 MB (measured), over the 50 MB free at batch 1 with gradient checkpointing" in str(
+        failed.value)
+    assert not list(run_dir.glob("checkpoint-*"))  # nothing trained
+
+
+def test_the_budget_counts_the_estimate_of_a_settled_run_when_it_is_larger():
+    """Two steps see the heap of a run's start; the estimate is of the level a longer run settles at."""
+    from types import SimpleNamespace
+
+    from fttui.engine.training.fit_check import over_budget
+
+    since = SimpleNamespace(available_mb=400.0)
+    assert over_budget(300.0, 500.0, "cpu", since) == "needs 500 MB (estimated for the whole run), over the 400 MB free"
+    assert over_budget(300.0, 350.0, "cpu", since) is None
+    assert over_budget(300.0, None, "cpu", since) is None
+    assert over_budget(900.0, 500.0, "cuda", since) is None  # a GPU says out of memory itself
+    assert over_budget(900.0, 500.0, "cpu", SimpleNamespace(available_mb=None)) is None  # no figure: no budget

@@ -27,6 +27,16 @@ def anonymous_mb() -> float | None:
         return None
 
 
+def available_mb() -> float | None:
+    """Memory the system could give this process now (psutil's ``available``: free plus reclaimable cache)."""
+    try:
+        import psutil
+
+        return psutil.virtual_memory().available / 2**20
+    except (ImportError, OSError, RuntimeError):  # no figure: the fit check then trusts out-of-memory alone
+        return None
+
+
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
@@ -65,8 +75,10 @@ class AnonymousPeak:
         self.interval_s = interval_s
         if since is None:
             self.baseline, self.mapped_baseline = anonymous_mb(), mapped_weights_mb()
+            self.available_mb = available_mb()  # what the run could use: free before the model was loaded
         else:
             self.baseline, self.mapped_baseline = since.baseline, since.mapped_baseline
+            self.available_mb = since.available_mb
         self.peak = self.baseline  # what is held from the start on is seen by the samples, stop's last one included
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="fttui-memory-sampler", daemon=True)

@@ -4,8 +4,9 @@ The estimate (planning) can be off where nobody measured; a failed first hour co
 ``training.fit_check`` runs forward, backward and an AdamW step (learning rate 0: the weights do not move,
 but the optimizer's state is allocated as training will) twice on the ``batch_size`` longest training rows,
 measures the peak (the CUDA allocator's; on CPU the anonymous-memory sampler, from before the model was
-loaded, so that both hold the weights), and compares it with the estimate. Out of memory: halve the micro-batch
-and double accumulation (engine.training.oom.halved: the same examples per step), then turn on gradient
+loaded, so that both hold the weights), and compares it with the estimate. Out of memory (``torch.OutOfMemoryError``,
+or on CPU the budget: a CPU has no such error, the kernel kills the process instead): halve the micro-batch and
+double accumulation (engine.training.oom.halved: the same examples per step), then turn on gradient
 checkpointing, then stop with what is needed (QLoRA, a shorter max_length).
 Every change is logged, recorded in ``summary.json`` (``fit_check``) and written to ``config.yaml`` with
 ``training.fit_check: false``, so a re-run does not probe again.
@@ -28,6 +29,7 @@ from fttui.events import FitChecked, Logged
 from fttui.runner.run_folder import CONFIG_FILE
 
 NEAR_BUDGET = 0.85  # on CPU, ``auto`` checks when the estimate passes this share of the available memory
+OUT_OF_MEMORY = "did not fit"  # what the probe's torch.OutOfMemoryError says in the list of changes
 
 
 def wanted(config: RunConfig, device: str, estimate_mb: float | None) -> bool:
@@ -85,6 +87,22 @@ def probe(trainer, rows: list[dict], device: str, since: AnonymousPeak | None = 
     return measured or 0.0
 
 
+def over_budget(peak_mb: float, estimate_mb: float | None, device: str, since: AnonymousPeak | None) -> str | None:
+    """On CPU, why two steps that ran still do not fit the machine; None where they fit (or on a GPU).
+
+    The budget is the memory that was available before the model was loaded. Two steps see the heap of a run's
+    start, which grows by up to half again before it levels off (bench/calibrate_cpu.py: LoRA at batch 64 measured
+    556 MB after 6 steps, 802 MB after 40), and the estimate is of the settled level: the larger of the two counts.
+    """
+    budget = since.available_mb if since is not None and device == "cpu" else None
+    if budget is None:
+        return None
+    need, what = max((peak_mb, "measured"), (estimate_mb or 0.0, "estimated for the whole run"))
+    if need <= budget:
+        return None
+    return f"needs {need:,.0f} MB ({what}), over the {budget:,.0f} MB free"
+
+
 def _checkpointing_on(model, config: RunConfig) -> RunConfig:
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if hasattr(model, "enable_input_require_grads"):
@@ -92,43 +110,51 @@ def _checkpointing_on(model, config: RunConfig) -> RunConfig:
     return config.model_copy(update={"training": config.training.model_copy(update={"gradient_checkpointing": True})})
 
 
-def only(trainer, rebuild, config: RunConfig, run_dir, sink, device: str, estimate_mb: float | None,
+def only(trainer, rebuild, config: RunConfig, run_dir, sink, device: str, estimate_of,
          since: AnonymousPeak | None = None) -> dict:
     """The check without the run (worker mode ``fit``): its record, also emitted as a FitChecked event."""
-    _, config, record = check(trainer, rebuild, config, run_dir, sink, device, estimate_mb, since)
+    _, config, record = check(trainer, rebuild, config, run_dir, sink, device, estimate_of, since)
     sink.emit(FitChecked(**record, gradient_checkpointing=config.training.gradient_checkpointing, device=device))
     return record
 
 
-def check(trainer, rebuild, config: RunConfig, run_dir, sink, device: str, estimate_mb: float | None,
+def check(trainer, rebuild, config: RunConfig, run_dir, sink, device: str, estimate_of,
           since: AnonymousPeak | None = None):
-    """(trainer, config, record): the trainer that fits, the config it was built from, what was measured."""
+    """(trainer, config, record): the trainer that fits, the config it was built from, what was measured.
+
+    ``estimate_of(config)``: the planner's MB for a config (None where it has none), asked again after each change.
+    """
     changes: list[str] = []
     while True:
         rows = longest_rows(trainer.train_dataset, trainer.args.per_device_train_batch_size)  # packed: sequences
+        estimate_mb = estimate_of(config)
         try:
             peak = probe(trainer, rows, device, since)
-            break
+            short = over_budget(peak, estimate_mb, device, since)
         except torch.OutOfMemoryError:
-            t = config.training
-            smaller = halved(config)
-            if smaller is not None:
-                config = smaller
-                changes.append(f"batch {t.batch_size} did not fit: batch {config.training.batch_size} x "
-                               f"{config.training.gradient_accumulation} accumulation")
-            elif not t.gradient_checkpointing and config.method.name not in PROMPT_METHODS:
-                config = _checkpointing_on(trainer.model, config)
-                changes.append("batch 1 did not fit: gradient checkpointing on")
-            else:
-                estimate = f" (estimate {estimate_mb:,.0f} MB)" if estimate_mb else ""
-                raise TrainingError(
-                    f"does not fit: out of memory at batch 1{' with gradient checkpointing' if t.gradient_checkpointing else ''}"
-                    f" on the longest rows{estimate}",
-                    "use method.name=qlora, or a shorter training.max_length") from None
-            gc.collect()
-            if device == "cuda":
-                torch.cuda.empty_cache()
-            trainer = rebuild(config)
+            short = OUT_OF_MEMORY
+        if short is None:
+            break
+        t = config.training
+        smaller = halved(config)
+        if smaller is not None:
+            config = smaller
+            changes.append(f"batch {t.batch_size} {short}: batch {config.training.batch_size} x "
+                           f"{config.training.gradient_accumulation} accumulation")
+        elif not t.gradient_checkpointing and config.method.name not in PROMPT_METHODS:
+            config = _checkpointing_on(trainer.model, config)
+            changes.append(f"batch 1 {short}: gradient checkpointing on")
+        else:
+            what = "out of memory" if short == OUT_OF_MEMORY else short
+            estimate = f" (estimate {estimate_mb:,.0f} MB)" if estimate_mb and short == OUT_OF_MEMORY else ""
+            raise TrainingError(
+                f"does not fit: {what} at batch 1{' with gradient checkpointing' if t.gradient_checkpointing else ''}"
+                f" on the longest rows{estimate}",
+                "use method.name=qlora, or a shorter training.max_length") from None
+        gc.collect()
+        if device == "cuda":
+            torch.cuda.empty_cache()
+        trainer = rebuild(config)
     estimate = f"; estimate {estimate_mb:,.0f} MB" if estimate_mb else ""
     sink.emit(Logged(f"fit check: 2 steps on the {len(rows)} longest rows peaked at {peak:,.0f} MB{estimate}"
                      + (f" ({'; '.join(changes)})" if changes else ""), "warning" if changes else "info"))

@@ -138,11 +138,13 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         return made
 
     trainer = make_trainer(config, announce=True)
+    def estimate_of(planned: RunConfig) -> float | None:  # the planner's MB for this run as planned (or changed)
+        return memory_record(model, planned, task, placement.device, placement.precision,
+                             min(data.longest, planned.training.max_length), 0.0, None).get("memory_estimate_mb")
+
     if fit_only:  # before the baseline evaluation: two steps on the longest rows, then a FitChecked event
-        estimate_mb = memory_record(model, config, task, placement.device, placement.precision,
-                                    min(data.longest, config.training.max_length), 0.0, None).get("memory_estimate_mb")
         return RunOutcome("checked", summary=fit_check.only(trainer, make_trainer, config, run_dir, sink,
-                                                            placement.device, estimate_mb, memory), model=model)
+                                                            placement.device, estimate_of, memory), model=model)
     checkpoint, skipped = last_intact_checkpoint(run_dir) if resume else (None, [])
     for line in describe_skipped(skipped, checkpoint):  # cut short by a kill or a full disk: say so, use an older one
         sink.emit(Logged(line, "warning"))
@@ -163,12 +165,10 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
                       trainable_params=trainable, total_params=total, device=placement.device,
                       precision=placement.precision, world_size=world.size, resumed_from_step=resumed_step))
     fit = None
-    if checkpoint is None and world.size == 1:  # resumed runs were checked (or chose) when they started
-        estimate_mb = memory_record(model, config, task, placement.device, placement.precision,
-                                    min(data.longest, config.training.max_length), 0.0, None).get("memory_estimate_mb")
-        if fit_check.wanted(config, placement.device, estimate_mb):
-            trainer, config, fit = fit_check.check(trainer, make_trainer, config, run_dir, sink, placement.device,
-                                                   estimate_mb, memory)
+    # resumed runs were checked (or chose) when they started
+    if checkpoint is None and world.size == 1 and fit_check.wanted(config, placement.device, estimate_of(config)):
+        trainer, config, fit = fit_check.check(trainer, make_trainer, config, run_dir, sink, placement.device,
+                                               estimate_of, memory)
     earlier = RunSummary.read(run_dir) if checkpoint is not None else None  # a resume reuses its timings
     compiled = compiling.prepare(trainer, config.training.compile,
                                  (steps - resumed_step) * config.training.gradient_accumulation, placement.device,
