@@ -138,6 +138,7 @@ def run(config: RunConfig, run_dir: Path | None, sink: Sink, stop: threading.Eve
         return made
 
     trainer = make_trainer(config, announce=True)
+
     def estimate_of(planned: RunConfig) -> float | None:  # the planner's MB for this run as planned (or changed)
         return memory_record(model, planned, task, placement.device, placement.precision,
                              min(data.longest, planned.training.max_length), 0.0, None).get("memory_estimate_mb")
