@@ -220,7 +220,7 @@ def describe(settings: dict, sizes: bool = True) -> str:
 def compared(shape, settings: dict, how: str) -> float:
     est = estimate(shape, Settings(**settings))
     if how == "allocated":
-        return est.total_gb - est.breakdown["cuda_context"] - est.breakdown["allocator_overhead"]
+        return est.allocated_gb
     if how == "reserved":  # torch's reserved pool: the allocator's cache counted, the CUDA context not
         return est.total_gb - est.breakdown["cuda_context"]
     return est.total_gb

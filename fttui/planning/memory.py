@@ -142,6 +142,11 @@ class MemoryEstimate:
     notes: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
 
+    @property
+    def allocated_gb(self) -> float:
+        """What ``torch.cuda.max_memory_allocated`` sees: the total less the CUDA context and the allocator's cache."""
+        return self.total_gb - self.breakdown.get("cuda_context", 0.0) - self.breakdown.get("allocator_overhead", 0.0)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -70,7 +70,7 @@ def allocated_estimate_mb(config, model_config: dict) -> float:
 
     est = estimate_run(config, shape_from_config(model_config, source=MODEL), Compute("cuda", bf16=True),
                        seq_len=LENGTH, task="causal-lm")
-    return (est.total_gb - est.breakdown["cuda_context"] - est.breakdown["allocator_overhead"]) * 1024
+    return est.allocated_gb * 1024
 
 
 @pytest.mark.parametrize("method", ["lora", "qlora"])
